@@ -1,0 +1,151 @@
+"""The dlws command line.
+
+Exit codes (a public contract): 0 nothing at or above the failing level; 1 findings at or above the failing level;
+2 usage error (a bad option, expression or snapshot); 3 dlws itself failed.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from typing import Any, Callable, Optional
+
+import click
+
+from provision import __version__
+from provision.errors import DlwsError
+
+EXIT_CODES = """\b
+Exit codes:
+  0  nothing at or above the failing level
+  1  findings at or above the failing level
+  2  usage error (bad option, expression or snapshot)
+  3  dlws itself failed"""
+
+_DEBUG = {"on": False}
+
+
+def machine_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--snapshot, --timeout and --debug, on every command that reads a machine."""
+
+    @click.option("--snapshot", "snapshot_path", metavar="PATH",
+                  help="Replay a recorded snapshot (folder or .tar.gz) instead of reading this machine.")
+    @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, envvar="DLWS_TIMEOUT",
+                  help="Seconds each command may run (default 5).")
+    @click.option("--debug", is_flag=True, help="Show tracebacks of failing probes.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, snapshot_path: Optional[str], timeout: Optional[float], debug: bool,
+                **kwargs: Any) -> Any:
+        _DEBUG["on"] = _DEBUG["on"] or debug
+        return func(*args, host=_host(snapshot_path, timeout), **kwargs)
+
+    return wrapper
+
+
+def _host(snapshot_path: Optional[str], timeout: Optional[float]) -> Any:
+    from provision.host import DEFAULT_TIMEOUT, LiveHost
+
+    if snapshot_path:
+        from provision.snapshot import open_snapshot
+
+        return open_snapshot(snapshot_path)
+    return LiveHost(timeout=timeout or DEFAULT_TIMEOUT)
+
+
+def _collect(host: Any) -> Any:
+    from provision.inventory import collect
+
+    return collect(host, debug=_DEBUG["on"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
+@click.version_option(__version__, "-V", "--version", prog_name="dlws")
+def cli() -> None:
+    """dlws: know, diagnose and provision a deep-learning machine.
+
+    \b
+    Examples:
+      dlws inventory                 what this machine is made of
+      dlws inventory --json          the whole inventory as JSON
+      dlws snapshot -o box.tar.gz    record this machine for a bug report or a test
+    """
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole inventory as JSON (schema dlws.inventory/1).")
+@machine_options
+def inventory(host: Any, as_json: bool) -> None:
+    """Show what this machine is made of: CPU, memory, disks, OS, GPUs, CUDA, Python and frameworks.
+
+    \b
+    Examples:
+      dlws inventory
+      dlws inventory --json | jq '.gpus[].name'
+      dlws inventory --snapshot box.tar.gz
+    """
+    inv = _collect(host).to_dict()
+    if as_json:
+        click.echo(json.dumps(inv, indent=2, sort_keys=True))
+    else:
+        from provision.summary import render
+
+        click.echo(render(inv))
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("-o", "--output", required=True, metavar="PATH",
+              help="Where to write: a .tar.gz, or a folder when PATH ends in '/'.")
+@click.option("--redact", is_flag=True,
+              help="Replace hostnames, user names in paths, serial numbers, UUIDs and MAC addresses with placeholders.")
+@machine_options
+def snapshot(host: Any, output: str, redact: bool) -> None:
+    """Record the evidence the probes read, so the machine can be replayed elsewhere with --snapshot.
+
+    \b
+    Examples:
+      dlws snapshot -o box.tar.gz
+      dlws snapshot --redact -o bug-report.tar.gz
+      dlws snapshot -o box/
+    """
+    from provision.host import LiveHost, RecordingHost
+    from provision.snapshot import snapshot_members, write_snapshot
+
+    if not isinstance(host, LiveHost):
+        raise click.UsageError("snapshot records this machine; --snapshot cannot be combined with it")
+    recording = RecordingHost(host)
+    members = snapshot_members(recording, _collect(recording).to_dict())
+    if redact:
+        from provision.redact import redact_members
+
+        members = redact_members(members)
+    try:
+        written = write_snapshot(members, output)
+    except OSError as exc:
+        raise DlwsError("cannot write snapshot %s: %s" % (output, exc.strerror or exc)) from None
+    click.echo("snapshot written to %s (%d files)" % (written, len(members)), err=True)
+
+
+def main(argv: Optional[list] = None) -> None:
+    """Run the CLI with the documented exit codes: one-line errors, a traceback only with --debug."""
+    try:
+        code = cli.main(args=argv, prog_name="dlws", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("dlws: aborted", err=True)
+        code = 2
+    except click.ClickException as exc:
+        exc.show()
+        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except DlwsError as exc:
+        click.echo("dlws: error: %s" % exc, err=True)
+        code = exc.exit_code
+    except Exception as exc:  # dlws itself failed: say so in one line, exit 3
+        if _DEBUG["on"] or "--debug" in (argv if argv is not None else sys.argv):
+            traceback.print_exc()
+        click.echo("dlws: internal error: %s: %s (rerun with --debug for details)" % (type(exc).__name__, exc),
+                   err=True)
+        code = 3
+    sys.exit(code if isinstance(code, int) else 0)

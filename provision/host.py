@@ -1,0 +1,362 @@
+"""The only seam between dlws and a machine.
+
+Probes never call ``open``, ``subprocess`` or ``pynvml`` themselves: they ask a Host. A LiveHost reads this machine,
+a RecordingHost reads it and keeps every answer for a snapshot, a SnapshotHost answers from a recorded snapshot.
+Every method answers "unknown" (None, or a failed CommandResult) instead of raising.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import threading
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+
+DEFAULT_TIMEOUT = 5.0
+MAX_READ_BYTES = 8 * 1024 * 1024
+
+#: Return codes for a command that could not run to completion (as coreutils' timeout and the shells use them).
+RC_TIMEOUT = 124
+RC_CANNOT_EXECUTE = 126
+RC_NOT_FOUND = 127
+
+#: Environment variables the probes may read; only these are recorded in a snapshot.
+ENV_VARS = (
+    "PATH", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
+    "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "KUBERNETES_SERVICE_HOST", "container", "WSL_DISTRO_NAME",
+    "ROCM_PATH", "HIP_VISIBLE_DEVICES",
+)
+
+
+class CommandResult(NamedTuple):
+    stdout: str
+    stderr: str
+    returncode: int
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def command_key(argv: Sequence[str]) -> str:
+    """The command line as recorded in commands.json."""
+    return shlex.join(argv)
+
+
+class Host:
+    """What a probe may ask of a machine. Subclasses answer; none of these methods raise."""
+
+    #: A local directory that mirrors the machine's filesystem ("/" for this machine), for readers such as distro.
+    root: Optional[str] = None
+    timeout: float = DEFAULT_TIMEOUT
+
+    def read(self, path: str) -> Optional[str]:
+        """The text of a file, or None when it is missing or unreadable."""
+        raise NotImplementedError
+
+    def listdir(self, path: str) -> Optional[List[str]]:
+        """The sorted entries of a directory, or None when it is missing or unreadable."""
+        raise NotImplementedError
+
+    def realpath(self, path: str) -> Optional[str]:
+        """The path with every link resolved, or None when nothing is there."""
+        raise NotImplementedError
+
+    def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
+        """Run a command with a timeout; a missing binary or a timeout is a result, not an exception."""
+        raise NotImplementedError
+
+    def fact(self, name: str, arg: str = "") -> Any:
+        """A fact that is not a file nor a command (see LIVE_FACTS), as plain JSON data; None when unknown."""
+        raise NotImplementedError
+
+    def env(self, name: str) -> Optional[str]:
+        return self.fact("env", name)
+
+    def exists(self, path: str) -> bool:
+        return self.realpath(path) is not None
+
+
+# --- this machine -------------------------------------------------------------------------------------------------
+
+
+def _call_with_deadline(func: Callable[[], Any], timeout: float) -> Any:
+    """Run func in a daemon thread; give up (None) after timeout, e.g. statvfs on a dead NFS mount."""
+    box: Dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except Exception as exc:  # a fact that fails is unknown, whatever the reason
+            box["error"] = exc
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive() or "error" in box:
+        return None
+    return box.get("value")
+
+
+def _fact_platform(_: str) -> Dict[str, Any]:
+    import platform
+
+    try:  # "glibc 2.36"; platform.libc_ver() would scan the interpreter binary instead
+        libc, _, libc_version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+    except (AttributeError, ValueError, OSError):
+        libc, libc_version = "", ""
+    return {
+        "system": platform.system().lower(),
+        "machine": platform.machine(),
+        "release": platform.release(),
+        "node": platform.node(),
+        "libc": libc or None,
+        "libc_version": libc_version or None,
+        "mac_version": platform.mac_ver()[0] or None,
+    }
+
+
+def _fact_python(_: str) -> Dict[str, Any]:
+    import sys
+
+    return {
+        "version": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": sys.implementation.name,
+        "executable": sys.executable,
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "path": [p for p in sys.path if p],
+    }
+
+
+def _fact_statvfs(path: str) -> Optional[Dict[str, int]]:
+    st = os.statvfs(path)
+    return {
+        "total_bytes": st.f_blocks * st.f_frsize,
+        "free_bytes": st.f_bavail * st.f_frsize,
+    }
+
+
+def _fact_which(name: str) -> Optional[str]:
+    import shutil
+
+    return shutil.which(name)
+
+
+def _fact_nvml(_: str) -> Dict[str, Any]:
+    from provision.inventory.nvml import query_nvml
+
+    return query_nvml()
+
+
+def _fact_cpuinfo(_: str) -> Dict[str, Any]:
+    import cpuinfo  # py-cpuinfo: slow (it probes in a subprocess), so only where no /proc/cpuinfo or sysctl exists
+
+    info = cpuinfo.get_cpu_info()
+    return {key: info.get(key) for key in ("vendor_id_raw", "brand_raw", "count", "flags", "arch")}
+
+
+def _fact_memory(_: str) -> Dict[str, int]:
+    import psutil  # only off Linux, where /proc/meminfo is missing
+
+    vm, swap = psutil.virtual_memory(), psutil.swap_memory()
+    return {"total_bytes": vm.total, "available_bytes": vm.available, "swap_total_bytes": swap.total,
+            "swap_free_bytes": swap.free}
+
+
+def _fact_disks(_: str) -> List[Dict[str, Any]]:
+    import psutil  # only off Linux, where /proc/mounts is missing
+
+    return [{"device": p.device, "mountpoint": p.mountpoint, "fstype": p.fstype} for p in psutil.disk_partitions()]
+
+
+#: Facts a LiveHost can answer; each takes one string argument and returns JSON data.
+LIVE_FACTS: Dict[str, Callable[[str], Any]] = {
+    "platform": _fact_platform,
+    "python": _fact_python,
+    "env": lambda name: os.environ.get(name) if name in ENV_VARS else None,
+    "statvfs": _fact_statvfs,
+    "which": _fact_which,
+    "nvml": _fact_nvml,
+    "cpuinfo": _fact_cpuinfo,
+    "memory": _fact_memory,
+    "disks": _fact_disks,
+}
+
+
+class LiveHost(Host):
+    root = "/"
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.timeout = timeout
+
+    def read(self, path: str) -> Optional[str]:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_READ_BYTES)
+        except (OSError, ValueError):
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def listdir(self, path: str) -> Optional[List[str]]:
+        try:
+            return sorted(os.listdir(path))
+        except (OSError, ValueError):
+            return None
+
+    def realpath(self, path: str) -> Optional[str]:
+        try:
+            if not os.path.lexists(path):
+                return None
+            return os.path.realpath(path)
+        except (OSError, ValueError):
+            return None
+
+    def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
+        limit = self.timeout if timeout is None else timeout
+        env = dict(os.environ, LC_ALL="C", LANG="C")
+        try:
+            proc = subprocess.Popen(
+                list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, start_new_session=True,
+            )
+        except FileNotFoundError:
+            return CommandResult("", "%s: command not found" % argv[0], RC_NOT_FOUND)
+        except OSError as exc:
+            return CommandResult("", "%s: %s" % (argv[0], exc.strerror or exc), RC_CANNOT_EXECUTE)
+        try:
+            out, err = proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            return CommandResult("", "%s: timed out after %gs" % (argv[0], limit), RC_TIMEOUT)
+        return CommandResult(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), proc.returncode)
+
+    def fact(self, name: str, arg: str = "") -> Any:
+        func = LIVE_FACTS.get(name)
+        if func is None:
+            return None
+        if name in ("statvfs", "nvml"):  # these can block on a dead mount or a GPU that fell off the bus
+            return _call_with_deadline(lambda: func(arg), self.timeout)
+        try:
+            return func(arg)
+        except Exception:
+            return None
+
+
+def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
+    """Kill a timed-out command and whatever it started, so no grandchild keeps the pipes open."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        proc.kill()
+    try:
+        proc.communicate(timeout=1)
+    except (subprocess.TimeoutExpired, OSError, ValueError):
+        pass
+
+
+class RecordingHost(Host):
+    """A LiveHost that keeps every answer, so that a snapshot replays exactly what the probes saw."""
+
+    def __init__(self, live: LiveHost) -> None:
+        self.live = live
+        self.root = live.root
+        self.timeout = live.timeout
+        self.files: Dict[str, Optional[str]] = {}
+        self.listings: Dict[str, Optional[List[str]]] = {}
+        self.links: Dict[str, Optional[str]] = {}
+        self.commands: Dict[str, Dict[str, Any]] = {}
+        self.facts: Dict[str, Any] = {}
+
+    def read(self, path: str) -> Optional[str]:
+        if path not in self.files:
+            self.files[path] = self.live.read(path)
+        return self.files[path]
+
+    def listdir(self, path: str) -> Optional[List[str]]:
+        if path not in self.listings:
+            self.listings[path] = self.live.listdir(path)
+        return self.listings[path]
+
+    def realpath(self, path: str) -> Optional[str]:
+        if path not in self.links:
+            self.links[path] = self.live.realpath(path)
+        return self.links[path]
+
+    def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
+        key = command_key(argv)
+        if key not in self.commands:
+            result = self.live.run(argv, timeout)
+            self.commands[key] = result._asdict()
+        return CommandResult(**self.commands[key])
+
+    def fact(self, name: str, arg: str = "") -> Any:
+        key = fact_key(name, arg)
+        if key not in self.facts:
+            # Round-trip through JSON so the live run sees exactly what a replay will.
+            self.facts[key] = json.loads(json.dumps(self.live.fact(name, arg)))
+        return self.facts[key]
+
+
+def fact_key(name: str, arg: str) -> str:
+    return "%s:%s" % (name, arg) if arg else name
+
+
+class SnapshotHost(Host):
+    """Answers from a snapshot folder (see DESIGN.md); what the snapshot lacks is unknown, never an error."""
+
+    def __init__(self, folder: str, commands: Dict[str, Dict[str, Any]], extra: Dict[str, Any],
+                 nvml: Optional[Dict[str, Any]]) -> None:
+        self.folder = os.path.realpath(folder)
+        self.root = os.path.join(self.folder, "files")
+        self.commands = commands
+        self.listings: Dict[str, Any] = extra.get("listdir", {})
+        self.links: Dict[str, Any] = extra.get("realpath", {})
+        self.facts: Dict[str, Any] = extra.get("facts", {})
+        if nvml is not None:
+            self.facts["nvml"] = nvml
+
+    def _local(self, path: str) -> Optional[str]:
+        """Where path lies inside files/, refusing anything that a link would lead outside it."""
+        local = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+        if local != self.root and not local.startswith(self.root + os.sep):
+            return None
+        return local
+
+    def read(self, path: str) -> Optional[str]:
+        local = self._local(path)
+        if local is None or not os.path.isfile(local):
+            return None
+        with open(local, "rb") as handle:
+            return handle.read(MAX_READ_BYTES).decode("utf-8", errors="replace")
+
+    def listdir(self, path: str) -> Optional[List[str]]:
+        if path in self.listings:
+            listing = self.listings[path]
+            return None if listing is None else sorted(str(name) for name in listing)
+        local = self._local(path)
+        if local is None or not os.path.isdir(local):
+            return None
+        return sorted(os.listdir(local))
+
+    def realpath(self, path: str) -> Optional[str]:
+        if path in self.links:
+            target = self.links[path]
+            return target if isinstance(target, str) else None
+        local = self._local(path)
+        if path in self.listings or (local is not None and os.path.exists(local)):
+            return path
+        return None
+
+    def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
+        entry = self.commands.get(command_key(argv))
+        if entry is None:
+            return CommandResult("", "%s: command not found" % argv[0], RC_NOT_FOUND)
+        return CommandResult(str(entry.get("stdout") or ""), str(entry.get("stderr") or ""),
+                             int(entry.get("returncode", 0)))
+
+    def fact(self, name: str, arg: str = "") -> Any:
+        return self.facts.get(fact_key(name, arg))

@@ -1,0 +1,46 @@
+"""Collect the inventory: run each probe against a Host, isolated, so one failure never hides the rest."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Callable, Tuple
+
+from provision import __version__
+from provision.host import Host
+from provision.inventory.model import Inventory
+
+#: (probe name, module) in the order they run; later probes read what earlier ones found (the OS probe reads the
+#: CPU flags, the CUDA probe the GPUs). Each module has probe(host, inventory).
+PROBES: Tuple[Tuple[str, str], ...] = (
+    ("cpu", "provision.inventory.cpu"),
+    ("memory", "provision.inventory.memory"),
+    ("os", "provision.inventory.system"),
+    ("disks", "provision.inventory.disks"),
+    ("nvidia", "provision.inventory.nvidia"),
+    ("amd", "provision.inventory.amd"),
+    ("intel", "provision.inventory.intel"),
+    ("jetson", "provision.inventory.jetson"),
+    ("apple", "provision.inventory.apple"),
+    ("cuda", "provision.inventory.cuda"),
+    ("python", "provision.inventory.python_env"),
+    ("libraries", "provision.inventory.libraries"),
+)
+
+
+def _probe(module: str) -> Callable[[Host, Inventory], None]:
+    return importlib.import_module(module).probe
+
+
+def collect(host: Host, debug: bool = False) -> Inventory:
+    """The inventory of a host; a probe that raises becomes an entry in errors."""
+    inv = Inventory(dlws_version=__version__)
+    for name, module in PROBES:
+        try:
+            _probe(module)(host, inv)
+        except Exception as exc:  # never crash on a broken machine: that is where a doctor is run
+            if debug:
+                traceback.print_exc(file=sys.stderr)
+            inv.error(name, "%s: %s" % (type(exc).__name__, exc))
+    return inv

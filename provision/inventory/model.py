@@ -1,0 +1,216 @@
+"""The inventory: plain data with a stable, versioned JSON form (a public contract: add keys, never rename them).
+
+Unknown is None (null in JSON), never a made-up value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+SCHEMA = "dlws.inventory/1"
+
+
+@dataclass
+class CpuFeatures:
+    """The flags that decide which framework builds run, readable at a glance."""
+
+    avx: bool = False
+    avx2: bool = False
+    fma: bool = False
+    avx512: List[str] = field(default_factory=list)  # each AVX-512 subset present: avx512f, avx512bw, ...
+    amx: List[str] = field(default_factory=list)  # amx_tile, amx_bf16, amx_int8, ...
+    neon: bool = False  # "asimd" in /proc/cpuinfo on aarch64
+    sve: bool = False
+
+
+@dataclass
+class Cpu:
+    vendor: Optional[str] = None
+    model: Optional[str] = None
+    arch: Optional[str] = None
+    physical_cores: Optional[int] = None
+    logical_cores: Optional[int] = None
+    sockets: Optional[int] = None
+    performance_cores: Optional[int] = None  # hybrid Intel parts only
+    efficiency_cores: Optional[int] = None
+    base_mhz: Optional[float] = None
+    max_mhz: Optional[float] = None
+    caches: Dict[str, int] = field(default_factory=dict)  # "L1d", "L1i", "L2", "L3" -> bytes (per core or shared)
+    flags: List[str] = field(default_factory=list)
+    x86_64_level: Optional[str] = None
+    features: CpuFeatures = field(default_factory=CpuFeatures)
+
+
+@dataclass
+class Memory:
+    total_bytes: Optional[int] = None
+    available_bytes: Optional[int] = None
+    swap_total_bytes: Optional[int] = None
+    swap_free_bytes: Optional[int] = None
+
+
+@dataclass
+class Disk:
+    mountpoint: str
+    device: str
+    fstype: str
+    total_bytes: Optional[int] = None
+    free_bytes: Optional[int] = None
+    media: str = "unknown"  # nvme | ssd | hdd | network | unknown
+
+
+@dataclass
+class OsInfo:
+    system: Optional[str] = None  # linux | darwin | windows
+    id: Optional[str] = None
+    version: Optional[str] = None
+    codename: Optional[str] = None
+    pretty_name: Optional[str] = None
+    kernel: Optional[str] = None
+    glibc: Optional[str] = None
+    wsl: Optional[int] = None  # 1 or 2 inside WSL
+    container: Optional[str] = None  # docker | podman | kubernetes | lxc | container; null outside one
+    virtual_machine: Optional[str] = None  # the hypervisor where visible
+
+
+@dataclass
+class Pcie:
+    gen_current: Optional[int] = None
+    gen_max: Optional[int] = None
+    width_current: Optional[int] = None
+    width_max: Optional[int] = None
+
+
+@dataclass
+class Ecc:
+    mode: Optional[str] = None  # enabled | disabled
+    volatile_uncorrected: Optional[int] = None
+    aggregate_uncorrected: Optional[int] = None
+    volatile_corrected: Optional[int] = None
+    retired_pages_pending: Optional[bool] = None
+    remapped_rows_pending: Optional[bool] = None
+    remapped_rows_failure: Optional[bool] = None
+
+
+@dataclass
+class Gpu:
+    index: int
+    vendor: str  # nvidia | amd | intel | apple
+    name: Optional[str] = None
+    uuid: Optional[str] = None
+    pci_bus_id: Optional[str] = None
+    pci_device_id: Optional[str] = None  # "0x20b0"
+    memory_total_bytes: Optional[int] = None
+    memory_used_bytes: Optional[int] = None
+    compute_capability: Optional[str] = None  # NVIDIA, "8.0"
+    gfx_target: Optional[str] = None  # AMD, "gfx90a"
+    architecture: Optional[str] = None
+    integrated: Optional[bool] = None
+    cores: Optional[int] = None  # Apple GPU cores
+    kernel_driver: Optional[str] = None
+    pcie: Pcie = field(default_factory=Pcie)
+    power_limit_watts: Optional[float] = None
+    temperature_c: Optional[float] = None
+    ecc: Ecc = field(default_factory=Ecc)
+    mig_mode: Optional[str] = None  # enabled | disabled
+    persistence_mode: Optional[str] = None  # enabled | disabled
+    throttle_reasons: Optional[List[str]] = None  # active ones; [] when none are
+    processes: Optional[int] = None
+
+
+@dataclass
+class Nvidia:
+    driver_version: Optional[str] = None
+    cuda_driver_version: Optional[str] = None  # the highest CUDA the driver supports, "12.4"
+    kernel_module_version: Optional[str] = None  # from /proc/driver/nvidia/version
+    source: Optional[str] = None  # nvml | nvidia-smi | jetson
+    status: Optional[str] = None  # ok | no-gpu | no-driver | nouveau | version-mismatch | gpu-lost | nvml-error
+    message: Optional[str] = None  # the error as the driver stack said it
+    container_toolkit: Optional[str] = None  # nvidia-container-toolkit version
+
+
+@dataclass
+class Toolkit:
+    version: Optional[str]
+    path: str
+    source: str  # /usr/local | CUDA_HOME | CUDA_PATH | PATH | conda | /opt
+
+
+@dataclass
+class Cuda:
+    toolkits: List[Toolkit] = field(default_factory=list)
+    path_selects: Optional[str] = None  # the toolkit whose nvcc PATH finds first
+    ld_library_path_selects: Optional[str] = None  # the toolkit whose lib64 LD_LIBRARY_PATH lists first
+
+
+@dataclass
+class Library:
+    version: Optional[str]
+    source: str  # "system" | "pip:nvidia-cudnn-cu12" | "conda" | a toolkit path
+    path: Optional[str] = None
+
+
+@dataclass
+class Rocm:
+    version: Optional[str] = None
+    path: Optional[str] = None
+
+
+@dataclass
+class Jetson:
+    l4t: Optional[str] = None  # "35.4.1"
+    model: Optional[str] = None
+
+
+@dataclass
+class Python:
+    version: Optional[str] = None
+    executable: Optional[str] = None
+    implementation: Optional[str] = None
+    virtualenv: Optional[str] = None
+    conda_env: Optional[str] = None
+
+
+@dataclass
+class Framework:
+    version: str
+    build: Optional[str] = None  # "cuda 12.1" | "rocm 6.0" | "cpu" | "metal"
+    cuda: Optional[str] = None
+    rocm: Optional[str] = None
+    package: Optional[str] = None
+    location: Optional[str] = None
+
+
+@dataclass
+class ProbeError:
+    probe: str
+    message: str
+
+
+@dataclass
+class Inventory:
+    schema: str = SCHEMA
+    dlws_version: Optional[str] = None
+    cpu: Cpu = field(default_factory=Cpu)
+    memory: Memory = field(default_factory=Memory)
+    disks: List[Disk] = field(default_factory=list)
+    os: OsInfo = field(default_factory=OsInfo)
+    nvidia: Nvidia = field(default_factory=Nvidia)
+    gpus: List[Gpu] = field(default_factory=list)
+    cuda: Cuda = field(default_factory=Cuda)
+    cudnn: List[Library] = field(default_factory=list)
+    nccl: List[Library] = field(default_factory=list)
+    tensorrt: List[Library] = field(default_factory=list)
+    rocm: Rocm = field(default_factory=Rocm)
+    jetson: Jetson = field(default_factory=Jetson)
+    python: Python = field(default_factory=Python)
+    frameworks: Dict[str, Framework] = field(default_factory=dict)
+    errors: List[ProbeError] = field(default_factory=list)
+
+    def error(self, probe: str, message: str) -> None:
+        self.errors.append(ProbeError(probe, message))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,108 @@
+"""OS: distribution, kernel, glibc, WSL, container and virtual machine."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+from provision.host import Host
+from provision.inventory.common import read_line, system
+from provision.inventory.model import Inventory, OsInfo
+
+#: Release files distro reads besides os-release; reading them through the host records them in a snapshot.
+RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release", "/etc/lsb-release")
+
+#: /sys/class/dmi/id/sys_vendor or product_name -> hypervisor, as systemd-detect-virt names them.
+DMI_HYPERVISORS = (
+    ("KVM", "kvm"), ("QEMU", "qemu"), ("VMware", "vmware"), ("VirtualBox", "oracle"), ("innotek", "oracle"),
+    ("Xen", "xen"), ("Amazon EC2", "amazon"), ("Google Compute Engine", "google"), ("Parallels", "parallels"),
+    ("Microsoft Corporation", "microsoft"), ("OpenStack", "openstack"),
+)
+
+
+def _read_release_files(host: Host) -> None:
+    for path in RELEASE_FILES:
+        host.read(path)
+    for name in host.listdir("/etc") or []:
+        if name.endswith(("-release", "_release", "_version")) and name != "lsb-release":
+            host.read("/etc/" + name)
+
+
+def linux_distribution(host: Host) -> OsInfo:
+    info = OsInfo(system="linux")
+    _read_release_files(host)
+    if host.root:
+        import distro
+
+        dist = distro.LinuxDistribution(root_dir=host.root, include_lsb=False, include_uname=False,
+                                        include_oslevel=False)
+        info.id = dist.id() or None
+        info.version = dist.version(best=True) or None
+        info.codename = dist.codename() or None
+        info.pretty_name = dist.name(pretty=True) or None
+    return info
+
+
+def wsl_version(proc_version: Optional[str]) -> Optional[int]:
+    """WSL 2 kernels say 'microsoft-standard-WSL2' (or '-microsoft-standard'); WSL 1 says 'Microsoft'."""
+    if not proc_version:
+        return None
+    if re.search(r"microsoft-standard|WSL2", proc_version):
+        return 2
+    if "Microsoft" in proc_version:
+        return 1
+    return None
+
+
+def container_kind(host: Host) -> Optional[str]:
+    if host.env("KUBERNETES_SERVICE_HOST") or host.exists("/var/run/secrets/kubernetes.io"):
+        return "kubernetes"
+    if host.exists("/run/.containerenv"):
+        return "podman"
+    if host.exists("/.dockerenv"):
+        return "docker"
+    cgroup = host.read("/proc/1/cgroup") or ""
+    for marker, kind in (("kubepods", "kubernetes"), ("libpod", "podman"), ("docker", "docker"), ("lxc", "lxc")):
+        if marker in cgroup:
+            return kind
+    env = host.env("container")
+    if env:
+        return {"oci": "container"}.get(env, env)
+    return None
+
+
+def virtual_machine(host: Host, flags: list) -> Optional[str]:
+    for path in ("/sys/class/dmi/id/sys_vendor", "/sys/class/dmi/id/product_name"):
+        value = read_line(host, path) or ""
+        for marker, name in DMI_HYPERVISORS:
+            if marker in value:
+                if name == "microsoft" and "Virtual" not in (read_line(host, "/sys/class/dmi/id/product_name") or ""):
+                    continue  # a Surface is made by Microsoft Corporation too
+                return name
+    hypervisor = read_line(host, "/sys/hypervisor/type")
+    if hypervisor:
+        return hypervisor
+    return "unknown" if "hypervisor" in flags else None
+
+
+def probe(host: Host, inv: Inventory) -> None:
+    os_name = system(host)
+    platform = host.fact("platform") or {}
+    if os_name == "linux":
+        info = linux_distribution(host)
+        info.kernel = read_line(host, "/proc/sys/kernel/osrelease") or platform.get("release")
+        proc_version = host.read("/proc/version")
+        info.wsl = wsl_version(proc_version)
+        info.container = container_kind(host)
+        info.virtual_machine = None if info.container else virtual_machine(host, inv.cpu.flags)
+        if info.wsl == 2 and info.virtual_machine is None:
+            info.virtual_machine = "wsl"
+    else:
+        info = OsInfo(system=os_name, kernel=platform.get("release"))
+        if os_name == "darwin":
+            info.id, info.version, info.pretty_name = "macos", platform.get("mac_version"), None
+            if info.version:
+                info.pretty_name = "macOS %s" % info.version
+    if platform.get("libc") == "glibc":
+        info.glibc = platform.get("libc_version")
+    inv.os = info

@@ -1,0 +1,120 @@
+"""The compact human summary of an inventory (its JSON form, so a recorded inventory renders the same)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+
+def size(value: Optional[int]) -> str:
+    if value is None:
+        return "?"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (value, unit)
+        value /= 1024
+    return "?"
+
+
+def _join(parts: List[Optional[str]], sep: str = " · ") -> str:
+    return sep.join(p for p in parts if p)
+
+
+def _cpu(cpu: Dict[str, Any]) -> List[str]:
+    feats = cpu.get("features") or {}
+    level = cpu.get("x86_64_level")
+    cores = "%s cores / %s threads" % (cpu.get("physical_cores") or "?", cpu.get("logical_cores") or "?")
+    if cpu.get("performance_cores") is not None:
+        cores += " (%s P + %s E)" % (cpu["performance_cores"], cpu["efficiency_cores"])
+    sockets = cpu.get("sockets")
+    head = _join([
+        "%s (%s%s)" % (cpu.get("model") or "unknown CPU", cpu.get("arch") or "?", ", x86-64-" + level if level else ""),
+        cores,
+        "%d sockets" % sockets if sockets and sockets > 1 else None,
+    ])
+    simd = [name.upper() for name in ("avx", "avx2", "fma") if feats.get(name)]
+    if feats.get("neon"):
+        simd.append("NEON")
+    if feats.get("sve"):
+        simd.append("SVE")
+    avx512 = " ".join(f[len("avx512"):].lstrip("_") for f in feats.get("avx512") or [])
+    amx = " ".join(f[len("amx"):].lstrip("_") for f in feats.get("amx") or [])
+    detail = _join([" ".join(simd) or "no AVX", "AVX-512: " + (avx512 or "none") if cpu.get("x86_64_level") else None,
+                    "AMX: " + amx if amx else None])
+    return [head, detail]
+
+
+def _gpu(gpu: Dict[str, Any]) -> str:
+    pcie = gpu.get("pcie") or {}
+    link = None
+    if pcie.get("gen_current") and pcie.get("width_current"):
+        link = "PCIe %s x%s" % (pcie["gen_current"], pcie["width_current"])
+    return _join([
+        "%s %s" % (gpu.get("index"), gpu.get("name") or "unknown %s GPU" % gpu.get("vendor")),
+        size(gpu.get("memory_total_bytes")) if gpu.get("memory_total_bytes") else None,
+        "cc " + gpu["compute_capability"] if gpu.get("compute_capability") else None,
+        gpu.get("gfx_target"),
+        "%s cores" % gpu["cores"] if gpu.get("cores") else None,
+        link,
+        "MIG on" if gpu.get("mig_mode") == "enabled" else None,
+    ])
+
+
+def render(inv: Dict[str, Any]) -> str:
+    rows: List[tuple] = []
+    cpu_lines = _cpu(inv.get("cpu") or {})
+    rows.append(("CPU", cpu_lines[0]))
+    rows.append(("", cpu_lines[1]))
+    mem = inv.get("memory") or {}
+    swap = mem.get("swap_total_bytes")
+    rows.append(("Memory", _join(["%s (%s available)" % (size(mem.get("total_bytes")), size(mem.get("available_bytes"))),
+                                  "swap " + (size(swap) if swap else "none")])))
+    osi = inv.get("os") or {}
+    rows.append(("OS", _join([
+        osi.get("pretty_name") or osi.get("id") or osi.get("system") or "unknown OS",
+        "kernel " + osi["kernel"] if osi.get("kernel") else None,
+        "glibc " + osi["glibc"] if osi.get("glibc") else None,
+        "WSL%s" % osi["wsl"] if osi.get("wsl") else None,
+        "container: " + osi["container"] if osi.get("container") else None,
+        "VM: " + osi["virtual_machine"] if osi.get("virtual_machine") else None,
+    ])))
+    for i, disk in enumerate(inv.get("disks") or []):
+        rows.append(("Disks" if i == 0 else "", "%s  %s %s, %s free  (%s, %s)" % (
+            disk.get("mountpoint"), disk.get("fstype"), size(disk.get("total_bytes")), size(disk.get("free_bytes")),
+            disk.get("media"), disk.get("device"))))
+    nv = inv.get("nvidia") or {}
+    if nv.get("driver_version") or nv.get("status") not in (None, "no-gpu"):
+        rows.append(("NVIDIA", _join([
+            "driver %s" % nv["driver_version"] if nv.get("driver_version") else "no driver",
+            "CUDA %s" % nv["cuda_driver_version"] if nv.get("cuda_driver_version") else None,
+            nv.get("status") if nv.get("status") not in (None, "ok") else None,
+            nv.get("message"),
+        ])))
+    gpus = inv.get("gpus") or []
+    for i, gpu in enumerate(gpus):
+        rows.append(("GPUs" if i == 0 else "", _gpu(gpu)))
+    if not gpus:
+        rows.append(("GPUs", "none found"))
+    for extra, label in (("rocm", "ROCm"), ("jetson", "Jetson")):
+        data = inv.get(extra) or {}
+        if any(data.values()):
+            rows.append((label, _join([str(v) for v in data.values() if v])))
+    cuda = inv.get("cuda") or {}
+    for i, tk in enumerate(cuda.get("toolkits") or []):
+        marks = [m for m, key in (("PATH", "path_selects"), ("LD_LIBRARY_PATH", "ld_library_path_selects"))
+                 if cuda.get(key) == tk.get("path")]
+        rows.append(("CUDA" if i == 0 else "", "%s  %s%s" % (tk.get("version") or "?", tk.get("path"),
+                                                               "  (selected by %s)" % ", ".join(marks) if marks else "")))
+    for key, label in (("cudnn", "cuDNN"), ("nccl", "NCCL"), ("tensorrt", "TensorRT")):
+        libs = inv.get(key) or []
+        if libs:
+            rows.append((label, _join(["%s (%s)" % (lib.get("version") or "?", lib.get("source")) for lib in libs])))
+    py = inv.get("python") or {}
+    env = py.get("virtualenv") or py.get("conda_env")
+    rows.append(("Python", _join([py.get("version"), py.get("executable"), "env " + env if env else None])))
+    frameworks = inv.get("frameworks") or {}
+    rows.append(("Frameworks", _join(["%s %s%s" % (name, fw.get("version"), " (%s)" % fw["build"] if fw.get("build") else "")
+                                      for name, fw in sorted(frameworks.items())]) or "none installed"))
+    for i, err in enumerate(inv.get("errors") or []):
+        rows.append(("Errors" if i == 0 else "", "%s: %s" % (err.get("probe"), err.get("message"))))
+    width = max(len(label) for label, _ in rows) + 2
+    return "\n".join((label.ljust(width) + text).rstrip() for label, text in rows)
