@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 import click
 
 from provision import __version__
-from provision.errors import DlwsError
+from provision.errors import DlwsError, UsageError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -123,7 +123,7 @@ def snapshot(host: Any, output: str, redact: bool) -> None:
     try:
         written = write_snapshot(members, output)
     except OSError as exc:
-        raise DlwsError("cannot write snapshot %s: %s" % (output, exc.strerror or exc)) from None
+        raise UsageError("cannot write snapshot %s: %s" % (output, exc.strerror or exc)) from None
     click.echo("snapshot written to %s (%d files)" % (written, len(members)), err=True)
 
 

@@ -1,0 +1,39 @@
+"""PCI display and accelerator devices from sysfs: how a GPU is seen even when no driver claims it."""
+
+from __future__ import annotations
+
+import os
+from typing import List, NamedTuple, Optional
+
+from provision.host import Host
+from provision.inventory.common import read_line
+
+PCI_DEVICES = "/sys/bus/pci/devices"
+VENDORS = {"0x10de": "nvidia", "0x1002": "amd", "0x8086": "intel"}
+#: PCI base classes of GPUs: 0x03 display controller (VGA 0x0300, 3D 0x0302, other 0x0380), 0x12 accelerator.
+GPU_CLASSES = ("0x03", "0x12")
+
+
+class PciDevice(NamedTuple):
+    address: str  # "0000:3b:00.0"
+    vendor: str  # "nvidia" | "amd" | "intel"
+    device_id: str  # "0x20b0"
+    pci_class: str  # "0x030200"
+    driver: Optional[str]  # the kernel driver bound to it, None when none is
+
+
+def gpu_devices(host: Host, vendor: Optional[str] = None) -> List[PciDevice]:
+    """Every PCI GPU (optionally of one vendor), in bus order."""
+    found = []
+    for address in host.listdir(PCI_DEVICES) or []:
+        base = "%s/%s/" % (PCI_DEVICES, address)
+        pci_class = read_line(host, base + "class") or ""
+        if not pci_class.startswith(GPU_CLASSES):
+            continue
+        name = VENDORS.get((read_line(host, base + "vendor") or "").lower())
+        if name is None or (vendor and name != vendor):
+            continue
+        driver = host.realpath(base + "driver")
+        found.append(PciDevice(address, name, (read_line(host, base + "device") or "").lower(), pci_class,
+                               os.path.basename(driver) if driver else None))
+    return found

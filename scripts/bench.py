@@ -1,0 +1,55 @@
+"""Time whole processes side by side (medians of several runs) and print ratios; run through scripts/bench."""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+VENV_BIN = os.path.dirname(sys.executable)
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "snapshots")
+
+
+def median_seconds(argv, runs=RUNS, env=None):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main():
+    dlws = [os.path.join(VENV_BIN, "dlws")]
+    fixture = os.path.join(FIXTURES, sorted(os.listdir(FIXTURES))[0]) if os.path.isdir(FIXTURES) else None
+    rows = [
+        ("python -c pass", [sys.executable, "-c", "pass"], RUNS),
+        ("dlws inventory --json", dlws + ["inventory", "--json"], RUNS),
+        ("dlws inventory (text)", dlws + ["inventory"], RUNS),
+    ]
+    if fixture:
+        rows.append(("dlws inventory --json --snapshot " + os.path.basename(fixture),
+                     dlws + ["inventory", "--json", "--snapshot", fixture], RUNS))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(("dlws snapshot -o box.tar.gz", dlws + ["snapshot", "-o", os.path.join(tmp, "box.tar.gz")], RUNS))
+        ansible = os.path.join(VENV_BIN, "ansible")
+        ansible_env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+        rows.append(("ansible localhost -c local -m setup",
+                     [ansible, "localhost", "-c", "local", "-m", "ansible.builtin.setup"], max(5, RUNS // 3)))
+        results = {}
+        for label, argv, runs in rows:
+            env = ansible_env if argv[0].endswith("ansible") else None
+            results[label] = median_seconds(argv, runs, env)
+    print("%d-core machine, medians of %d runs (Ansible: %d)" % (os.cpu_count() or 0, RUNS, max(5, RUNS // 3)))
+    for label, seconds in results.items():
+        print("  %-60s %7.3f s" % (label, seconds))
+    inv = results["dlws inventory --json"]
+    print("ratios:")
+    print("  dlws inventory --json / python -c pass      %6.1fx" % (inv / results["python -c pass"]))
+    print("  ansible setup / dlws inventory --json       %6.1fx faster" % (results["ansible localhost -c local -m setup"] / inv))
+
+
+if __name__ == "__main__":
+    main()
