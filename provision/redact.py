@@ -15,7 +15,10 @@ MAC = re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b")
 USER_PATH = re.compile(r"(/home/|/Users/|\\Users\\)([^/\\\s\"'<>:]+)")
 SERIAL_XML = re.compile(r"<(?:serial|board_id|product_serial)>\s*([^<\s][^<]*?)\s*</")
 SERIAL_JSON = re.compile(r"\"serial\"\s*:\s*\"([^\"]+)\"")
-NOT_SECRET = {"", "N/A", "n/a", "None", "Unknown", "0", "[N/A]", "localhost", "root", "shared"}
+#: Values never worth hiding; default hostnames of distributions and boards are also words in their release files.
+NOT_SECRET = {"", "N/A", "n/a", "None", "Unknown", "0", "[N/A]", "localhost", "localhost.localdomain", "root", "shared",
+              "ubuntu", "debian", "fedora", "centos", "rocky", "almalinux", "archlinux", "raspberrypi", "jetson",
+              "nvidia", "tegra-ubuntu"}
 
 
 class Redactor:
@@ -29,9 +32,13 @@ class Redactor:
             self.mapping[value] = make(self.counts[kind])
         return self.mapping[value]
 
-    def literal(self, kind: str, value: str, make: Callable[[int], str]) -> None:
-        if value.strip() not in NOT_SECRET and len(value.strip()) >= 3:
-            self.placeholder(kind, value.strip(), make)
+    def literal(self, kind: str, value: str, make: Callable[[int], str], alias: str = "") -> None:
+        """Replace a literal value (and an alias of it, such as a host's fully-qualified name) everywhere."""
+        value = value.strip()
+        if value not in NOT_SECRET and len(value) >= 3:
+            placeholder = self.placeholder(kind, value, make)
+            if alias and alias != value:
+                self.mapping[alias] = placeholder
 
     def apply(self, text: str) -> str:
         text = UUID.sub(lambda m: self.placeholder("uuid", m.group(0).lower(),
@@ -40,8 +47,8 @@ class Redactor:
                        text)
         text = USER_PATH.sub(lambda m: m.group(1) + self.placeholder("user", m.group(2), lambda n: "user%d" % n), text)
         for value in sorted((v for v in self.mapping if self.mapping[v].startswith(("host", "SERIAL"))),
-                            key=len, reverse=True):
-            text = text.replace(value, self.mapping[value])
+                            key=len, reverse=True):  # whole words only: a host named "gpu1" leaves "gpu10" alone
+            text = re.sub(r"(?<![\w-])%s(?![\w-])" % re.escape(value), self.mapping[value], text)
         return text
 
 
@@ -58,8 +65,7 @@ def redact_members(members: Dict[str, str]) -> Dict[str, str]:
     """A copy of a snapshot's members (path -> text) with identifying values replaced."""
     redactor = Redactor()
     for name in _hostnames(members):
-        redactor.literal("host", name, lambda n: "host%d" % n)
-        redactor.literal("host", name.split(".")[0], lambda n: "host%d" % n)
+        redactor.literal("host", name.split(".")[0], lambda n: "host%d" % n, alias=name)
     for path in sorted(members):
         for pattern in (SERIAL_XML, SERIAL_JSON):
             for match in pattern.finditer(members[path]):
