@@ -10,7 +10,7 @@ import functools
 import json
 import sys
 import traceback
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import click
 
@@ -70,6 +70,7 @@ def cli() -> None:
       dlws inventory                 what this machine is made of
       dlws inventory --json          the whole inventory as JSON
       dlws snapshot -o box.tar.gz    record this machine for a bug report or a test
+      dlws doctor                    what is wrong with this machine, and how to fix it
     """
 
 
@@ -125,6 +126,87 @@ def snapshot(host: Any, output: str, redact: bool) -> None:
     except OSError as exc:
         raise UsageError("cannot write snapshot %s: %s" % (output, exc.strerror or exc)) from None
     click.echo("snapshot written to %s (%d files)" % (written, len(members)), err=True)
+
+
+def _requirements(exprs: Tuple[str, ...], require_file: Optional[str]) -> List[str]:
+    texts = list(exprs)
+    if require_file:
+        from provision.doctor.requirefile import read_require_file
+
+        texts.extend(read_require_file(require_file))
+    return texts
+
+
+@cli.command(epilog=EXIT_CODES)
+@click.option("--require", "requires", multiple=True, metavar="EXPR",
+              help="A requirement the machine must meet, e.g. 'gpu.count >= 2' (repeatable; see below).")
+@click.option("--require-file", metavar="FILE",
+              help="TOML file with require = [...] (a pyproject.toml: under [tool.dlws]).")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Exit 1 when a finding is at or above this severity.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
+@click.option("--explain", metavar="ID", help="Print the long explanation of a check (e.g. DLWS-DRV-003) and exit.")
+@machine_options
+def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fail_on: str, fmt: str,
+           output: Optional[str], explain: Optional[str]) -> int:
+    """Diagnose this machine: findings with a severity, the evidence and a concrete fix.
+
+    \b
+    Examples:
+      dlws doctor
+      dlws doctor --require 'gpu.count >= 2' --require 'driver >= 535' --format junit -o doctor.xml
+      dlws doctor --require-file pyproject.toml --fail-on warning
+      dlws doctor --explain DLWS-DRV-003
+
+    \b
+    Requirements (--require): SUBJECT [OP VALUE], OP one of >= <= > < == !=
+      gpu.count, gpu.memory, gpu.compute_capability, driver, cuda, cuda.toolkit, cudnn,
+      ram, swap, disk[/path].free, disk[/path].total, cpu.cores, cpu.threads, cpu.level,
+      cpu.flag NAME, python, glibc, os.id, os.version, rocm,
+      FRAMEWORK (torch, tensorflow, jax, ...), FRAMEWORK.cuda, FRAMEWORK.rocm, FRAMEWORK.cpu
+      sizes take units: 24GiB, 500GB; versions compare as many parts as given (driver >= 535).
+    """
+    from provision.doctor import all_rules, diagnose
+    from provision.doctor.require import evaluate, parse
+
+    if explain:
+        return _explain(all_rules(), explain)
+    parsed = [parse(text) for text in _requirements(requires, require_file)]
+    inv = _collect(host).to_dict()
+    report = diagnose(inv, [evaluate(req, inv) for req in parsed], fail_on=fail_on, debug=_DEBUG["on"])
+    from provision.doctor import report as render
+
+    if fmt == "json":
+        text = render.to_json(report)
+    elif fmt == "junit":
+        text = render.to_junit(report)
+    else:
+        import os
+
+        colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        text = render.to_text(report, colour)
+    _write(text, output)
+    return 1 if report.failing else 0
+
+
+def _explain(rules: Dict[str, Any], rule_id: str) -> int:
+    found = rules.get(rule_id.upper())
+    if found is None:
+        raise UsageError("unknown check %r; known: %s" % (rule_id, ", ".join(sorted(rules))))
+    click.echo("%s (%s, %s): %s\n\n%s" % (found.id, found.severity, found.area, found.title, found.explain))
+    return 0
+
+
+def _write(text: str, output: Optional[str]) -> None:
+    if output is None:
+        click.echo(text)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text if text.endswith("\n") else text + "\n")
+    except OSError as exc:
+        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
 
 
 def main(argv: Optional[list] = None) -> None:

@@ -13,7 +13,7 @@ def system(host: Host) -> Optional[str]:
     platform = host.fact("platform") or {}
     if platform.get("system"):
         return str(platform["system"])
-    if host.read("/proc/cpuinfo") is not None or host.read("/proc/version") is not None:
+    if any(host.read(path) is not None for path in ("/proc/cpuinfo", "/proc/version", "/etc/os-release")):
         return "linux"
     return None
 

@@ -1,0 +1,61 @@
+"""Small readers of the inventory JSON shared by the rules."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from packaging.version import InvalidVersion, Version
+
+GiB = 2 ** 30
+
+
+def version(text: Optional[str]) -> Optional[Version]:
+    if not text:
+        return None
+    try:
+        return Version(str(text).split("+")[0])
+    except InvalidVersion:
+        return None
+
+
+def major_minor(text: Optional[str]) -> Optional[Tuple[int, int]]:
+    parsed = version(text)
+    if parsed is None:
+        return None
+    release = parsed.release + (0,)
+    return release[0], release[1]
+
+
+def gib(value: Optional[int]) -> str:
+    return "?" if value is None else "%.1f GiB" % (value / GiB)
+
+
+def nvidia(inv: Dict[str, Any]) -> Dict[str, Any]:
+    return inv.get("nvidia") or {}
+
+
+def gpus(inv: Dict[str, Any], vendor: Optional[str] = None) -> List[Dict[str, Any]]:
+    return [g for g in inv.get("gpus") or [] if vendor is None or g.get("vendor") == vendor]
+
+
+def gpu_label(gpu: Dict[str, Any]) -> str:
+    return "GPU %s (%s)" % (gpu.get("index"), gpu.get("name") or gpu.get("vendor"))
+
+
+def frameworks(inv: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    return inv.get("frameworks") or {}
+
+
+def build_kind(entry: Dict[str, Any]) -> Optional[str]:
+    """'cuda' | 'rocm' | 'cpu' | 'metal' from a framework's build string."""
+    build = entry.get("build") or ""
+    return build.split(" ")[0] or None
+
+
+def os_info(inv: Dict[str, Any]) -> Dict[str, Any]:
+    return inv.get("os") or {}
+
+
+def headless(inv: Dict[str, Any]) -> bool:
+    """A server without a display: no GPU drives a monitor as far as the inventory tells (no display flag yet)."""
+    return os_info(inv).get("system") == "linux" and not os_info(inv).get("wsl")

@@ -1,0 +1,82 @@
+"""Doctor reports: text (colour on a terminal only, NO_COLOR respected), JSON and JUnit XML."""
+
+from __future__ import annotations
+
+import json
+from typing import Dict, List
+from xml.etree import ElementTree as ET
+
+from provision.doctor.model import SEVERITIES, Finding, Report, at_least
+
+COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
+RESET = "\033[0m"
+SCHEMA = "dlws.doctor/1"
+
+
+def to_json(report: Report) -> str:
+    return json.dumps({
+        "schema": SCHEMA,
+        "inventory": report.inventory,
+        "findings": [f.to_dict() for f in report.findings],
+        "summary": dict(report.counts(), checks=len(report.checks), fail_on=report.fail_on,
+                        failed=bool(report.failing)),
+    }, indent=2, sort_keys=True)
+
+
+def _evidence(finding: Finding) -> str:
+    return ", ".join("%s=%s" % (k, v) for k, v in finding.evidence.items() if v not in (None, "", []))
+
+
+def to_text(report: Report, colour: bool) -> str:
+    from provision.summary import render
+
+    lines: List[str] = [render(report.inventory), ""]
+    for severity in SEVERITIES:
+        group = [f for f in report.findings if f.severity == severity]
+        if not group:
+            continue
+        head = "%s (%d)" % (severity.upper() + ("S" if len(group) > 1 else ""), len(group))
+        lines.append(COLOURS[severity] + head + RESET if colour else head)
+        for finding in group:
+            mark = "  [%s] %s" % (finding.id, finding.title)
+            lines.append(mark + (" — %s" % finding.subject if finding.subject else ""))
+            if finding.evidence:
+                lines.append("      evidence: " + _evidence(finding))
+            lines.append("      fix: " + finding.fix)
+        lines.append("")
+    counts = report.counts()
+    verdict = "FAIL" if report.failing else "OK"
+    summary = "%s: %d errors, %d warnings, %d info from %d checks (failing at %s)" % (
+        verdict, counts["error"], counts["warning"], counts["info"], len(report.checks), report.fail_on)
+    if colour:
+        summary = ("\033[31m" if report.failing else "\033[32m") + summary + RESET
+    lines.append(summary)
+    return "\n".join(lines)
+
+
+def to_junit(report: Report) -> str:
+    """One test case per check; a check fails when it found something at or above the failing level."""
+    by_check: Dict[str, List[Finding]] = {}
+    for finding in report.findings:
+        key = "require: " + finding.subject if finding.id == "DLWS-REQ-001" else finding.id
+        by_check.setdefault(key, []).append(finding)
+    suite = ET.Element("testsuite", name="dlws doctor", tests=str(len(report.checks)))
+    failures = 0
+    for check in report.checks:
+        found = by_check.get(check, [])
+        case = ET.SubElement(suite, "testcase", classname="dlws.doctor", name=check)
+        failing = [f for f in found if at_least(f.severity, report.fail_on)]
+        if failing:
+            failures += 1
+            failure = ET.SubElement(case, "failure", type=failing[0].severity,
+                                    message="; ".join(f.title + (" (%s)" % f.subject if f.subject else "")
+                                                      for f in failing))
+            failure.text = "\n".join("%s\nevidence: %s\nfix: %s" % (f.title, _evidence(f), f.fix) for f in failing)
+        elif found:
+            out = ET.SubElement(case, "system-out")
+            out.text = "\n".join("%s: %s (fix: %s)" % (f.severity, f.title, f.fix) for f in found)
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suites = ET.Element("testsuites", name="dlws", tests=str(len(report.checks)), failures=str(failures))
+    suites.append(suite)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

@@ -1,0 +1,95 @@
+"""Frameworks against the hardware: CPU-only builds on GPU machines, driver too old, clashing CUDA, AVX, MXNet."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator
+
+from provision.doctor import facts
+from provision.doctor.model import Finding, rule
+
+INSTALL_HINT = {
+    "torch": "pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/cu126 "
+             "(pick the variant with: dlws setup --framework pytorch --dry-run)",
+    "tensorflow": "pip install 'tensorflow[and-cuda]'",
+    "jax": "pip install -U 'jax[cuda12]'",
+}
+
+
+def _driver_works(inv: Dict[str, Any]) -> bool:
+    return facts.nvidia(inv).get("status") == "ok" and bool(facts.gpus(inv, "nvidia"))
+
+
+@rule("DLWS-FW-002", "warning", "CPU-only framework build on a machine with an NVIDIA GPU")
+def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """The installed build has no CUDA support, so it silently trains on the CPU (torch.cuda.is_available() is
+    False). Usually pip picked the CPU wheel from a CPU-only index, or a requirements file pinned "+cpu"."""
+    if not _driver_works(inv):
+        return
+    for name in ("torch", "tensorflow", "jax"):
+        entry = facts.frameworks(inv).get(name)
+        if entry and facts.build_kind(entry) == "cpu":
+            yield cpu_build_on_gpu.rule.finding({"framework": name, "version": entry.get("version"),
+                                                 "build": entry.get("build")},
+                                                INSTALL_HINT[name], subject=name)
+
+
+@rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
+def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """A framework built for CUDA X.Y needs a driver that supports CUDA X (for a newer major it fails with "CUDA
+    driver version is insufficient for CUDA runtime version"; a newer minor runs under minor-version compatibility
+    but PTX JIT compilation of newer code fails). Upgrade the driver, or install the framework's variant for an
+    older CUDA."""
+    nv = facts.nvidia(inv)
+    supported = facts.major_minor(nv.get("cuda_driver_version"))
+    if supported is None:
+        return
+    for name, entry in sorted(facts.frameworks(inv).items()):
+        needs = facts.major_minor(entry.get("cuda"))
+        if needs is None or needs <= supported:
+            continue
+        yield framework_newer_than_driver.rule.finding(
+            {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
+             "driver_cuda": nv.get("cuda_driver_version")},
+            "upgrade the NVIDIA driver to one that supports CUDA %d.%d, or install %s built for CUDA <= %d.%d"
+            % (needs + (name,) + supported),
+            severity="error" if needs[0] > supported[0] else "warning", subject=name)
+
+
+@rule("DLWS-FW-004", "warning", "Installed frameworks pull different CUDA versions")
+def conflicting_cuda(inv: Dict[str, Any]) -> Any:
+    """PyTorch, TensorFlow and JAX each install their own CUDA and cuDNN wheels (nvidia-*-cu11/cu12). Two
+    frameworks built for different CUDA majors fight over the same libraries: whichever loads first wins and the
+    other fails with missing symbols or "cuDNN version mismatch". Keep each in its own virtual environment, or
+    pick builds of one CUDA major."""
+    majors = {}
+    for name, entry in facts.frameworks(inv).items():
+        cuda = facts.major_minor(entry.get("cuda"))
+        if cuda and name in ("torch", "tensorflow", "jax", "jaxlib", "mxnet"):
+            majors[name] = cuda[0]
+    if len(set(majors.values())) > 1:
+        return conflicting_cuda.rule.finding({"cuda_major_by_framework": majors},
+                                             "use one virtual environment per framework, or builds for the same CUDA "
+                                             "major (dlws setup --framework A --framework B --dry-run)")
+
+
+@rule("DLWS-FW-005", "error", "TensorFlow installed on a CPU without AVX")
+def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
+    """TensorFlow's prebuilt wheels are compiled with AVX since 1.6: on a CPU without it, "import tensorflow"
+    dies with "Illegal instruction (core dumped)". Build TensorFlow from source without AVX, or use another
+    machine."""
+    entry = facts.frameworks(inv).get("tensorflow")
+    cpu = inv.get("cpu") or {}
+    if entry and cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"]:
+        return tensorflow_without_avx.rule.finding({"tensorflow": entry.get("version"), "cpu": cpu.get("model")},
+                                                   "build TensorFlow from source without AVX, or run it on a CPU "
+                                                   "with AVX")
+
+
+@rule("DLWS-FW-007", "warning", "MXNet is retired")
+def mxnet_retired(inv: Dict[str, Any]) -> Any:
+    """Apache MXNet was retired to the Apache Attic in 2023: no releases, no fixes, no builds for current CUDA or
+    Python. Its last release is 1.9.1."""
+    entry = facts.frameworks(inv).get("mxnet")
+    if entry:
+        return mxnet_retired.rule.finding({"mxnet": entry.get("version"), "package": entry.get("package")},
+                                          "migrate to PyTorch or JAX; keep MXNet only in a pinned legacy environment")

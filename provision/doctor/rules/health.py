@@ -1,0 +1,124 @@
+"""GPU health: ECC errors, retired pages and row remaps, throttling, PCIe links, persistence, MIG, busy memory."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator
+
+from provision.doctor import facts
+from provision.doctor.model import Finding, rule
+
+#: NVML clock throttle reasons that mean lost performance (idle, application clocks and the software power cap
+#: under load are normal operation).
+BAD_THROTTLES = ("hw_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "sw_thermal_slowdown")
+
+
+@rule("DLWS-GPU-001", "error", "GPU has uncorrectable ECC errors")
+def ecc_errors(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Uncorrectable (double-bit) ECC errors corrupt results and crash jobs (Xid 48/94/95). A few after a long
+    uptime can be retired by a reset; counts that keep growing mean the GPU needs an RMA."""
+    for gpu in facts.gpus(inv, "nvidia"):
+        ecc = gpu.get("ecc") or {}
+        volatile, aggregate = ecc.get("volatile_uncorrected") or 0, ecc.get("aggregate_uncorrected") or 0
+        if volatile or aggregate:
+            yield ecc_errors.rule.finding(
+                {"gpu": facts.gpu_label(gpu), "volatile_uncorrected": volatile, "aggregate_uncorrected": aggregate},
+                "drain the GPU and reset it (sudo nvidia-smi -r -i %s); if the aggregate count grows, run "
+                "dcgmi diag -r 3 and contact the vendor" % gpu.get("index"), subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-GPU-002", "warning", "GPU memory repair is pending: reset the GPU")
+def pending_repairs(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Page retirement (up to Volta) and row remapping (Ampere on) take effect only after a GPU reset; until then
+    the bad memory is still in use. A row-remap failure means the GPU ran out of spare rows: replace it."""
+    for gpu in facts.gpus(inv, "nvidia"):
+        ecc = gpu.get("ecc") or {}
+        evidence = {"gpu": facts.gpu_label(gpu), "retired_pages_pending": ecc.get("retired_pages_pending"),
+                    "remapped_rows_pending": ecc.get("remapped_rows_pending"),
+                    "remapped_rows_failure": ecc.get("remapped_rows_failure")}
+        if ecc.get("remapped_rows_failure"):
+            yield pending_repairs.rule.finding(evidence, "the GPU has no spare rows left: contact the vendor for an RMA",
+                                               title="GPU row remapping failed", severity="error",
+                                               subject=facts.gpu_label(gpu))
+        elif ecc.get("retired_pages_pending") or ecc.get("remapped_rows_pending"):
+            yield pending_repairs.rule.finding(evidence, "drain the GPU, then sudo nvidia-smi -r -i %s (or reboot)"
+                                               % gpu.get("index"), subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-GPU-003", "warning", "GPU is throttled by a thermal, power-brake or hardware slowdown")
+def throttled(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Hardware slowdown, thermal slowdown and power brake cut the clocks far below normal: blocked airflow, a
+    failing fan, an overheated room, or a power supply that asserts the brake signal."""
+    for gpu in facts.gpus(inv, "nvidia"):
+        active = [r for r in gpu.get("throttle_reasons") or [] if r in BAD_THROTTLES]
+        if active:
+            yield throttled.rule.finding(
+                {"gpu": facts.gpu_label(gpu), "throttle_reasons": active, "temperature_c": gpu.get("temperature_c")},
+                "check cooling and power: nvidia-smi -q -d PERFORMANCE,TEMPERATURE,POWER -i %s" % gpu.get("index"),
+                subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-GPU-004", "warning", "GPU's PCIe link is narrower than it can be")
+def narrow_link(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """A GPU running at x8 or x4 instead of x16 moves data at half or a quarter of the speed: a slot wired
+    narrower than it looks, a riser, or a badly seated card. (The link generation drops at idle to save power,
+    so only the width is judged here.)"""
+    for gpu in facts.gpus(inv):
+        pcie = gpu.get("pcie") or {}
+        current, widest = pcie.get("width_current"), pcie.get("width_max")
+        if current and widest and current < widest:
+            yield narrow_link.rule.finding(
+                {"gpu": facts.gpu_label(gpu), "width_current": current, "width_max": widest},
+                "reseat the GPU in a slot wired x%d (see the board manual), without a narrower riser" % widest,
+                subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-GPU-005", "info", "Persistence mode is off on a headless Linux machine")
+def persistence_off(inv: Dict[str, Any]) -> Any:
+    """Without persistence mode the driver tears the GPU state down whenever no process uses it, so every job
+    start pays seconds of re-initialisation. NVIDIA recommends the persistence daemon on servers."""
+    off = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia") if g.get("persistence_mode") == "disabled"]
+    if off and facts.headless(inv):
+        return persistence_off.rule.finding({"gpus": off},
+                                            "sudo systemctl enable --now nvidia-persistenced")
+
+
+@rule("DLWS-GPU-006", "info", "MIG is enabled: frameworks see MIG instances, not whole GPUs")
+def mig_enabled(inv: Dict[str, Any]) -> Any:
+    """With Multi-Instance GPU on, a process sees at most one MIG instance (chosen with CUDA_VISIBLE_DEVICES=MIG-
+    <uuid>), never the whole GPU, and multi-GPU training across instances is not supported. Fine for inference
+    and small jobs; turn it off for full-GPU training."""
+    on = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia") if g.get("mig_mode") == "enabled"]
+    if on:
+        return mig_enabled.rule.finding({"gpus": on}, "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
+
+
+@rule("DLWS-GPU-007", "warning", "GPU memory is already taken by other processes")
+def busy_memory(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """More than half of the GPU's memory is used by running processes: a new job will run out of memory, or a
+    stale process (a crashed notebook kernel) still holds it."""
+    for gpu in facts.gpus(inv):
+        total, used = gpu.get("memory_total_bytes"), gpu.get("memory_used_bytes")
+        if total and used and used > total / 2 and (gpu.get("processes") or 0) > 0:
+            yield busy_memory.rule.finding(
+                {"gpu": facts.gpu_label(gpu), "memory_used": facts.gib(used), "memory_total": facts.gib(total),
+                 "processes": gpu.get("processes")},
+                "see who holds it: nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
+                subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-GPU-008", "info", "GPU without Tensor Cores or without BF16")
+def no_tensor_cores(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Tensor Cores arrived with Volta (compute capability 7.0) and BF16 with Ampere (8.0). Without Tensor Cores,
+    mixed precision saves memory but gains little speed; without BF16, use FP16 autocast with a loss scaler
+    (torch.autocast(dtype=torch.float16) and GradScaler) instead of bfloat16."""
+    for gpu in facts.gpus(inv, "nvidia"):
+        cc = facts.version(gpu.get("compute_capability"))
+        if cc is None or cc.release >= (8, 0):
+            continue
+        tensor = cc.release >= (7, 0)
+        yield no_tensor_cores.rule.finding(
+            {"gpu": facts.gpu_label(gpu), "compute_capability": gpu.get("compute_capability")},
+            "use FP16 autocast with a gradient scaler, not bfloat16" if tensor else
+            "expect little speed-up from mixed precision; FP32 (or FP16 for memory) on this GPU",
+            title="GPU has Tensor Cores but no BF16" if tensor else "GPU has no Tensor Cores",
+            subject=facts.gpu_label(gpu))

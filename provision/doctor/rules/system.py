@@ -1,0 +1,36 @@
+"""OS and environment: containers without their GPU, WSL, distributions dlws cannot provision or past end of life."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from provision.doctor import facts
+from provision.doctor.model import rule
+
+#: Distribution ids dlws setup knows how to provision (see the setup planner).
+PROVISIONABLE = ("ubuntu", "debian", "rhel", "rocky", "almalinux", "amzn", "macos")
+
+
+@rule("DLWS-OS-003", "error", "Container without GPU passthrough on a host with NVIDIA GPUs")
+def container_without_gpu(inv: Dict[str, Any]) -> Any:
+    """The container sees the host's NVIDIA GPUs on the PCI bus, but neither the driver's libraries nor the
+    /dev/nvidia* devices were passed in. Docker needs --gpus all (with nvidia-container-toolkit on the host);
+    Kubernetes needs a nvidia.com/gpu resource limit and the NVIDIA device plugin."""
+    container = facts.os_info(inv).get("container")
+    if container and facts.nvidia(inv).get("status") == "no-driver":
+        return container_without_gpu.rule.finding(
+            {"container": container, "nvidia.status": "no-driver"},
+            "docker run --gpus all ... (host: install nvidia-container-toolkit, then sudo nvidia-ctk runtime "
+            "configure --runtime=docker && sudo systemctl restart docker); Kubernetes: resources.limits."
+            "nvidia.com/gpu: 1")
+
+
+@rule("DLWS-OS-002", "info", "Not a distribution dlws can provision")
+def not_provisionable(inv: Dict[str, Any]) -> Any:
+    """dlws setup writes plans for Ubuntu, Debian, RHEL and its rebuilds (Rocky, Alma), Amazon Linux and macOS.
+    Elsewhere the inventory and the doctor work, but the install steps must be adapted by hand."""
+    os_id = facts.os_info(inv).get("id")
+    if os_id and os_id not in PROVISIONABLE:
+        return not_provisionable.rule.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
+                                              "use the plan of the closest supported distribution as a guide: "
+                                              "dlws setup --dry-run --format shell")

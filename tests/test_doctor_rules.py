@@ -1,0 +1,134 @@
+"""Every doctor rule fires on the machine it is about and stays quiet on a healthy one."""
+
+import copy
+
+import pytest
+
+from provision.doctor import all_rules, diagnose
+from provision.inventory.model import Ecc, Framework, Gpu, Inventory, Pcie, Toolkit
+
+GiB = 2 ** 30
+
+
+def healthy():
+    """A healthy 2-GPU Ubuntu server with a CUDA 12 torch."""
+    inv = Inventory()
+    inv.cpu.arch, inv.cpu.physical_cores, inv.cpu.logical_cores = "x86_64", 32, 64
+    inv.cpu.flags = ["avx", "avx2", "fma", "lm"]
+    inv.memory.total_bytes, inv.memory.swap_total_bytes = 256 * GiB, 8 * GiB
+    inv.os.system, inv.os.id, inv.os.version = "linux", "ubuntu", "22.04"
+    inv.nvidia.driver_version, inv.nvidia.cuda_driver_version, inv.nvidia.status = "550.54.15", "12.4", "ok"
+    for i in range(2):
+        inv.gpus.append(Gpu(index=i, vendor="nvidia", name="NVIDIA A100-SXM4-80GB", compute_capability="8.0",
+                            memory_total_bytes=80 * GiB, memory_used_bytes=1 * GiB, processes=0,
+                            pcie=Pcie(4, 4, 16, 16), ecc=Ecc(mode="enabled", volatile_uncorrected=0,
+                                                             aggregate_uncorrected=0),
+                            power_limit_watts=400.0, mig_mode="disabled", persistence_mode="enabled",
+                            throttle_reasons=[]))
+    inv.os.virtual_machine = None
+    inv.cuda.toolkits = [Toolkit("12.4.131", "/usr/local/cuda-12.4", "/usr/local")]
+    inv.cuda.path_selects = inv.cuda.ld_library_path_selects = "/usr/local/cuda-12.4"
+    inv.frameworks["torch"] = Framework("2.4.1+cu121", "cuda 12.1", cuda="12.1", package="torch")
+    d = inv.to_dict()
+    d["disks"] = [{"mountpoint": "/", "device": "/dev/nvme0n1p2", "fstype": "ext4", "total_bytes": 1000 * GiB,
+                   "free_bytes": 500 * GiB, "media": "nvme"}]
+    d["cudnn"] = [{"version": "9.1.0.70", "source": "pip:nvidia-cudnn-cu12", "path": None}]
+    return d
+
+
+def fired(inv, rule_id):
+    return [f for f in diagnose(inv).findings if f.id == rule_id]
+
+
+def gpu0(inv, **fields):
+    inv["gpus"][0].update(fields)
+    return inv
+
+
+def mutate(func):
+    inv = healthy()
+    func(inv)
+    return inv
+
+
+CASES = {
+    "DLWS-DRV-001": lambda i: i["nvidia"].update(status="no-driver", driver_version=None),
+    "DLWS-DRV-002": lambda i: i["nvidia"].update(status="nouveau"),
+    "DLWS-DRV-003": lambda i: i["nvidia"].update(status="version-mismatch",
+                                                 message="Failed to initialize NVML: Driver/library version mismatch"),
+    "DLWS-DRV-004": lambda i: i["nvidia"].update(status="gpu-lost"),
+    "DLWS-DRV-005": lambda i: i["cuda"]["toolkits"].append({"version": "13.0.48", "path": "/usr/local/cuda-13.0",
+                                                            "source": "/usr/local"}),
+    "DLWS-DRV-006": lambda i: i["nvidia"].update(status="nvml-error", message="Insufficient Permissions"),
+    "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
+    "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),
+    "DLWS-GPU-003": lambda i: gpu0(i, throttle_reasons=["hw_thermal_slowdown"]),
+    "DLWS-GPU-004": lambda i: i["gpus"][0]["pcie"].update(width_current=8),
+    "DLWS-GPU-005": lambda i: gpu0(i, persistence_mode="disabled"),
+    "DLWS-GPU-006": lambda i: gpu0(i, mig_mode="enabled"),
+    "DLWS-GPU-007": lambda i: gpu0(i, memory_used_bytes=70 * GiB, processes=3),
+    "DLWS-GPU-008": lambda i: gpu0(i, compute_capability="7.0", name="Tesla V100-SXM2-16GB"),
+    "DLWS-SYS-001": lambda i: i["memory"].update(total_bytes=64 * GiB),
+    "DLWS-SYS-002": lambda i: i["memory"].update(swap_total_bytes=0),
+    "DLWS-SYS-003": lambda i: i["disks"][0].update(free_bytes=3 * GiB),
+    "DLWS-SYS-004": lambda i: i["disks"].append({"mountpoint": "/data", "device": "/dev/sda1", "fstype": "xfs",
+                                                 "total_bytes": 16000 * GiB, "free_bytes": 9000 * GiB, "media": "hdd"}),
+    "DLWS-SYS-005": lambda i: i["cpu"].update(physical_cores=6),
+    "DLWS-OS-002": lambda i: i["os"].update(id="gentoo"),
+    "DLWS-OS-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver")),
+    "DLWS-FW-002": lambda i: i["frameworks"]["torch"].update(version="2.4.1+cpu", build="cpu", cuda=None),
+    "DLWS-FW-003": lambda i: i["frameworks"]["torch"].update(version="2.7.0+cu128", build="cuda 12.8", cuda="12.8"),
+    "DLWS-FW-004": lambda i: i["frameworks"].update(tensorflow={"version": "2.12.0", "build": "cuda 11.8",
+                                                                "cuda": "11.8"}),
+    "DLWS-FW-005": lambda i: (i["cpu"].update(flags=["lm", "sse4_2"]),
+                              i["frameworks"].update(tensorflow={"version": "2.15.0", "build": "cpu"})),
+    "DLWS-FW-007": lambda i: i["frameworks"].update(mxnet={"version": "1.9.1", "build": "cuda 11.2",
+                                                           "package": "mxnet-cu112"}),
+    "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
+    "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
+}
+ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machine with GPU power limits
+
+
+def test_healthy_machine_has_no_findings_but_information():
+    findings = diagnose(healthy()).findings
+    assert {f.id for f in findings} == ALWAYS_INFO
+
+
+@pytest.mark.parametrize("rule_id", sorted(CASES))
+def test_rule_fires_on_its_case_only(rule_id):
+    inv = mutate(CASES[rule_id])
+    found = fired(inv, rule_id)
+    assert found, "%s did not fire" % rule_id
+    finding = found[0]
+    assert finding.title and finding.fix and finding.evidence
+    assert not fired(healthy(), rule_id)
+
+
+def test_every_rule_has_a_case_and_an_explanation():
+    rules = all_rules()
+    assert len(rules) >= 25
+    assert set(rules) == set(CASES) | ALWAYS_INFO
+    for rule in rules.values():
+        assert rule.explain and rule.title and rule.severity in ("error", "warning", "info")
+
+
+def test_minor_cuda_mismatch_is_a_warning_major_an_error():
+    minor = fired(mutate(CASES["DLWS-FW-003"]), "DLWS-FW-003")[0]
+    assert minor.severity == "warning"
+    major = fired(mutate(lambda i: i["frameworks"]["torch"].update(cuda="13.0", build="cuda 13.0")), "DLWS-FW-003")[0]
+    assert major.severity == "error"
+
+
+def test_a_rule_that_raises_becomes_a_finding(monkeypatch):
+    rules = all_rules()
+    broken = copy.copy(rules["DLWS-SYS-001"])
+    broken.check = lambda inv: 1 / 0
+    monkeypatch.setitem(rules, "DLWS-SYS-001", broken)
+    findings = [f for f in diagnose(healthy()).findings if f.id == "DLWS-SYS-001"]
+    assert findings and "ZeroDivisionError" in findings[0].evidence["exception"]
+
+
+def test_empty_inventory_never_raises():
+    report = diagnose(Inventory().to_dict())
+    assert all("exception" not in f.evidence for f in report.findings)
