@@ -147,9 +147,11 @@ def _requirements(exprs: Tuple[str, ...], require_file: Optional[str]) -> List[s
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
 @click.option("--explain", metavar="ID", help="Print the long explanation of a check (e.g. DLWS-DRV-003) and exit.")
+@click.option("--deep", is_flag=True,
+              help="Also import each installed framework in a subprocess and run a small matrix product on it.")
 @machine_options
 def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fail_on: str, fmt: str,
-           output: Optional[str], explain: Optional[str]) -> int:
+           output: Optional[str], explain: Optional[str], deep: bool) -> int:
     """Diagnose this machine: findings with a severity, the evidence and a concrete fix.
 
     \b
@@ -158,6 +160,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       dlws doctor --require 'gpu.count >= 2' --require 'driver >= 535' --format junit -o doctor.xml
       dlws doctor --require-file pyproject.toml --fail-on warning
       dlws doctor --explain DLWS-DRV-003
+      dlws doctor --deep             also run each framework on the GPUs
 
     \b
     Requirements (--require): SUBJECT [OP VALUE], OP one of >= <= > < == !=
@@ -173,8 +176,16 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
     if explain:
         return _explain(all_rules(), explain)
     parsed = [parse(text) for text in _requirements(requires, require_file)]
+    from provision.host import LiveHost
+
+    if deep and not isinstance(host, LiveHost):
+        raise UsageError("--deep runs the frameworks, so it needs a live machine, not --snapshot")
     inv = _collect(host).to_dict()
     report = diagnose(inv, [evaluate(req, inv) for req in parsed], fail_on=fail_on, debug=_DEBUG["on"])
+    if deep:
+        from provision.doctor.deep import run_deep
+
+        run_deep(host, inv, report)
     from provision.doctor import report as render
 
     if fmt == "json":

@@ -48,6 +48,5 @@ def diagnose(inv: Dict[str, Any], requirements: Optional[List[Any]] = None, fail
                 "DLWS-REQ-001", "error", "requirement not met: %s" % outcome.requirement.text,
                 {"requirement": outcome.requirement.text, "found": outcome.actual},
                 "run on a machine that meets it, or change the requirement", subject=outcome.requirement.text))
-    order = {"error": 0, "warning": 1, "info": 2}
-    report.findings.sort(key=lambda f: (order[f.severity], f.id, f.subject or ""))
+    report.sort()
     return report

@@ -75,5 +75,9 @@ class Report:
     def failing(self) -> List[Finding]:
         return [f for f in self.findings if at_least(f.severity, self.fail_on)]
 
+    def sort(self) -> None:
+        """Errors first, then by id and subject, so reports are stable."""
+        self.findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject or ""))
+
     def counts(self) -> Dict[str, int]:
         return {sev: sum(1 for f in self.findings if f.severity == sev) for sev in SEVERITIES}
