@@ -15,6 +15,7 @@ MAC = re.compile(r"\b[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}\b")
 USER_PATH = re.compile(r"(/home/|/Users/|\\Users\\)([^/\\\s\"'<>:]+)")
 SERIAL_XML = re.compile(r"<(?:serial|board_id|product_serial)>\s*([^<\s][^<]*?)\s*</")
 SERIAL_JSON = re.compile(r"\"serial\"\s*:\s*\"([^\"]+)\"")
+SERIAL_CPUINFO = re.compile(r"^Serial\s*:\s*(\S+)", re.M)  # Raspberry Pi and other boards' /proc/cpuinfo
 #: Values never worth hiding; default hostnames of distributions and boards are also words in their release files.
 NOT_SECRET = {"", "N/A", "n/a", "None", "Unknown", "0", "[N/A]", "localhost", "localhost.localdomain", "root", "shared",
               "ubuntu", "debian", "fedora", "centos", "rocky", "almalinux", "archlinux", "raspberrypi", "jetson",
@@ -67,7 +68,7 @@ def redact_members(members: Dict[str, str]) -> Dict[str, str]:
     for name in _hostnames(members):
         redactor.literal("host", name.split(".")[0], lambda n: "host%d" % n, alias=name)
     for path in sorted(members):
-        for pattern in (SERIAL_XML, SERIAL_JSON):
+        for pattern in (SERIAL_XML, SERIAL_JSON, SERIAL_CPUINFO):
             for match in pattern.finditer(members[path]):
                 redactor.literal("serial", match.group(1), lambda n: "SERIAL%04d" % n)
     return {redactor.apply(path): redactor.apply(text) for path, text in sorted(members.items())}

@@ -60,3 +60,8 @@ def test_hostnames_are_replaced_as_whole_words_only():
 def test_default_hostnames_are_left_alone():
     out = redact_members({"files/etc/hostname": "ubuntu\n", "files/etc/os-release": "ID=ubuntu\n"})
     assert out["files/etc/os-release"] == "ID=ubuntu\n"
+
+
+def test_board_serial_in_cpuinfo_is_redacted():
+    out = redact_members({"files/proc/cpuinfo": "processor\t: 0\n\nSerial\t\t: 10000000a43957f6\nModel\t\t: Pi\n"})
+    assert "10000000a43957f6" not in out["files/proc/cpuinfo"] and "SERIAL0001" in out["files/proc/cpuinfo"]

@@ -170,11 +170,13 @@ def linux_cpu(host: Host, text: str, arch: Optional[str]) -> Cpu:
     cpu.flags = sorted(set(flags.split()))
     if "CPU implementer" in first:
         if cpu.arch is None:
-            cpu.arch = "aarch64" if first.get("CPU architecture", "8").isdigit() else None
+            # the arm64 kernel always prints 8; a 32-bit ARM kernel prints 7 (or older), even on ARMv8 hardware
+            cpu.arch = "aarch64" if first.get("CPU architecture", "8") == "8" else None
         vendor, core = _arm_names(first)
         cpu.vendor = vendor
-        global_block = blocks[-1] if blocks else {}
-        cpu.model = first.get("model name") or global_block.get("Model") or core
+        # The core's name as lscpu prints it ("Neoverse-V1", "Cortex-A72"); a 32-bit kernel's "model name" is only
+        # "ARMv7 Processor rev 3 (v7l)", and the board line ("Model: Raspberry Pi 4 ...") names no CPU.
+        cpu.model = core or first.get("model name") or blocks[-1].get("Model")
     else:
         cpu.vendor = first.get("vendor_id")
         cpu.model = first.get("model name")
@@ -207,7 +209,8 @@ def darwin_cpu(values: Dict[str, str], arch: Optional[str]) -> Cpu:
         cpu.vendor = "Apple"
     cpu.physical_cores, cpu.logical_cores = number("hw.physicalcpu"), number("hw.logicalcpu")
     cpu.sockets = number("hw.packages")
-    if number("hw.nperflevels") == 2:
+    # hw.nperflevels is not always among the lines a user pastes; the perflevel keys themselves are enough
+    if number("hw.nperflevels") in (None, 2) and "hw.perflevel1.physicalcpu" in values:
         cpu.performance_cores = number("hw.perflevel0.physicalcpu")
         cpu.efficiency_cores = number("hw.perflevel1.physicalcpu")
     max_hz = number("hw.cpufrequency_max")
@@ -230,7 +233,7 @@ def _darwin_x86_flag(name: str) -> str:
     """sysctl's x86 feature names in the spelling /proc/cpuinfo uses ('SSE4.2' -> 'sse4_2', 'AVX1.0' -> 'avx')."""
     name = name.lower().replace(".", "_")
     return {"avx1_0": "avx", "sse3": "pni", "lahf": "lahf_lm", "lzcnt": "abm", "avx512vnni": "avx512_vnni",
-            "avx512bf16": "avx512_bf16", "fma": "fma"}.get(name, name)
+            "avx512bf16": "avx512_bf16", "em64t": "lm"}.get(name, name)
 
 
 # --- the probe ------------------------------------------------------------------------------------------------------

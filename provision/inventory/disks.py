@@ -26,6 +26,8 @@ def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
         fields = line.split()
         if len(fields) < 3:
             continue
+        if len(fields) > 6:  # an unescaped space in the source: "rootfs overlay / overlay ..." in some containers
+            fields = [" ".join(fields[:-5])] + fields[-5:]
         device, mountpoint, fstype = (_unescape(f) for f in fields[:3])
         keep = fstype in DATA_FS or fstype in NETWORK_FS or (fstype == "overlay" and mountpoint == "/")
         if not keep or mountpoint in BIND_MOUNT_NOISE or mountpoint.startswith(("/snap/", "/proc/", "/sys/")):

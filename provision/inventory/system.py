@@ -37,7 +37,9 @@ def linux_distribution(host: Host) -> OsInfo:
         dist = distro.LinuxDistribution(root_dir=host.root, include_lsb=False, include_uname=False,
                                         include_oslevel=False)
         info.id = dist.id() or None
-        info.version = dist.version(best=True) or None
+        version = dist.version(best=True)
+        # a version has digits: the archlinux image once shipped VERSION_ID=TEMPLATE_VERSION_ID
+        info.version = version if any(c.isdigit() for c in version) else None
         info.codename = dist.codename() or None
         info.pretty_name = dist.name(pretty=True) or None
     return info
