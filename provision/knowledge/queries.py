@@ -1,0 +1,269 @@
+"""Typed questions over the knowledge tables (cuda, frameworks, distributions).
+
+Every function is pure and total: bad or unknown input answers None (or an empty list), never an exception,
+because doctor rules feed them whatever a broken machine reported.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from packaging.version import InvalidVersion, Version
+
+from provision.knowledge import load
+
+Row = Dict[str, Any]
+
+
+def _version(text: Any) -> Optional[Version]:
+    """A packaging Version of text, or None for anything that is not one (local tags like +cu121 dropped)."""
+    if not isinstance(text, str):
+        return None
+    public, plus, local = text.strip().partition("+")
+    if not public or (plus and not local):
+        return None
+    try:
+        return Version(public)
+    except InvalidVersion:
+        return None
+
+
+def _minor(text: Any) -> Optional[str]:
+    """'12.4.1' -> '12.4'; None where text is no version."""
+    version = _version(text)
+    if version is None:
+        return None
+    return "%d.%d" % (version.major, version.minor)
+
+
+def _os_key(os: str) -> Optional[str]:
+    return {"linux": "linux_x86_64", "windows": "windows_x86_64"}.get(os.lower() if isinstance(os, str) else "")
+
+
+# --- CUDA ---------------------------------------------------------------------------------------------------------
+
+
+def _toolkit(cuda: Any) -> Optional[Row]:
+    minor = _minor(cuda)
+    return next((row for row in load("cuda")["toolkits"] if row["version"] == minor), None)
+
+
+def _release(row: Row, cuda: str) -> Optional[Row]:
+    """The Table 3 line of a toolkit: the GA one for '12.4', the exact update for '12.4.1'."""
+    version = _version(cuda)
+    if version is None:
+        return None
+    if len(version.release) < 3:
+        return row["releases"][0]
+    wanted = "%d.%d.%d" % version.release[:3]
+    return next((rel for rel in row["releases"] if rel["release"] == wanted), None)
+
+
+def min_driver_for_cuda(cuda: str, os: str = "linux", compat: bool = False) -> Optional[str]:
+    """The driver a CUDA toolkit release was published with (Table 3), e.g. '12.4' -> '550.54.14'.
+
+    With compat=True, the lower floor at which the release still runs through minor-version compatibility
+    (e.g. '12.4' -> '525.60.13'), which lacks some features (PTX JIT of newer PTX among them).
+    """
+    key = _os_key(os)
+    row = _toolkit(cuda)
+    if key is None or row is None:
+        return None
+    if compat:
+        return minor_compat_floor(cuda, os)
+    release = _release(row, cuda)
+    return release.get(key) if release else None
+
+
+def minor_compat_floor(cuda: str, os: str = "linux") -> Optional[str]:
+    """The oldest driver that runs any toolkit of this CUDA major ('12.x' -> '525.60.13' on Linux)."""
+    key = _os_key(os)
+    version = _version(cuda)
+    if key is None or version is None:
+        return None
+    row = next((r for r in load("cuda")["minor_version_compatibility"] if r["major"] == version.major), None)
+    return row.get(key) if row else None
+
+
+def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:
+    """The newest toolkit (major.minor) whose GA driver requirement this driver meets: '550.54.14' -> '12.4'.
+
+    None when the driver is older than every toolkit in the table, or is not a version.
+    """
+    key = _os_key(os)
+    have = _version(driver)
+    if key is None or have is None:
+        return None
+    best: Optional[Tuple[Version, str]] = None
+    for row in load("cuda")["toolkits"]:
+        need = _version(row["releases"][0].get(key))
+        if need is not None and have >= need:
+            candidate = (Version(row["version"]), row["version"])
+            if best is None or candidate[0] > best[0]:
+                best = candidate
+    return best[1] if best else None
+
+
+def _cc(cc: Any) -> Optional[Version]:
+    """A compute capability as a Version: '8.6', 8.6, (8, 6) and 'sm_86' all read as 8.6."""
+    if isinstance(cc, tuple) and len(cc) == 2 and all(isinstance(part, int) for part in cc):
+        return _version("%d.%d" % cc)
+    if isinstance(cc, (int, float)) and not isinstance(cc, bool):
+        return _version(str(cc))
+    if isinstance(cc, str) and cc.lower().startswith(("sm_", "sm")):
+        digits = cc.lower().lstrip("sm_").rstrip("af")
+        if digits.isdigit() and len(digits) >= 2:
+            return _version("%s.%s" % (digits[:-1], digits[-1]))
+        return None
+    return _version(cc)
+
+
+def cuda_supports_cc(cuda: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[bool]:
+    """Whether this toolkit's nvcc can build native code (SASS) for compute capability cc.
+
+    False below the toolkit's oldest architecture and above its newest; None when unknown.
+    """
+    row = _toolkit(cuda)
+    want = _cc(cc)
+    if row is None or want is None:
+        return None
+    low, high = _version(row.get("cc_min")), _version(row.get("cc_max"))
+    if low is not None and want < low:
+        return False
+    if high is None:
+        return None
+    return want <= high
+
+
+def cuda_version_from_nvml(value: Any) -> Optional[str]:
+    """NVML's/cudaDriverGetVersion's integer to 'major.minor': 12040 -> '12.4'."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    # CUDA 1.0 is 1000: anything smaller is not this encoding.
+    if not isinstance(value, int) or value < 1000:
+        return None
+    return "%d.%d" % (value // 1000, (value % 1000) // 10)
+
+
+# --- frameworks -------------------------------------------------------------------------------------------------
+
+
+def normalize_framework(name: Any) -> Optional[str]:
+    """'torch' / 'PyTorch' -> 'pytorch', 'tf' -> 'tensorflow', ...; None for names the table does not know."""
+    if not isinstance(name, str):
+        return None
+    return load("frameworks")["aliases"].get(name.strip().lower())
+
+
+def framework_release(framework: str, version: str) -> Optional[Row]:
+    """The row of a framework release by major.minor ('2.1.2+cu121' -> the 2.1 row), or None."""
+    name = normalize_framework(framework)
+    minor = _minor(version)
+    if name is None or minor is None:
+        return None
+    releases = load("frameworks")["frameworks"][name].get("releases", [])
+    return next((row for row in releases if row["version"] == minor), None)
+
+
+def torch_release(version: str) -> Optional[Row]:
+    return framework_release("pytorch", version)
+
+
+def framework_info(framework: str) -> Optional[Row]:
+    """The framework's whole entry (retired flag, extras, AVX note...), or None."""
+    name = normalize_framework(framework)
+    return load("frameworks")["frameworks"][name] if name else None
+
+
+def framework_cuda_variants(framework: str, version: str) -> List[str]:
+    """The CUDA builds of a release: the wheel index variants for torch ('cu118', 'cu121', ...); for TensorFlow,
+    one wheel whose CUDA comes from pip extras, the CUDA it was tested with ('cuda12.2'). Empty when unknown."""
+    row = framework_release(framework, version)
+    if row is None:
+        return []
+    if "variants" in row:
+        return sorted(name for name, info in row["variants"].items() if "cuda" in info)
+    return ["cuda" + row["cuda"]] if row.get("cuda") else []
+
+
+def torch_arch_list(version: str, variant: str) -> Optional[List[str]]:
+    """TORCH_CUDA_ARCH_LIST of a torch CUDA build, e.g. ('2.0', 'cu118') -> ['3.7', ..., '9.0']."""
+    row = torch_release(version)
+    info = row["variants"].get(variant) if row and isinstance(variant, str) else None
+    return list(info["arch_list"]) if info and "arch_list" in info else None
+
+
+def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[bool]:
+    """Whether a torch build has kernels for this GPU: SASS for cc's major with cc >= the listed minor, or PTX older."""
+    arch = torch_arch_list(version, variant)
+    want = _cc(cc)
+    if arch is None or want is None:
+        return None
+    for entry in arch:
+        have = _version(entry)
+        # SASS runs on the same major with an equal or higher minor (8.0 code runs on 8.6).
+        if have is not None and have.major == want.major and have <= want:
+            return True
+    ptx = _version(torch_release(version)["variants"][variant].get("ptx"))
+    return bool(ptx is not None and ptx <= want)
+
+
+def python_supported(framework: str, version: str, python: str) -> Optional[bool]:
+    """Whether wheels of this release exist for the Python major.minor (experimental ones count as supported)."""
+    row = framework_release(framework, version)
+    want = _minor(python)
+    if row is None or want is None:
+        return None
+    span = row.get("python") or {}
+    low, high = _version(span.get("min")), _version(span.get("max"))
+    if low is None or high is None:
+        return None
+    if any(_minor(extra.rstrip("t")) == want for extra in span.get("experimental", [])):
+        return True
+    return low <= Version(want) <= high
+
+
+# --- distributions ----------------------------------------------------------------------------------------------
+
+
+def distribution(id: str, version: str) -> Optional[Row]:
+    """The row for an os-release ID and VERSION_ID; '9.4' falls back to '9', Fedora matches any version."""
+    if not isinstance(id, str) or not isinstance(version, str) or not version.strip():
+        return None
+    rows = [row for row in load("distributions")["distributions"] if row["id"] == id.strip().lower()]
+    parts = version.strip().split(".")
+    for end in range(len(parts), 0, -1):
+        wanted = ".".join(parts[:end])
+        match = next((row for row in rows if row["version"] == wanted), None)
+        if match:
+            return match
+    return next((row for row in rows if row["version"] == "*"), None)
+
+
+def _date(text: Any) -> Optional[datetime.date]:
+    """'2024-06-30' -> that day; '2027-04' -> its first day (only the month is published: warn early, not late)."""
+    if not isinstance(text, str):
+        return None
+    for fmt in ("%Y-%m-%d", "%Y-%m"):
+        try:
+            return datetime.datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def distribution_eol(id: str, version: str) -> Optional[datetime.date]:
+    """End of standard support of a distribution release, or None when unknown."""
+    row = distribution(id, version)
+    return _date(row.get("eol")) if row else None
+
+
+def distribution_cuda_repo(id: str, version: str) -> Optional[str]:
+    """NVIDIA's CUDA repository URL for the distribution (x86_64), or None where NVIDIA publishes none we know."""
+    row = distribution(id, version)
+    if row is None or not row.get("cuda_repo"):
+        return None
+    return load("distributions")["cuda_repo_url"].format(folder=row["cuda_repo"])
