@@ -89,6 +89,7 @@ class Ecc:
     volatile_uncorrected: Optional[int] = None
     aggregate_uncorrected: Optional[int] = None
     volatile_corrected: Optional[int] = None
+    aggregate_corrected: Optional[int] = None
     retired_pages_pending: Optional[bool] = None
     remapped_rows_pending: Optional[bool] = None
     remapped_rows_failure: Optional[bool] = None

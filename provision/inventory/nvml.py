@@ -1,0 +1,142 @@
+"""What NVML (through pynvml, the nvidia-ml-py package) says about the driver and each GPU, as plain JSON data.
+
+Only the LiveHost calls this (the "nvml" fact); probes read its answer through host.fact("nvml"), so a snapshot
+replays it from nvml.json. Never raises: a failure to load or initialise NVML is an "error" entry, a metric a GPU does
+not support is None, and a GPU whose handle fails (fallen off the bus) is an entry with its own "error".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+#: Active clock throttle ("clocks event") reasons: our name -> the pynvml constant holding its bit.
+THROTTLE_REASONS: Tuple[Tuple[str, str], ...] = (
+    ("gpu_idle", "nvmlClocksThrottleReasonGpuIdle"),
+    ("applications_clocks_setting", "nvmlClocksThrottleReasonApplicationsClocksSetting"),
+    ("sw_power_cap", "nvmlClocksThrottleReasonSwPowerCap"),
+    ("hw_slowdown", "nvmlClocksThrottleReasonHwSlowdown"),
+    ("sync_boost", "nvmlClocksThrottleReasonSyncBoost"),
+    ("sw_thermal_slowdown", "nvmlClocksThrottleReasonSwThermalSlowdown"),
+    ("hw_thermal_slowdown", "nvmlClocksThrottleReasonHwThermalSlowdown"),
+    ("hw_power_brake_slowdown", "nvmlClocksThrottleReasonHwPowerBrakeSlowdown"),
+    ("display_clock_setting", "nvmlClocksThrottleReasonDisplayClockSetting"),
+)
+
+
+def _error(exc: BaseException) -> Dict[str, str]:
+    """pynvml raises one subclass per NVML return code (NVMLError_GpuIsLost, ...): its name is the diagnosis."""
+    return {"name": type(exc).__name__, "message": str(exc)}
+
+
+def _failed(exc: BaseException) -> Dict[str, Any]:
+    return {"error": _error(exc), "driver_version": None, "cuda_driver_version": None, "gpus": []}
+
+
+def _text(value: Any) -> Any:
+    """Older pynvml releases return bytes where newer ones return str."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _state(value: Optional[int], enabled: int = 1) -> Optional[str]:
+    if value is None:
+        return None
+    return "enabled" if value == enabled else "disabled"
+
+
+def decode_throttle_reasons(pynvml: Any, mask: Optional[int]) -> Optional[List[str]]:
+    """The names of the bits set in a throttle-reason mask, using pynvml's own constants."""
+    if mask is None:
+        return None
+    return [name for name, const in THROTTLE_REASONS if mask & int(getattr(pynvml, const, 0) or 0)]
+
+
+def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict[str, Any]:
+    pci = call("nvmlDeviceGetPciInfo", handle)
+    memory = call("nvmlDeviceGetMemoryInfo", handle)
+    cc = call("nvmlDeviceGetCudaComputeCapability", handle)
+    power_mw = call("nvmlDeviceGetEnforcedPowerLimit", handle)
+    ecc = call("nvmlDeviceGetEccMode", handle)
+    mig = call("nvmlDeviceGetMigMode", handle)
+    rows = call("nvmlDeviceGetRemappedRows", handle)
+    pending_pages = call("nvmlDeviceGetRetiredPagesPendingStatus", handle)
+    processes = call("nvmlDeviceGetComputeRunningProcesses", handle)
+    unc, cor = pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
+    volatile, aggregate = pynvml.NVML_VOLATILE_ECC, pynvml.NVML_AGGREGATE_ECC
+    return {
+        "index": index,
+        "error": None,
+        "name": _text(call("nvmlDeviceGetName", handle)),
+        "uuid": _text(call("nvmlDeviceGetUUID", handle)),
+        "pci_bus_id": _text(pci.busId) if pci is not None else None,
+        # pciDeviceId packs device id (high 16 bits) and vendor id (low 16 bits, 0x10de).
+        "pci_device_id": "0x%04x" % (pci.pciDeviceId >> 16) if pci is not None else None,
+        "memory_total_bytes": memory.total if memory is not None else None,
+        "memory_used_bytes": memory.used if memory is not None else None,
+        "compute_capability": "%d.%d" % tuple(cc) if cc is not None else None,
+        "pcie": {
+            "gen_current": call("nvmlDeviceGetCurrPcieLinkGeneration", handle),
+            "gen_max": call("nvmlDeviceGetMaxPcieLinkGeneration", handle),
+            "width_current": call("nvmlDeviceGetCurrPcieLinkWidth", handle),
+            "width_max": call("nvmlDeviceGetMaxPcieLinkWidth", handle),
+        },
+        "power_limit_watts": power_mw / 1000.0 if power_mw is not None else None,
+        "temperature_c": call("nvmlDeviceGetTemperature", handle, pynvml.NVML_TEMPERATURE_GPU),
+        "ecc": {
+            "mode": _state(ecc[0]) if ecc is not None else None,
+            "volatile_uncorrected": call("nvmlDeviceGetTotalEccErrors", handle, unc, volatile),
+            "aggregate_uncorrected": call("nvmlDeviceGetTotalEccErrors", handle, unc, aggregate),
+            "volatile_corrected": call("nvmlDeviceGetTotalEccErrors", handle, cor, volatile),
+            "aggregate_corrected": call("nvmlDeviceGetTotalEccErrors", handle, cor, aggregate),
+            "retired_pages_pending": bool(pending_pages) if pending_pages is not None else None,
+            # (corrected rows, uncorrected rows, remapping pending, remapping failed)
+            "remapped_rows_pending": bool(rows[2]) if rows is not None else None,
+            "remapped_rows_failure": bool(rows[3]) if rows is not None else None,
+        },
+        "mig_mode": _state(mig[0], pynvml.NVML_DEVICE_MIG_ENABLE) if mig is not None else None,
+        "persistence_mode": _state(call("nvmlDeviceGetPersistenceMode", handle)),
+        "throttle_reasons": decode_throttle_reasons(
+            pynvml, call("nvmlDeviceGetCurrentClocksThrottleReasons", handle)),
+        "processes": len(processes) if processes is not None else None,
+    }
+
+
+def query_nvml() -> Dict[str, Any]:
+    """Initialise NVML, read the driver and every GPU, shut NVML down; see the module docstring."""
+    try:
+        import pynvml
+    except ImportError as exc:  # ModuleNotFoundError included: one name for "nvidia-ml-py is not installed"
+        return {"error": {"name": "ImportError", "message": str(exc)}, "driver_version": None,
+                "cuda_driver_version": None, "gpus": []}
+
+    def call(func: str, *args: Any) -> Any:
+        """One metric; None where NVML lacks it (NotSupported, NoPermission, ...) or pynvml is too old to have it."""
+        try:
+            return getattr(pynvml, func)(*args)
+        except (pynvml.NVMLError, AttributeError):
+            return None
+
+    try:
+        pynvml.nvmlInit()
+    except Exception as exc:  # NVMLError_LibraryNotFound, _DriverNotLoaded, _LibRmVersionMismatch, or an OSError
+        return _failed(exc)
+    try:
+        try:
+            count = pynvml.nvmlDeviceGetCount()
+        except pynvml.NVMLError as exc:
+            return _failed(exc)
+        gpus = []
+        for index in range(count):
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            except pynvml.NVMLError as exc:  # GPU is lost, unknown error: the others still report
+                gpus.append({"index": index, "error": _error(exc)})
+                continue
+            gpus.append(_gpu(pynvml, call, index, handle))
+        return {
+            "error": None,
+            "driver_version": _text(call("nvmlSystemGetDriverVersion")),
+            "cuda_driver_version": call("nvmlSystemGetCudaDriverVersion"),
+            "gpus": gpus,
+        }
+    finally:
+        call("nvmlShutdown")
