@@ -84,7 +84,8 @@ def render(inv: Dict[str, Any]) -> str:
     nv = inv.get("nvidia") or {}
     if nv.get("driver_version") or nv.get("status") not in (None, "no-gpu"):
         rows.append(("NVIDIA", _join([
-            "driver %s" % nv["driver_version"] if nv.get("driver_version") else "no driver",
+            "driver %s" % nv["driver_version"] if nv.get("driver_version") else
+            "Jetson (integrated GPU, driver in L4T)" if nv.get("source") == "jetson" else "no driver",
             "CUDA %s" % nv["cuda_driver_version"] if nv.get("cuda_driver_version") else None,
             nv.get("status") if nv.get("status") not in (None, "ok") else None,
             nv.get("message"),

@@ -1,8 +1,75 @@
-"""Placeholder: filled in by its own change."""
+"""AMD GPUs from sysfs, named from their PCI ids, and the installed ROCm release.
 
+An AMD GPU's own strings seldom name the product (an MI250X calls itself "Aldebaran" or a board part number), so the
+name, gfx target and architecture come from the PCI device and revision ids through the amd_gpus table. An MI250X is two
+PCI devices (two GCDs): each is reported as a GPU, as rocm-smi does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Dict, Optional
+
+from provision import knowledge
 from provision.host import Host
-from provision.inventory.model import Inventory
+from provision.inventory import pci
+from provision.inventory.common import read_int, read_line
+from provision.inventory.model import Gpu, Inventory, Rocm
+
+GIB = 1024 ** 3
+DEFAULT_ROCM = "/opt/rocm"
+
+
+def lookup(device_id: str, revision: Optional[str] = None) -> Dict[str, Any]:
+    """What the amd_gpus table says of a PCI device id ('0x740c'), refined by the revision id when it names the product.
+
+    Empty when the id is not in the table.
+    """
+    row = knowledge.load("amd_gpus")["devices"].get(device_id.lower())
+    if row is None:
+        return {}
+    facts = {key: row.get(key) for key in ("name", "gfx_target", "architecture", "memory_gib", "integrated")}
+    facts.update((row.get("revisions") or {}).get((revision or "").lower(), {}))
+    return facts
+
+
+_ROCM_VERSION = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)")
+
+
+def parse_rocm_version(text: str) -> Optional[str]:
+    """'6.0.2-115' (/opt/rocm/.info/version) -> '6.0.2': the build number after '-' is not part of the release."""
+    match = _ROCM_VERSION.match(text or "")
+    return match.group(1) if match else None
+
+
+def amd_gpu(host: Host, index: int, device: pci.PciDevice) -> Gpu:
+    base = "%s/%s/" % (pci.PCI_DEVICES, device.address)
+    facts = lookup(device.device_id, read_line(host, base + "revision"))
+    memory = read_int(host, base + "mem_info_vram_total")  # amdgpu's own count, in bytes
+    if memory is None and facts.get("memory_gib"):
+        memory = int(facts["memory_gib"] * GIB)
+    integrated = facts.get("integrated")
+    if facts and integrated is None:
+        integrated = False  # every table row is a discrete GPU unless it says otherwise
+    return Gpu(index=index, vendor="amd", name=facts.get("name"), pci_bus_id=device.address,
+               pci_device_id=device.device_id or None, gfx_target=facts.get("gfx_target"),
+               architecture=facts.get("architecture"), memory_total_bytes=memory, kernel_driver=device.driver,
+               integrated=integrated)
+
+
+def rocm(host: Host) -> Rocm:
+    """The ROCm release under ROCM_PATH, else /opt/rocm (a link to /opt/rocm-X.Y.Z where the packages install it)."""
+    for root in (host.env("ROCM_PATH"), DEFAULT_ROCM):
+        if not root:
+            continue
+        text = host.read(os.path.join(root, ".info", "version"))
+        if text is not None:
+            return Rocm(version=parse_rocm_version(text), path=host.realpath(root) or root)
+    return Rocm()
 
 
 def probe(host: Host, inv: Inventory) -> None:
-    return None
+    for index, device in enumerate(pci.gpu_devices(host, "amd")):
+        inv.gpus.append(amd_gpu(host, index, device))
+    inv.rocm = rocm(host)

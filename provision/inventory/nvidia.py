@@ -319,6 +319,11 @@ def probe(host: Host, inv: Inventory) -> None:
     nv = inv.nvidia = Nvidia()
     nv.kernel_module_version = parse_proc_driver_version(host.read("/proc/driver/nvidia/version"))
     devices = pci.gpu_devices(host, "nvidia")
+    if not devices and nv.kernel_module_version is None and inv.os.wsl != 2 \
+            and host.listdir(pci.PCI_DEVICES) is not None:
+        nv.status = "no-gpu"  # nothing NVIDIA on a readable PCI bus, no driver: spare NVML's import and nvidia-smi
+        nv.container_toolkit = _container_toolkit(host)
+        return
     fact = host.fact("nvml")
     fact = fact if isinstance(fact, dict) else {}
     lost: List[str] = []
