@@ -10,6 +10,16 @@ from provision.inventory.model import Ecc, Framework, Gpu, Inventory, Pcie, Tool
 GiB = 2 ** 30
 
 
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch):
+    """End-of-life checks compare with today: pin it, so the tests do not change verdict with the calendar."""
+    import datetime
+
+    from provision.doctor.rules import system
+
+    monkeypatch.setattr(system, "today", lambda: datetime.date(2026, 11, 25))
+
+
 def healthy():
     """A healthy 2-GPU Ubuntu server with a CUDA 12 torch."""
     inv = Inventory()
@@ -29,6 +39,7 @@ def healthy():
     inv.cuda.toolkits = [Toolkit("12.4.131", "/usr/local/cuda-12.4", "/usr/local")]
     inv.cuda.path_selects = inv.cuda.ld_library_path_selects = "/usr/local/cuda-12.4"
     inv.frameworks["torch"] = Framework("2.4.1+cu121", "cuda 12.1", cuda="12.1", package="torch")
+    inv.python.version = "3.11.7"
     d = inv.to_dict()
     d["disks"] = [{"mountpoint": "/", "device": "/dev/nvme0n1p2", "fstype": "ext4", "total_bytes": 1000 * GiB,
                    "free_bytes": 500 * GiB, "media": "nvme"}]
@@ -74,7 +85,11 @@ CASES = {
     "DLWS-SYS-004": lambda i: i["disks"].append({"mountpoint": "/data", "device": "/dev/sda1", "fstype": "xfs",
                                                  "total_bytes": 16000 * GiB, "free_bytes": 9000 * GiB, "media": "hdd"}),
     "DLWS-SYS-005": lambda i: i["cpu"].update(physical_cores=6),
+    "DLWS-OS-001": lambda i: i["os"].update(id="centos", version="7.9.2009"),
     "DLWS-OS-002": lambda i: i["os"].update(id="gentoo"),
+    "DLWS-FW-001": lambda i: gpu0(i, compute_capability="6.1", name="NVIDIA GeForce GTX 1080") and
+    i["frameworks"]["torch"].update(version="2.7.1+cu128", build="cuda 12.8", cuda="12.8"),
+    "DLWS-FW-006": lambda i: (i["python"].update(version="3.13.1"),),
     "DLWS-OS-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver")),
     "DLWS-FW-002": lambda i: i["frameworks"]["torch"].update(version="2.4.1+cpu", build="cpu", cuda=None),
     "DLWS-FW-003": lambda i: i["frameworks"]["torch"].update(version="2.7.0+cu128", build="cuda 12.8", cuda="12.8"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Optional
 
 from provision.doctor import facts
 from provision.doctor.model import Finding, rule
@@ -93,3 +93,51 @@ def mxnet_retired(inv: Dict[str, Any]) -> Any:
     if entry:
         return mxnet_retired.rule.finding({"mxnet": entry.get("version"), "package": entry.get("package")},
                                           "migrate to PyTorch or JAX; keep MXNet only in a pinned legacy environment")
+
+
+def _torch_variant(entry: Dict[str, Any]) -> Optional[str]:
+    """'cu121' from a torch build of CUDA 12.1."""
+    cuda = facts.major_minor(entry.get("cuda"))
+    return "cu%d%d" % cuda if cuda else None
+
+
+@rule("DLWS-FW-001", "error", "Framework build has no kernels for this GPU")
+def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Each CUDA build of PyTorch carries machine code for a list of GPU architectures (TORCH_CUDA_ARCH_LIST).
+    A GPU outside that list fails at the first kernel with "CUDA error: no kernel image is available for
+    execution on the device" (Kepler with torch >= 1.13, Maxwell/Pascal with the CUDA 12.8+ builds, Volta with
+    CUDA 13 builds). Install a release or CUDA variant that still carries the architecture."""
+    from provision.knowledge import queries
+
+    entry = facts.frameworks(inv).get("torch")
+    variant = _torch_variant(entry) if entry else None
+    if not variant:
+        return
+    version = (entry.get("version") or "").split("+")[0]
+    for gpu in facts.gpus(inv, "nvidia"):
+        cc = gpu.get("compute_capability")
+        if cc and queries.torch_variant_supports_cc(version, variant, cc) is False:
+            yield no_kernel_image.rule.finding(
+                {"framework": "torch", "version": entry.get("version"), "variant": variant,
+                 "arch_list": queries.torch_arch_list(version, variant), "gpu": facts.gpu_label(gpu),
+                 "compute_capability": cc},
+                "install a torch build whose architectures include sm_%s: dlws setup --framework pytorch --dry-run"
+                % cc.replace(".", ""), subject=facts.gpu_label(gpu))
+
+
+@rule("DLWS-FW-006", "error", "Python version outside what the installed framework supports")
+def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Every framework release publishes wheels for a range of Python versions. Outside it pip either builds from
+    source (and fails), picks an ancient release, or - with --no-deps tricks - installs one that crashes."""
+    from provision.knowledge import queries
+
+    python = (inv.get("python") or {}).get("version")
+    if not python:
+        return
+    for name, entry in sorted(facts.frameworks(inv).items()):
+        version = (entry.get("version") or "").split("+")[0]
+        if queries.python_supported(name, version, python) is False:
+            yield python_unsupported.rule.finding(
+                {"framework": name, "version": entry.get("version"), "python": python},
+                "use a Python the release supports (a new virtual environment: python3.X -m venv), or upgrade %s"
+                % name, subject=name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Dict
 
 from provision.doctor import facts
@@ -34,3 +35,27 @@ def not_provisionable(inv: Dict[str, Any]) -> Any:
         return not_provisionable.rule.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
                                               "use the plan of the closest supported distribution as a guide: "
                                               "dlws setup --dry-run --format shell")
+
+
+def today() -> datetime.date:
+    return datetime.date.today()
+
+
+@rule("DLWS-OS-001", "warning", "Distribution past its end of standard support")
+def end_of_life(inv: Dict[str, Any]) -> Any:
+    """After the end of standard support a release gets no regular security fixes, and NVIDIA drops it from the
+    CUDA repositories and new toolkits soon after (CentOS 7 and Ubuntu 18.04 went that way). Paid or community
+    extended support (Ubuntu ESM, Debian LTS, RHEL ELS) may still cover it."""
+    from provision.knowledge import queries
+
+    info = facts.os_info(inv)
+    if not info.get("id") or not info.get("version"):
+        return None
+    eol = queries.distribution_eol(info["id"], info["version"])
+    if eol is None or eol > today():
+        return None
+    row = queries.distribution(info["id"], info["version"]) or {}
+    return end_of_life.rule.finding(
+        {"os": info.get("pretty_name") or "%s %s" % (info["id"], info["version"]), "end_of_standard_support":
+         eol.isoformat(), "source": row.get("source"), "verified": row.get("verified", True)},
+        "upgrade to a supported release of %s (dlws setup plans for the current ones)" % info["id"])
