@@ -84,20 +84,23 @@ class Host:
 
 
 def _call_with_deadline(func: Callable[[], Any], timeout: float) -> Any:
-    """Run func in a daemon thread; give up (None) after timeout, e.g. statvfs on a dead NFS mount."""
+    """Run func in a daemon thread; after timeout give up with {"error": ...} (statvfs on a dead NFS mount, NVML on
+    a GPU that fell off the bus), so that a snapshot records the failure, not just an absent fact."""
     box: Dict[str, Any] = {}
 
     def target() -> None:
         try:
             box["value"] = func()
-        except Exception as exc:  # a fact that fails is unknown, whatever the reason
-            box["error"] = exc
+        except Exception as exc:
+            box["error"] = "%s: %s" % (type(exc).__name__, exc)
 
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
     worker.join(timeout)
-    if worker.is_alive() or "error" in box:
-        return None
+    if worker.is_alive():
+        return {"error": "timed out after %gs" % timeout}
+    if "error" in box:
+        return {"error": box["error"]}
     return box.get("value")
 
 

@@ -4,6 +4,7 @@ import os
 import sys
 import time
 
+from provision import host as host_module
 from provision.host import RC_NOT_FOUND, RC_TIMEOUT, LiveHost, RecordingHost, SnapshotHost
 
 
@@ -55,6 +56,14 @@ def test_unknown_fact_is_none():
 def test_statvfs_fact_of_a_real_path():
     usage = LiveHost().fact("statvfs", "/")
     assert usage["total_bytes"] >= usage["free_bytes"] > 0
+
+
+def test_statvfs_failure_and_timeout_are_recorded_as_errors(tmp_path, monkeypatch):
+    assert "FileNotFoundError" in LiveHost().fact("statvfs", str(tmp_path / "missing"))["error"]
+    monkeypatch.setitem(host_module.LIVE_FACTS, "statvfs", lambda path: time.sleep(10))
+    start = time.monotonic()
+    assert LiveHost(timeout=0.3).fact("statvfs", "/") == {"error": "timed out after 0.3s"}
+    assert time.monotonic() - start < 3
 
 
 def test_recording_replays_the_same_answers(tmp_path):

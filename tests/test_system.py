@@ -248,12 +248,16 @@ def test_medium_unknown_without_sysfs(tmp_path, device):
     assert disks.medium(make_host(tmp_path), device, "ext4") == "unknown"
 
 
-def test_disks_probe_with_missing_statvfs(tmp_path):
-    host = make_host(tmp_path, {"/proc/mounts": "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /data ext4 rw 0 0\n"},
-                     facts={"statvfs:/": {"total_bytes": 100, "free_bytes": 40}})
+def test_disks_probe_with_missing_and_failed_statvfs(tmp_path):
+    mounts = "/dev/sda1 / ext4 rw 0 0\n/dev/sdb1 /data ext4 rw 0 0\nnas:/vol /mnt/nas nfs4 rw 0 0\n"
+    host = make_host(tmp_path, {"/proc/mounts": mounts},
+                     facts={"statvfs:/": {"total_bytes": 100, "free_bytes": 40},
+                            "statvfs:/mnt/nas": {"error": "timed out after 5s"}})
     inv = run(disks, host)
-    assert [(d.mountpoint, d.total_bytes, d.free_bytes) for d in inv.disks] == [("/", 100, 40), ("/data", None, None)]
-    assert [(e.probe, "/data" in e.message) for e in inv.errors] == [("disks", True)]
+    assert [(d.mountpoint, d.total_bytes, d.free_bytes) for d in inv.disks] == [
+        ("/", 100, 40), ("/data", None, None), ("/mnt/nas", None, None)]
+    # Not recorded (a hand-made snapshot) is merely unknown; a recorded failure is an error entry.
+    assert [(e.probe, "/mnt/nas" in e.message and "timed out" in e.message) for e in inv.errors] == [("disks", True)]
 
 
 def test_disks_probe_without_proc_mounts_uses_the_disks_fact(tmp_path):

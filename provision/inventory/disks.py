@@ -88,8 +88,8 @@ def probe(host: Host, inv: Inventory) -> None:
     for device, mountpoint, fstype in entries:
         disk = Disk(mountpoint=mountpoint, device=device, fstype=fstype, media=medium(host, device, fstype))
         usage = host.fact("statvfs", mountpoint)
-        if usage:
+        if isinstance(usage, dict) and usage.get("error"):
+            inv.error("disks", "size of %s unknown: statvfs: %s" % (mountpoint, usage["error"]))
+        elif isinstance(usage, dict):  # an absent fact (a hand-made snapshot) leaves the size unknown
             disk.total_bytes, disk.free_bytes = usage.get("total_bytes"), usage.get("free_bytes")
-        else:
-            inv.error("disks", "size of %s unknown: statvfs failed or timed out" % mountpoint)
         inv.disks.append(disk)

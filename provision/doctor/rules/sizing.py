@@ -10,6 +10,8 @@ from provision.doctor.model import Finding, rule
 #: Free space below which a disk is a problem (checkpoints, wheels of several GB, pip and dataset caches).
 LOW_FREE_ERROR = 5 * facts.GiB
 LOW_FREE_WARNING = 20 * facts.GiB
+#: Smaller mounts are not data disks (/boot, EFI partitions, small scratch volumes).
+MIN_DATA_DISK = 32 * facts.GiB
 #: Physical cores per GPU below which data loading usually starves the GPU.
 MIN_CORES_PER_GPU = 4
 
@@ -43,7 +45,8 @@ def _watched_disks(inv: Dict[str, Any]) -> List[Dict[str, Any]]:
     """The root, the home folder's mount and the largest other data disk."""
     disks = [d for d in inv.get("disks") or [] if d.get("total_bytes")]
     chosen = [d for d in disks if d.get("mountpoint") in ("/", "/home")]
-    others = [d for d in disks if d not in chosen and d.get("media") != "network" and d.get("fstype") != "vfat"]
+    others = [d for d in disks if d not in chosen and d.get("media") != "network" and d.get("fstype") != "vfat"
+              and not (d.get("mountpoint") or "").startswith("/boot") and d["total_bytes"] >= MIN_DATA_DISK]
     if others:
         chosen.append(max(others, key=lambda d: d["total_bytes"]))
     return chosen
