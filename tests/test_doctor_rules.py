@@ -35,7 +35,8 @@ def healthy():
                                                              aggregate_uncorrected=0),
                             power_limit_watts=400.0, mig_mode="disabled", persistence_mode="enabled",
                             throttle_reasons=[]))
-    inv.os.virtual_machine = None
+    inv.os.virtual_machine, inv.os.secure_boot, inv.nvidia.pci_gpus = None, True, 2
+    inv.nvidia.container_toolkit, inv.os.container_engines = "1.16.2", ["docker"]
     inv.cuda.toolkits = [Toolkit("12.4.131", "/usr/local/cuda-12.4", "/usr/local")]
     inv.cuda.path_selects = inv.cuda.ld_library_path_selects = "/usr/local/cuda-12.4"
     inv.frameworks["torch"] = Framework("2.4.1+cu121", "cuda 12.1", cuda="12.1", package="torch")
@@ -71,6 +72,11 @@ CASES = {
     "DLWS-DRV-005": lambda i: i["cuda"]["toolkits"].append({"version": "13.0.48", "path": "/usr/local/cuda-13.0",
                                                             "source": "/usr/local"}),
     "DLWS-DRV-006": lambda i: i["nvidia"].update(status="nvml-error", message="Insufficient Permissions"),
+    "DLWS-DRV-007": lambda i: (i["os"].update(wsl=2), i["nvidia"].update(
+        wsl_linux_driver=["/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05"])),
+    "DLWS-DRV-008": lambda i: (i["os"].update(secure_boot=True), i["nvidia"].update(status="no-driver")),
+    "DLWS-DRV-009": lambda i: i["nvidia"].update(pci_gpus=3),
+    "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
     "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),
     "DLWS-GPU-003": lambda i: gpu0(i, throttle_reasons=["hw_thermal_slowdown"]),

@@ -73,6 +73,8 @@ class OsInfo:
     wsl: Optional[int] = None  # 1 or 2 inside WSL
     container: Optional[str] = None  # docker | podman | kubernetes | lxc | container; null outside one
     virtual_machine: Optional[str] = None  # the hypervisor where visible
+    secure_boot: Optional[bool] = None  # UEFI Secure Boot, from efivars where visible
+    container_engines: List[str] = field(default_factory=list)  # docker, podman found on PATH
 
 
 @dataclass
@@ -130,6 +132,8 @@ class Nvidia:
     status: Optional[str] = None  # ok | no-gpu | no-driver | nouveau | version-mismatch | gpu-lost | nvml-error
     message: Optional[str] = None  # the error as the driver stack said it
     container_toolkit: Optional[str] = None  # nvidia-container-toolkit version
+    pci_gpus: Optional[int] = None  # NVIDIA GPUs on the PCI bus, driver or not (None where sysfs is unreadable)
+    wsl_linux_driver: List[str] = field(default_factory=list)  # Linux driver libraries installed inside WSL 2
 
 
 @dataclass

@@ -308,6 +308,19 @@ def _from_smi(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_tex
     return []
 
 
+#: Where a Linux driver package puts its libraries; inside WSL 2 only /usr/lib/wsl/lib may provide them.
+LINUX_DRIVER_LIBS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch64-linux-gnu")
+DRIVER_LIB = re.compile(r"^lib(cuda|nvidia-ml)\.so\.\d+\.\d+")
+
+
+def wsl_linux_driver(host: Host) -> List[str]:
+    """Driver libraries (libcuda.so.535.104.05, ...) that a Linux driver install left inside WSL 2."""
+    found = []
+    for folder in LINUX_DRIVER_LIBS:
+        found.extend("%s/%s" % (folder, name) for name in host.listdir(folder) or [] if DRIVER_LIB.match(name))
+    return found
+
+
 def _container_toolkit(host: Host) -> Optional[str]:
     if not host.fact("which", "nvidia-ctk"):
         return None
@@ -319,6 +332,9 @@ def probe(host: Host, inv: Inventory) -> None:
     nv = inv.nvidia = Nvidia()
     nv.kernel_module_version = parse_proc_driver_version(host.read("/proc/driver/nvidia/version"))
     devices = pci.gpu_devices(host, "nvidia")
+    nv.pci_gpus = len(devices) if host.listdir(pci.PCI_DEVICES) is not None else None
+    if inv.os.wsl == 2:
+        nv.wsl_linux_driver = wsl_linux_driver(host)
     if not devices and nv.kernel_module_version is None and inv.os.wsl != 2 \
             and host.listdir(pci.PCI_DEVICES) is not None:
         nv.status = "no-gpu"  # nothing NVIDIA on a readable PCI bus, no driver: spare NVML's import and nvidia-smi

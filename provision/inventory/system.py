@@ -87,6 +87,22 @@ def virtual_machine(host: Host, flags: list) -> Optional[str]:
     return "unknown" if "hypervisor" in flags else None
 
 
+#: The UEFI variable whose last byte says whether Secure Boot is on (EFI_GLOBAL_VARIABLE GUID, UEFI spec 3.3).
+SECURE_BOOT_VAR = "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c"
+
+
+def secure_boot(host: Host) -> Optional[bool]:
+    """On, off, or None on a BIOS machine / where efivars is not mounted (4 attribute bytes, then 1 data byte)."""
+    data = host.read(SECURE_BOOT_VAR)
+    if not data or len(data) < 5:
+        return None
+    return data[-1] == "\x01"
+
+
+def container_engines(host: Host) -> list:
+    return [name for name in ("docker", "podman") if host.fact("which", name)]
+
+
 def probe(host: Host, inv: Inventory) -> None:
     os_name = system(host)
     platform = host.fact("platform") or {}
@@ -99,6 +115,8 @@ def probe(host: Host, inv: Inventory) -> None:
         info.virtual_machine = None if info.container else virtual_machine(host, inv.cpu.flags)
         if info.wsl == 2 and info.virtual_machine is None:
             info.virtual_machine = "wsl"
+        info.secure_boot = None if info.container or info.wsl else secure_boot(host)
+        info.container_engines = [] if info.container else container_engines(host)
     else:
         info = OsInfo(system=os_name, kernel=platform.get("release"))
         if os_name == "darwin":

@@ -92,3 +92,41 @@ def nvml_error(inv: Dict[str, Any]) -> Any:
         return nvml_error.rule.finding({"nvidia.message": nv.get("message")},
                                        "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
                                        "reinstall the driver packages if libraries are missing")
+
+
+@rule("DLWS-DRV-007", "error", "A Linux NVIDIA driver is installed inside WSL 2")
+def linux_driver_in_wsl(inv: Dict[str, Any]) -> Any:
+    """Under WSL 2 the GPU driver lives on Windows and WSL maps its libraries from /usr/lib/wsl/lib. A Linux
+    driver package installed inside the distribution puts its own libcuda/libnvidia-ml in the library path, which
+    shadow the mapped ones and break CUDA ("CUDA driver version is insufficient", NVML init failures). NVIDIA's
+    WSL guide: do not install any NVIDIA Linux driver within WSL 2."""
+    files = facts.nvidia(inv).get("wsl_linux_driver") or []
+    if facts.os_info(inv).get("wsl") == 2 and files:
+        return linux_driver_in_wsl.rule.finding(
+            {"files": files},
+            "remove the Linux driver packages inside WSL (sudo apt-get purge 'nvidia-driver-*' 'libnvidia-*' "
+            "'nvidia-utils-*'), keep the Windows driver, then wsl --shutdown from Windows")
+
+
+@rule("DLWS-DRV-008", "error", "Secure Boot is on and the NVIDIA module is not loaded")
+def secure_boot_blocks_module(inv: Dict[str, Any]) -> Any:
+    """With UEFI Secure Boot on, the kernel loads only signed modules. A driver built by DKMS without an enrolled
+    Machine Owner Key is refused ("Key was rejected by service" in dmesg), so the GPU has no driver."""
+    if facts.os_info(inv).get("secure_boot") and facts.nvidia(inv).get("status") == "no-driver":
+        return secure_boot_blocks_module.rule.finding(
+            {"os.secure_boot": True, "nvidia.status": "no-driver"},
+            "enroll the DKMS signing key and reboot to confirm it in the MOK manager: sudo mokutil --import "
+            "/var/lib/shim-signed/mok/MOK.der (Ubuntu; Debian: /var/lib/dkms/mok.pub), or disable Secure Boot")
+
+
+@rule("DLWS-DRV-009", "error", "The driver reports fewer NVIDIA GPUs than the PCI bus holds")
+def gpus_missing(inv: Dict[str, Any]) -> Any:
+    """A GPU that is on the PCI bus but that the driver does not report has usually fallen off the bus (Xid 79)
+    or failed to initialise (Xid 62/119 in dmesg). Inside a container this is expected (NVIDIA_VISIBLE_DEVICES
+    hides GPUs that sysfs still shows) and not reported."""
+    nv = facts.nvidia(inv)
+    on_bus, reported = nv.get("pci_gpus"), len(facts.gpus(inv, "nvidia"))
+    if on_bus and nv.get("status") == "ok" and reported < on_bus and not facts.os_info(inv).get("container"):
+        return gpus_missing.rule.finding({"pci_gpus": on_bus, "driver_gpus": reported},
+                                         "sudo dmesg | grep -i xid; power-cycle the machine; reseat the GPU if it "
+                                         "recurs")

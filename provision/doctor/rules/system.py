@@ -59,3 +59,16 @@ def end_of_life(inv: Dict[str, Any]) -> Any:
         {"os": info.get("pretty_name") or "%s %s" % (info["id"], info["version"]), "end_of_standard_support":
          eol.isoformat(), "source": row.get("source"), "verified": row.get("verified", True)},
         "upgrade to a supported release of %s (dlws setup plans for the current ones)" % info["id"])
+
+
+@rule("DLWS-OS-004", "warning", "Container engine without nvidia-container-toolkit on a GPU host")
+def no_container_toolkit(inv: Dict[str, Any]) -> Any:
+    """Docker and Podman hand GPUs to containers only through the NVIDIA Container Toolkit (`docker run --gpus
+    all` fails with "could not select device driver" without it)."""
+    info, nv = facts.os_info(inv), facts.nvidia(inv)
+    engines = info.get("container_engines") or []
+    if engines and facts.gpus(inv, "nvidia") and not nv.get("container_toolkit") and not info.get("container"):
+        return no_container_toolkit.rule.finding(
+            {"container_engines": engines, "nvidia.container_toolkit": None},
+            "install nvidia-container-toolkit from NVIDIA's signed repository, then sudo nvidia-ctk runtime "
+            "configure --runtime=%s and restart %s" % (engines[0], engines[0]))
