@@ -666,3 +666,24 @@ def test_query_nvml_real_library_decodes_throttle_bits():
     mask = pynvml.nvmlClocksThrottleReasonGpuIdle | pynvml.nvmlClocksThrottleReasonHwPowerBrakeSlowdown
     assert nvml.decode_throttle_reasons(pynvml, mask) == ["gpu_idle", "hw_power_brake_slowdown"]
     assert nvml.decode_throttle_reasons(pynvml, 0) == [] and nvml.decode_throttle_reasons(pynvml, None) is None
+
+
+def test_pci_gpu_count_and_no_nvml_when_the_bus_has_no_nvidia_device():
+    devices = [pci_gpu("0000:84:00.0", "0x2684", "nvidia"), pci_gpu("0000:85:00.0", "0x2684", "nvidia")]
+    inv = run_probe(make_host(CommandResult(fixture_command("rtx4090-ryzen-workstation"), "", 0), devices))
+    assert inv.nvidia.pci_gpus == 2
+    # A readable bus with only an Intel iGPU: no NVML import, no nvidia-smi, status no-gpu.
+    igpu = {"/sys/bus/pci/devices/0000:00:02.0/class": "0x030000\n", "/sys/bus/pci/devices/0000:00:02.0/vendor": "0x8086\n"}
+    host = make_host(files=igpu, nvml={"error": {"name": "NVMLError_LibraryNotFound", "message": "not found"}})
+    inv = run_probe(host)
+    assert (inv.nvidia.status, inv.nvidia.pci_gpus, host.ran) == ("no-gpu", 0, [])
+
+
+def test_linux_driver_libraries_inside_wsl2():
+    xml = fixture_command("wsl2-rtx4070-laptop", "/usr/lib/wsl/lib/nvidia-smi -q -x")
+    files = {"/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05": "", "/usr/lib/x86_64-linux-gnu/libcudnn.so.8": "",
+             "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.535.104.05": ""}
+    host = FakeHost(files=files, commands={"/usr/lib/wsl/lib/nvidia-smi -q -x": CommandResult(xml, "", 0)})
+    assert run_probe(host, wsl=2).nvidia.wsl_linux_driver == [
+        "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.535.104.05"]
+    assert run_probe(host, wsl=None).nvidia.wsl_linux_driver == []

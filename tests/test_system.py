@@ -534,3 +534,24 @@ def test_os_probe_on_macos(tmp_path):
     got = run(system, make_host(tmp_path, facts=facts)).os
     assert (got.system, got.id, got.version, got.pretty_name, got.kernel) == ("darwin", "macos", "14.4.1",
                                                                               "macOS 14.4.1", "23.4.0")
+
+
+# --- Secure Boot and container engines ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("data,expected", [
+    ("\x06\x00\x00\x00\x01", True),  # attributes NV+BS+RT, then the value byte
+    ("\x06\x00\x00\x00\x00", False),
+    ("", None),
+])
+def test_secure_boot_from_efivars(tmp_path, data, expected):
+    files = {"/proc/version": "Linux version 6.8.0-45-generic"}
+    if data:
+        files[system.SECURE_BOOT_VAR] = data
+    assert run(system, make_host(tmp_path, files)).os.secure_boot is expected
+
+
+def test_container_engines_found_on_path(tmp_path):
+    host = make_host(tmp_path, {"/proc/version": "Linux version 6.8.0"},
+                     facts={"which:docker": "/usr/bin/docker", "which:podman": None})
+    assert run(system, host).os.container_engines == ["docker"]
