@@ -147,11 +147,14 @@ def _requirements(exprs: Tuple[str, ...], require_file: Optional[str]) -> List[s
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True)
 @click.option("-o", "--output", metavar="FILE", help="Write the report to FILE instead of standard output.")
 @click.option("--explain", metavar="ID", help="Print the long explanation of a check (e.g. DLWS-DRV-003) and exit.")
+@click.option("--target", "targets", multiple=True, metavar="FRAMEWORK[==VERSION]",
+              help="Check readiness for a framework that is not installed yet: pytorch (torch), tensorflow, jax, "
+                   "mxnet (repeatable).")
 @click.option("--deep", is_flag=True,
               help="Also import each installed framework in a subprocess and run a small matrix product on it.")
 @machine_options
 def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fail_on: str, fmt: str,
-           output: Optional[str], explain: Optional[str], deep: bool) -> int:
+           output: Optional[str], explain: Optional[str], targets: Tuple[str, ...], deep: bool) -> int:
     """Diagnose this machine: findings with a severity, the evidence and a concrete fix.
 
     \b
@@ -161,6 +164,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       dlws doctor --require-file pyproject.toml --fail-on warning
       dlws doctor --explain DLWS-DRV-003
       dlws doctor --deep             also run each framework on the GPUs
+      dlws doctor --target pytorch==2.4
 
     \b
     Requirements (--require): SUBJECT [OP VALUE], OP one of >= <= > < == !=
@@ -176,12 +180,23 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
     if explain:
         return _explain(all_rules(), explain)
     parsed = [parse(text) for text in _requirements(requires, require_file)]
+    from provision.compat import parse_target
     from provision.host import LiveHost
+
+    for target in targets:
+        parse_target(target)  # a bad framework name is a usage error before anything runs
 
     if deep and not isinstance(host, LiveHost):
         raise UsageError("--deep runs the frameworks, so it needs a live machine, not --snapshot")
     inv = _collect(host).to_dict()
     report = diagnose(inv, [evaluate(req, inv) for req in parsed], fail_on=fail_on, debug=_DEBUG["on"])
+    if targets:
+        from provision.doctor.target import check_target
+
+        for target in targets:
+            report.checks.append("target: " + target)
+            report.findings.extend(check_target(inv, target))
+        report.sort()
     if deep:
         from provision.doctor.deep import run_deep
 

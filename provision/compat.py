@@ -1,0 +1,166 @@
+"""Which published framework builds work on a machine: the shared judgement behind `doctor --target` and setup.
+
+A pure function of the inventory JSON and the knowledge base. Each build is judged on the facts it needs (Python
+version, GPU architectures, driver, CPU flags); a build with no problems works here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from packaging.version import InvalidVersion, Version
+
+from provision.doctor import facts
+from provision.errors import UsageError
+from provision.knowledge import load, queries
+
+
+@dataclass
+class Build:
+    framework: str  # pytorch | tensorflow | jax | mxnet
+    release: str  # "2.9" (the knowledge base's release row)
+    variant: str  # "cu128", "cpu", "rocm6.4" (torch); "cuda12" (jax extra); "cuda" / "cpu" (tensorflow)
+    cuda: Optional[str] = None
+    rocm: Optional[str] = None
+
+
+@dataclass
+class Verdict:
+    build: Build
+    problems: List[str] = field(default_factory=list)  # why it cannot work here
+    notes: List[str] = field(default_factory=list)  # works, but worth knowing
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def parse_target(text: str) -> tuple:
+    """'pytorch==2.4' -> ('pytorch', '2.4'); 'jax' -> ('jax', None). UsageError for an unknown framework."""
+    name, _, version = text.partition("==")
+    framework = queries.normalize_framework(name.strip())
+    if framework is None:
+        raise UsageError("unknown framework %r: use pytorch (torch), tensorflow, jax or mxnet" % name.strip())
+    version = version.strip() or None
+    if version is not None:
+        try:
+            Version(version)
+        except InvalidVersion:
+            raise UsageError("bad version %r in %r" % (version, text)) from None
+    return framework, version
+
+
+def _rows(framework: str) -> List[Dict[str, Any]]:
+    return list(load("frameworks")["frameworks"][framework].get("releases") or [])
+
+
+def releases(framework: str) -> List[str]:
+    """Known releases, newest first."""
+    return sorted((row["version"] for row in _rows(framework)), key=Version, reverse=True)
+
+
+def match_release(framework: str, version: Optional[str]) -> Optional[str]:
+    """The knowledge base's row for a requested version ('2.4.1' -> '2.4'); the newest when version is None."""
+    known = releases(framework)
+    if framework == "jax" and not known:  # JAX is judged by its extras (jax[cuda12]), the same for every release
+        return version or "latest"
+    if version is None:
+        return known[0] if known else None
+    wanted = Version(version).release
+    for release in known:
+        if Version(release).release == wanted[:len(Version(release).release)]:
+            return release
+    return None
+
+
+def builds(framework: str, release: str) -> List[Build]:
+    row = queries.framework_release(framework, release) or {}
+    if framework == "pytorch":
+        return [Build(framework, release, name, info.get("cuda"), info.get("rocm"))
+                for name, info in sorted((row.get("variants") or {}).items())]
+    if framework == "tensorflow":
+        out = [Build(framework, release, "cpu")]
+        if row.get("cuda"):
+            out.insert(0, Build(framework, release, "cuda", cuda=row["cuda"]))
+        return out
+    if framework == "jax":
+        extras = load("frameworks")["frameworks"]["jax"].get("extras") or []
+        return [Build(framework, release, e["extra"], cuda="%d.0" % e["cuda_major"]) for e in extras] + \
+            [Build(framework, release, "cpu")]
+    return [Build(framework, release, "cpu")]
+
+
+def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    gpus = facts.gpus(inv, "nvidia")
+    if not gpus:
+        verdict.problems.append("no NVIDIA GPU here")
+        return
+    for gpu in gpus:
+        cc = gpu.get("compute_capability")
+        if not cc:
+            continue
+        supported: Optional[bool] = None
+        if build.framework == "pytorch":
+            supported = queries.torch_variant_supports_cc(build.release, build.variant, cc)
+        elif build.framework == "jax":
+            extra = next(e for e in load("frameworks")["frameworks"]["jax"]["extras"] if e["extra"] == build.variant)
+            supported = Version(cc) >= Version(extra["min_cc"])
+        if supported is False:
+            verdict.problems.append("no kernels for %s (compute capability %s)" % (facts.gpu_label(gpu), cc))
+    _judge_driver(inv, build, verdict)
+
+
+def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    nv = facts.nvidia(inv)
+    driver_cuda = facts.major_minor(nv.get("cuda_driver_version"))
+    needs = facts.major_minor(build.cuda)
+    if nv.get("status") != "ok" or driver_cuda is None:
+        verdict.problems.append("no working NVIDIA driver (status %s)" % nv.get("status"))
+    elif needs and needs[0] > driver_cuda[0]:
+        verdict.problems.append("driver %s supports CUDA %s, the build needs CUDA %d (driver >= %s)" % (
+            nv.get("driver_version"), nv.get("cuda_driver_version"), needs[0],
+            queries.minor_compat_floor("%d.0" % needs[0]) or "?"))
+    elif needs and needs > driver_cuda:
+        verdict.notes.append("CUDA %d.%d on a CUDA %s driver runs under minor-version compatibility" % (
+            needs + (nv.get("cuda_driver_version"),)))
+
+
+def judge(inv: Dict[str, Any], build: Build) -> Verdict:
+    """Whether this build can work on the machine described by inv, and why not."""
+    verdict = Verdict(build)
+    python = (inv.get("python") or {}).get("version")
+    if python and queries.python_supported(build.framework, build.release, python) is False:
+        verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
+    cpu = inv.get("cpu") or {}
+    if build.framework == "tensorflow" and cpu.get("arch") == "x86_64" and cpu.get("flags") \
+            and "avx" not in cpu["flags"]:
+        verdict.problems.append("the CPU has no AVX, which TensorFlow's wheels need")
+    if build.framework == "mxnet":
+        verdict.problems.append("MXNet is retired (Apache Attic): no builds for current CUDA or Python")
+    if build.rocm:
+        verdict.notes.append("ROCm compatibility with this GPU and its driver is not judged yet")
+    elif build.cuda or build.variant.startswith("cu"):
+        _judge_gpu(inv, build, verdict)
+    return verdict
+
+
+def relevant(inv: Dict[str, Any], build: Build) -> bool:
+    """Builds for hardware the machine has: CPU always, CUDA with NVIDIA GPUs, ROCm with AMD GPUs."""
+    if build.rocm:
+        return bool(facts.gpus(inv, "amd"))
+    if build.cuda:
+        return bool(facts.gpus(inv, "nvidia"))
+    return True
+
+
+def best_build(inv: Dict[str, Any], framework: str, release: str) -> List[Verdict]:
+    """The builds of a release for this machine's hardware, judged: working first, GPU before CPU, newest CUDA
+    first."""
+    verdicts = [judge(inv, b) for b in builds(framework, release) if relevant(inv, b)]
+
+    def rank(v: Verdict) -> tuple:
+        cuda = facts.major_minor(v.build.cuda) or (0, 0)
+        return (not v.ok, v.build.variant == "cpu", bool(v.notes), tuple(-x for x in cuda))
+
+    return sorted(verdicts, key=rank)

@@ -1,0 +1,82 @@
+"""doctor --target and the build judgement behind it, on replayed fixtures of real machines."""
+
+import json
+import os
+
+import pytest
+
+from provision import compat
+from provision.doctor.target import check_target
+from provision.errors import UsageError
+from provision.inventory import collect
+from provision.snapshot import open_snapshot
+
+HERE = os.path.join(os.path.dirname(__file__), "snapshots")
+
+
+def fixture(name):
+    return collect(open_snapshot(os.path.join(HERE, name))).to_dict()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("pytorch", ("pytorch", None)), ("torch==2.4", ("pytorch", "2.4")), ("tf", ("tensorflow", None)),
+    ("jax==0.4.30", ("jax", "0.4.30")), ("mxnet", ("mxnet", None)),
+])
+def test_parse_target_accepts_both_spellings(text, expected):
+    assert compat.parse_target(text) == expected
+
+
+@pytest.mark.parametrize("text", ["caffe", "torch==two", ""])
+def test_bad_targets_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        compat.parse_target(text)
+
+
+def test_unknown_release_is_a_usage_error():
+    with pytest.raises(UsageError, match="known: 2.9"):
+        check_target({}, "torch==1.7")
+
+
+def test_h100_is_ready_for_the_newest_torch_on_a_cuda_build():
+    finding = check_target(fixture("h100-sxm-server"), "pytorch")[0]
+    assert finding.id == "DLWS-TGT-002" and finding.severity == "info"
+    assert "(cu" in finding.title
+
+
+def test_old_driver_pascal_box_only_gets_the_cpu_build():
+    finding = check_target(fixture("gtx1080-pascal"), "torch==2.4")[0]
+    assert (finding.id, finding.severity) == ("DLWS-TGT-001", "warning")
+    assert "driver 430.26 supports CUDA 10.2" in finding.fix
+
+
+def test_torch_cuda_12_8_build_drops_pascal():
+    inv = fixture("gtx1080-pascal")
+    inv["nvidia"].update(driver_version="570.86.10", cuda_driver_version="12.8")
+    verdicts = {v.build.variant: v for v in compat.best_build(inv, "pytorch", "2.9")}
+    assert verdicts["cu126"].ok
+    assert any("no kernels" in p for p in verdicts["cu128"].problems)
+    assert compat.best_build(inv, "pytorch", "2.9")[0].build.variant == "cu126"
+
+
+def test_tensorflow_needs_avx():
+    finding = check_target(fixture("cpu-without-avx"), "tensorflow")[0]
+    assert (finding.id, finding.severity) == ("DLWS-TGT-001", "error") and "AVX" in finding.fix
+
+
+def test_mxnet_is_retired():
+    finding = check_target(fixture("docker-no-gpu"), "mxnet")[0]
+    assert finding.severity == "error" and "retired" in finding.fix
+
+
+def test_cli_target(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "provision", "doctor", "--snapshot",
+                          os.path.join(HERE, "cpu-without-avx"), "--target", "tensorflow", "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1
+    assert any(f["id"] == "DLWS-TGT-001" for f in json.loads(out.stdout)["findings"])
+    bad = subprocess.run([sys.executable, "-m", "provision", "doctor", "--target", "caffe"], capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown framework" in bad.stderr
