@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
-import subprocess
-import threading
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+
+if TYPE_CHECKING:
+    import subprocess
 
 DEFAULT_TIMEOUT = 5.0
 MAX_READ_BYTES = 8 * 1024 * 1024
@@ -86,6 +86,8 @@ class Host:
 def _call_with_deadline(func: Callable[[], Any], timeout: float) -> Any:
     """Run func in a daemon thread; after timeout give up with {"error": ...} (statvfs on a dead NFS mount, NVML on
     a GPU that fell off the bus), so that a snapshot records the failure, not just an absent fact."""
+    import threading  # only for these two facts: keep start-up light
+
     box: Dict[str, Any] = {}
 
     def target() -> None:
@@ -219,6 +221,8 @@ class LiveHost(Host):
             return None
 
     def run(self, argv: Sequence[str], timeout: Optional[float] = None) -> CommandResult:
+        import subprocess  # most inventories run no command at all
+
         limit = self.timeout if timeout is None else timeout
         env = dict(os.environ, LC_ALL="C", LANG="C")
         try:
@@ -251,6 +255,9 @@ class LiveHost(Host):
 
 def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
     """Kill a timed-out command and whatever it started, so no grandchild keeps the pipes open."""
+    import signal
+    import subprocess
+
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:

@@ -12,12 +12,14 @@ VENV_BIN = os.path.dirname(sys.executable)
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "snapshots")
 
 
-def median_seconds(argv, runs=RUNS, env=None):
+def median_seconds(argv, runs=RUNS, env=None, ok=(0,)):
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, env=env)
+        code = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env).returncode
         times.append(time.perf_counter() - start)
+        if code not in ok:
+            raise SystemExit("%s exited with %d" % (" ".join(argv), code))
     return statistics.median(times)
 
 
@@ -26,8 +28,11 @@ def main():
     fixture = os.path.join(FIXTURES, sorted(os.listdir(FIXTURES))[0]) if os.path.isdir(FIXTURES) else None
     rows = [
         ("python -c pass", [sys.executable, "-c", "pass"], RUNS),
+        ("dlws --version", dlws + ["--version"], RUNS),
         ("dlws inventory --json", dlws + ["inventory", "--json"], RUNS),
         ("dlws inventory (text)", dlws + ["inventory"], RUNS),
+        ("dlws doctor", dlws + ["doctor"], RUNS),
+        ("dlws doctor --format json", dlws + ["doctor", "--format", "json"], RUNS),
     ]
     if fixture:
         rows.append(("dlws inventory --json --snapshot " + os.path.basename(fixture),
@@ -41,7 +46,8 @@ def main():
         results = {}
         for label, argv, runs in rows:
             env = ansible_env if argv[0].endswith("ansible") else None
-            results[label] = median_seconds(argv, runs, env)
+            # dlws doctor exits 1 when it finds errors: that is a result, not a failed run
+            results[label] = median_seconds(argv, runs, env, ok=(0, 1) if "doctor" in argv else (0,))
     print("%d-core machine, medians of %d runs (Ansible: %d)" % (os.cpu_count() or 0, RUNS, max(5, RUNS // 3)))
     for label, seconds in results.items():
         print("  %-60s %7.3f s" % (label, seconds))
@@ -49,6 +55,7 @@ def main():
     print("ratios:")
     print("  dlws inventory --json / python -c pass      %6.1fx" % (inv / results["python -c pass"]))
     print("  ansible setup / dlws inventory --json       %6.1fx faster" % (results["ansible localhost -c local -m setup"] / inv))
+    print("  dlws doctor - dlws inventory --json         %+6.3f s" % (results["dlws doctor"] - inv))
 
 
 if __name__ == "__main__":

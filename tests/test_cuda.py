@@ -384,3 +384,22 @@ def test_python_and_libraries_probes_share_one_package_scan(tmp_path):
     assert calls.count(site) == 1  # the python and libraries probes share one scan
     assert inv.frameworks["torch"].build == "cuda 12.1" and inv.cudnn[0].version == "8.9.2.26"
 
+
+
+def test_cuda_13_layout_is_read_from_files_without_running_nvcc(tmp_path):
+    # CUDA 13.0 as installed here: no version.json, dist-info folders of its components, a wrapper nvcc on PATH.
+    root = "/usr/local/cuda-13.0"
+    host = make_root(tmp_path, {
+        "/usr/local/bin/nvcc": '#!/bin/sh\nexec /usr/local/cuda-13.0/bin/nvcc "$@"\n',
+        root + "/bin/nvcc": "", root + "/nvvm/bin/cicc": "",
+        root + "/dist-info/nvidia_cuda_nvcc-13.0.88.dist-info/METADATA": "",
+        root + "/dist-info/nvidia_cuda_runtime-13.0.96.dist-info/METADATA": ""},
+        facts={"env:PATH": "/usr/local/bin:/usr/bin"})
+    inv = run(host, cuda)
+    assert [(tk.path, tk.version) for tk in inv.cuda.toolkits] == [(root, "13.0")]
+    assert inv.cuda.path_selects == root and inv.errors == []  # no command was recorded, so none could run
+
+
+def test_dist_info_version():
+    assert cuda.dist_info_version(["nvidia_cuda_cccl-13.0.85.dist-info", "nvidia_cuda_nvcc-13.0.88.dist-info"]) == "13.0"
+    assert cuda.dist_info_version(["nvidia_cuda_runtime-13.0.96.dist-info"]) is None

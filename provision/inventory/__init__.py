@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
-import traceback
 from typing import Callable, Tuple
 
 from provision import __version__
@@ -41,6 +39,9 @@ def collect(host: Host, debug: bool = False) -> Inventory:
             _probe(module)(host, inv)
         except Exception as exc:  # never crash on a broken machine: that is where a doctor is run
             if debug:
+                import sys
+                import traceback
+
                 traceback.print_exc(file=sys.stderr)
             inv.error(name, "%s: %s" % (type(exc).__name__, exc))
     return inv

@@ -40,6 +40,21 @@ def parse_version_txt(text: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
+#: The toolkit a wrapper script of nvcc runs ("exec /usr/local/cuda-13.0/bin/nvcc "$@"").
+WRAPPER_TARGET = re.compile(r"""["']?(/[^\s"']+)/bin/nvcc\b""")
+#: CUDA 13 toolkits carry the dist-info folders of their pip components instead of version.json.
+NVCC_DIST_INFO = re.compile(r"^nvidia_cuda_nvcc(?:_cu\d+)?-(\d+)\.(\d+)\.[\w.]+\.dist-info$")
+
+
+def dist_info_version(names: List[str]) -> Optional[str]:
+    """'13.0' from <toolkit>/dist-info/nvidia_cuda_nvcc-13.0.88.dist-info, as nvcc --version would say."""
+    for name in names:
+        match = NVCC_DIST_INFO.match(name)
+        if match:
+            return "%s.%s" % match.groups()
+    return None
+
+
 def parse_nvcc_version(text: str) -> Optional[str]:
     """'Cuda compilation tools, release 12.4, V12.4.131' -> '12.4' (the release, not the compiler's build)."""
     match = re.search(r"release (\d+\.\d+)", text or "")
@@ -125,6 +140,9 @@ class _Finder:
         text = self.host.read(posixpath.join(root, "version.txt"))
         if text is not None and parse_version_txt(text):
             return parse_version_txt(text)
+        from_wheels = dist_info_version(self.host.listdir(posixpath.join(root, "dist-info")) or [])
+        if from_wheels:
+            return from_wheels
         nvcc = posixpath.join(root, "bin", "nvcc")
         if not self.host.exists(nvcc):
             return None
@@ -158,6 +176,10 @@ class _Finder:
     def wrapped(self, nvcc: str) -> Optional[str]:
         """The toolkit behind an nvcc that lies outside any (a wrapper script): the one found toolkit of the
         release it reports, when exactly one has it."""
+        script = self.host.read(nvcc) or ""
+        target = WRAPPER_TARGET.search(script[:4096]) if script.startswith("#!") else None
+        if target and self.host.realpath(target.group(1)) in self.found:
+            return self.host.realpath(target.group(1))  # "exec /usr/local/cuda-13.0/bin/nvcc "$@"": no need to run it
         version = parse_nvcc_version(self.host.run([nvcc, "--version"]).stdout)
         matches = [tk.path for tk in self.found.values()
                    if version and tk.version and (tk.version == version or tk.version.startswith(version + "."))]

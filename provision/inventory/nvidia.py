@@ -7,14 +7,16 @@ the message the driver stack itself printed is kept, and the PCI bus says whethe
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from provision import knowledge
 from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import pci
 from provision.inventory.common import first_version
 from provision.inventory.model import Ecc, Gpu, Inventory, Nvidia, Pcie
+
+if TYPE_CHECKING:  # parsing XML is the nvidia-smi fallback only: import it there
+    import xml.etree.ElementTree as ET
 
 SMI_ARGS = ("-q", "-x")
 #: Where WSL 2 mounts the Windows driver's tools; a distro's PATH often lacks it.
@@ -189,6 +191,8 @@ def _xml_gpu(index: int, gpu: ET.Element) -> Gpu:
 
 def parse_nvidia_smi_xml(text: str) -> Tuple[Optional[str], Optional[str], List[Gpu], Optional[str]]:
     """`nvidia-smi -q -x` -> (driver version, CUDA version, GPUs, error); garbage gives an error, never raises."""
+    import xml.etree.ElementTree as ET
+
     try:
         # The output names an external DTD (nvsmi_device_v12.dtd); ElementTree never fetches it.
         root = ET.fromstring(text.strip())
