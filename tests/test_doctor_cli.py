@@ -91,3 +91,33 @@ def test_fail_on_info_fails_on_information(tmp_path):
     (snap / "files/etc/os-release").write_text("ID=gentoo\n")
     assert dlws("doctor", "--snapshot", str(snap)).returncode == 0
     assert dlws("doctor", "--snapshot", str(snap), "--fail-on", "info").returncode == 1
+
+
+def _on_a_terminal(extra_env):
+    """Run dlws doctor with a pseudo-terminal as standard output; what it wrote there."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, **extra_env)
+    env.pop("NO_COLOR", None) if "NO_COLOR" not in extra_env else None
+    proc = subprocess.Popen([sys.executable, "-m", "provision", "doctor", "--require", "gpu.count >= 64"],
+                            stdout=slave, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_unless_no_color():
+    assert "\033[31m" in _on_a_terminal({})
+    assert "\033[" not in _on_a_terminal({"NO_COLOR": "1"})
