@@ -99,8 +99,8 @@ def _on_a_terminal(extra_env):
     import pty
 
     master, slave = pty.openpty()
-    env = dict(os.environ, **extra_env)
-    env.pop("NO_COLOR", None) if "NO_COLOR" not in extra_env else None
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(extra_env)
     proc = subprocess.Popen([sys.executable, "-m", "provision", "doctor", "--require", "gpu.count >= 64"],
                             stdout=slave, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env)
     os.close(slave)
