@@ -53,3 +53,14 @@ def test_a_crash_without_json_is_reported_with_its_output():
     host = Replay("", "Illegal instruction (core dumped)", -4)
     finding = check_framework(host, "python", "tensorflow", {})[0]
     assert finding.id == "DLWS-DEEP-001" and "Illegal instruction" in finding.evidence["output"]
+
+
+def test_rate_far_below_the_peak_is_a_warning():
+    inv = {"nvidia": {"status": "ok"}, "frameworks": {"torch": {"version": "2.4.1+cu121", "build": "cuda 12.1"}},
+           "gpus": [{"vendor": "nvidia", "index": 0, "name": "NVIDIA H100 80GB HBM3"}]}
+    slow = {"ok": True, "version": "2.4.1+cu121", "devices": ["NVIDIA H100 80GB HBM3"], "device": "cuda",
+            "dtype": "float16", "tflops": 60.0}
+    ids = [f.id for f in check_framework(Replay(json.dumps(slow)), "python", "torch", inv)]
+    assert ids == ["DLWS-DEEP-003", "DLWS-DEEP-004"]
+    fast = dict(slow, tflops=600.0)  # about 60% of the H100 SXM's 989.4 dense FP16 TFLOPS
+    assert [f.id for f in check_framework(Replay(json.dumps(fast)), "python", "torch", inv)] == ["DLWS-DEEP-004"]

@@ -54,12 +54,37 @@ def check_framework(host: Host, python: str, name: str, inv: Dict[str, Any]) -> 
                                 "check CUDA_VISIBLE_DEVICES and that the driver supports the build's CUDA "
                                 "(dlws doctor lists DLWS-FW-003 when it does not)", subject=name))
     rate = result.get("tflops")
+    slow = _far_below_peak(inv, name, result, rate)
+    if slow:
+        findings.append(slow)
     findings.append(Finding("DLWS-DEEP-004", "info", "%s ran a matrix product on %s" % (name, result.get("device")),
                             {"framework": name, "version": result.get("version"), "device": result.get("device"),
                              "dtype": result.get("dtype"), "tflops": round(rate, 3) if rate else None,
                              "devices": result.get("devices")},
                             "nothing to fix", subject=name))
     return findings
+
+
+#: Below this share of the published dense FP16 peak, a 4096x4096 FP16 matrix product points at a throttled,
+#: power-capped or mis-slotted GPU (healthy GPUs reach well over half of it).
+SLOW_SHARE = 0.25
+
+
+def _far_below_peak(inv: Dict[str, Any], name: str, result: Dict[str, Any], rate: Optional[float]) -> Optional[Finding]:
+    from provision.knowledge import gpus as gpu_table
+
+    gpus = facts.gpus(inv, "nvidia")
+    if not rate or not gpus or not result.get("devices") or result.get("dtype") != "float16":
+        return None
+    spec = gpu_table.gpu_spec("nvidia", gpus[0].get("name") or "")
+    peak = gpu_table.per_device(spec, "peak_fp16_tflops")
+    if not peak or rate >= SLOW_SHARE * peak:
+        return None
+    return Finding("DLWS-DEEP-003", "warning", "Matrix product far below the GPU's peak",
+                   {"gpu": facts.gpu_label(gpus[0]), "tflops": round(rate, 1), "peak_fp16_tflops": peak,
+                    "share": round(rate / peak, 3)},
+                   "check throttling and the PCIe link: nvidia-smi -q -d PERFORMANCE,CLOCK; dlws doctor lists "
+                   "DLWS-GPU-003/004 when it sees them", subject=name)
 
 
 def run_deep(host: Host, inv: Dict[str, Any], report: Report) -> None:

@@ -108,16 +108,20 @@ def busy_memory(inv: Dict[str, Any]) -> Iterator[Finding]:
 
 @rule("DLWS-GPU-008", "info", "GPU without Tensor Cores or without BF16")
 def no_tensor_cores(inv: Dict[str, Any]) -> Iterator[Finding]:
-    """Tensor Cores arrived with Volta (compute capability 7.0) and BF16 with Ampere (8.0). Without Tensor Cores,
-    mixed precision saves memory but gains little speed; without BF16, use FP16 autocast with a loss scaler
-    (torch.autocast(dtype=torch.float16) and GradScaler) instead of bfloat16."""
-    for gpu in facts.gpus(inv, "nvidia"):
-        cc = facts.version(gpu.get("compute_capability"))
-        if cc is None or cc.release >= (8, 0):
+    """Tensor Cores arrived with Volta (and are absent from the GTX 16 series), BF16 with Ampere. Without Tensor
+    Cores, mixed precision saves memory but gains little speed; without BF16, use FP16 autocast with a loss scaler
+    (torch.autocast(dtype=torch.float16) and GradScaler) instead of bfloat16. Read from the knowledge base's GPU
+    table; GPUs it does not know are not judged."""
+    from provision.knowledge import gpus as gpu_table
+
+    for gpu in facts.gpus(inv):
+        spec = gpu_table.gpu_spec(gpu.get("vendor") or "", gpu.get("name") or "")
+        tensor, bf16 = gpu_table.has_tensor_cores(spec), gpu_table.has_bf16(spec)
+        if tensor is None or (tensor and bf16 is not False):
             continue
-        tensor = cc.release >= (7, 0)
         yield no_tensor_cores.rule.finding(
-            {"gpu": facts.gpu_label(gpu), "compute_capability": gpu.get("compute_capability")},
+            {"gpu": facts.gpu_label(gpu), "architecture": (spec or {}).get("architecture"),
+             "tensor_core_precisions": (spec or {}).get("tensor_core_precisions")},
             "use FP16 autocast with a gradient scaler, not bfloat16" if tensor else
             "expect little speed-up from mixed precision; FP32 (or FP16 for memory) on this GPU",
             title="GPU has Tensor Cores but no BF16" if tensor else "GPU has no Tensor Cores",
