@@ -76,9 +76,9 @@ def match_release(framework: str, version: Optional[str]) -> Optional[str]:
 
 def builds(framework: str, release: str) -> List[Build]:
     row = queries.framework_release(framework, release) or {}
-    if framework == "pytorch":
+    if row.get("variants"):  # PyTorch and MXNet publish one wheel per CUDA/ROCm variant
         return [Build(framework, release, name, info.get("cuda"), info.get("rocm"))
-                for name, info in sorted((row.get("variants") or {}).items())]
+                for name, info in sorted(row["variants"].items())]
     if framework == "tensorflow":
         out = [Build(framework, release, "cpu")]
         if row.get("cuda"):
@@ -86,8 +86,9 @@ def builds(framework: str, release: str) -> List[Build]:
         return out
     if framework == "jax":
         extras = load("frameworks")["frameworks"]["jax"].get("extras") or []
-        return [Build(framework, release, e["extra"], cuda="%d.0" % e["cuda_major"]) for e in extras] + \
-            [Build(framework, release, "cpu")]
+        published = queries.jax_cuda_extras(release) if row else [e["extra"] for e in extras]
+        return [Build(framework, release, e["extra"], cuda="%d.0" % e["cuda_major"]) for e in extras
+                if e["extra"] in published] + [Build(framework, release, "cpu")]
     return [Build(framework, release, "cpu")]
 
 
@@ -137,7 +138,7 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
             and "avx" not in cpu["flags"]:
         verdict.problems.append("the CPU has no AVX, which TensorFlow's wheels need")
     if build.framework == "mxnet":
-        verdict.problems.append("MXNet is retired (Apache Attic): no builds for current CUDA or Python")
+        verdict.notes.append("MXNet is retired (Apache Attic): 1.9.1 is its last release, for Python <= 3.8")
     if build.rocm:
         verdict.notes.append("ROCm compatibility with this GPU and its driver is not judged yet")
     elif build.cuda or build.variant.startswith("cu"):

@@ -2,9 +2,15 @@
 and the queries over them on good and bad input."""
 
 import datetime
+import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from provision.knowledge import load
 from provision.knowledge import queries as q
@@ -21,8 +27,12 @@ def _rows():
     frameworks = load("frameworks")["frameworks"]
     for name, entry in frameworks.items():
         yield "frameworks", entry
-        for row in entry.get("releases", []) + entry.get("extras", []):
+        for row in entry.get("releases", []) + entry.get("extras", []) + entry.get("legacy_extras", []):
             yield "frameworks:" + name, row
+        for key in ("pip", "and_cuda_extra"):
+            if key in entry:
+                yield "frameworks:%s:%s" % (name, key), entry[key]
+    yield "frameworks:keras", load("frameworks")["keras"]
     for row in load("distributions")["distributions"]:
         yield "distributions", row
 
@@ -126,8 +136,8 @@ def test_framework_names():
 def test_framework_shape():
     frameworks = load("frameworks")["frameworks"]
     torch_versions = [row["version"] for row in frameworks["pytorch"]["releases"]]
-    assert torch_versions == ["2.%d" % i for i in range(10)]
-    assert [row["version"] for row in frameworks["tensorflow"]["releases"]] == ["2.%d" % i for i in range(12, 19)]
+    assert torch_versions == ["2.%d" % i for i in range(11)]
+    assert [row["version"] for row in frameworks["tensorflow"]["releases"]] == ["2.%d" % i for i in range(12, 22)]
     for row in frameworks["pytorch"]["releases"]:
         assert "cpu" in row["variants"]
         assert row["pypi_default_linux_x86_64"] in row["variants"]
@@ -147,6 +157,7 @@ def test_torch_facts():
     assert q.framework_cuda_variants("pytorch", "2.1.2+cu121") == ["cu118", "cu121"]
     assert q.framework_cuda_variants("torch", "2.9.0") == ["cu126", "cu128", "cu130"]
     assert q.torch_release("2.0.1")["pypi_default_linux_x86_64"] == "cu117"
+    assert q.framework_cuda_variants("torch", "2.10") == ["cu126", "cu128", "cu130"]
     assert q.torch_release("2.1")["variants"]["cu121"]["cudnn"] == "8.9.2.26"
     assert q.torch_arch_list("2.0", "cu118") == ["3.7", "5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"]
     assert q.torch_arch_list("2.0", "cpu") is None
@@ -171,6 +182,8 @@ def test_tensorflow_facts():
     assert (release["cuda"], release["cudnn"]) == ("12.2", "8.9")
     assert q.framework_release("tf", "2.12")["cuda"] == "11.8"
     assert q.framework_release("tf", "2.18")["cudnn"] == "9.3"
+    assert q.python_supported("tensorflow", "2.21", "3.9") is False  # 2.21.0: Requires-Python >=3.10
+    assert q.python_supported("tensorflow", "2.20", "3.13") is True
     assert q.python_supported("tensorflow", "2.16", "3.12") is True
     assert q.python_supported("tensorflow", "2.13", "3.12") is False
     info = q.framework_info("tensorflow")
@@ -217,6 +230,177 @@ def test_distribution_shape():
         assert row["cuda_repo"] is None or re.match(r"^[a-z]+\d+$", row["cuda_repo"])
 
 
+# --- pins (checked against the published wheels' metadata in tests/pypi_framework_metadata.json) -------------------
+
+PYPI = json.load(open(os.path.join(os.path.dirname(__file__), "pypi_framework_metadata.json"), encoding="utf-8"))
+
+
+def _published(spec):
+    """The recorded PyPI metadata of 'name==version' (KeyError when it was never recorded)."""
+    return PYPI["packages"][spec]
+
+
+def _on_index(name, version):
+    return version in [v.strip() for v in PYPI["indexes"][name].split(",")]
+
+
+def _pinned(spec, dependency):
+    """The exact version a wheel's Requires-Dist pins dependency to (outside extras)."""
+    for text in _published(spec)["requires_dist"]:
+        req = Requirement(text)
+        if req.name == dependency and req.marker is None:
+            (only,) = list(req.specifier)
+            return only.version
+    return None
+
+
+def test_torch_pins_facts():
+    # previous-versions.md: 'pip install torch==2.4.1 torchvision==0.19.1 torchaudio==2.4.1 --index-url .../cu121'
+    assert q.framework_pins("pytorch", "2.4", "cu121") == {"torch": "2.4.1", "torchvision": "0.19.1", "torchaudio": "2.4.1"}
+    assert q.framework_pins("torch", "2.0.1", "cu117") == {"torch": "2.0.1", "torchvision": "0.15.2", "torchaudio": "2.0.2"}
+    assert q.framework_pins("torch", "2.3", "rocm6.0") == {"torch": "2.3.1", "torchvision": "0.18.1", "torchaudio": "2.3.1"}
+    assert q.framework_pins("torch", "2.10", "cu130")["torchvision"] == "0.25.0"
+    assert q.framework_pins("torch", "2.2", "rocm5.6")["torch"] == "2.2.0"  # the rocm5.6 index stops at 2.2.0
+    assert q.framework_pins("torch", "2.2", "rocm5.7")["torch"] == "2.2.2"
+    assert q.framework_pins("torch", "2.9", "cu118") == {}  # 2.9 has no CUDA 11.8 build
+    assert q.pip_index_url("torch", "2.6.0", "cu126") == "https://download.pytorch.org/whl/cu126"
+    assert q.pip_index_url("torch", "2.9", "cpu") == "https://download.pytorch.org/whl/cpu"
+    assert q.pip_index_url("torch", "2.9", "cpu", system="darwin") is None  # macOS wheels come from PyPI
+    assert q.pip_index_url("torch", "2.9", "cu118") is None
+    assert q.pip_requirements("torch", "2.5", "rocm6.1") == ["torch==2.5.1", "torchvision==0.20.1", "torchaudio==2.5.1"]
+    assert q.torch_pypi_default_is_cuda("2.0") is True
+
+
+def test_torch_pins_match_published_metadata():
+    for row in load("frameworks")["frameworks"]["pytorch"]["releases"]:
+        pins = row["pins"]
+        assert _minor(pins["torch"]) == row["version"] and _minor(pins["torchaudio"]) == row["version"]
+        # torchvision 0.(15+m) goes with torch 2.m, and each wheel pins its torch exactly.
+        assert _minor(pins["torchvision"]) == "0.%d" % (15 + Version(row["version"]).minor)
+        assert _pinned("torchvision==" + pins["torchvision"], "torch") == pins["torch"]
+        assert _pinned("torchaudio==" + pins["torchaudio"], "torch") == pins["torch"]
+        assert all(_on_index(name, version) for name, version in pins.items())
+        # The newest patch: no later torch of this minor on PyPI.
+        later = [v for v in PYPI["indexes"]["torch"].split(", ") if _minor(v) == row["version"]]
+        assert max(later, key=Version) == pins["torch"]
+        # The PyPI wheel is the CUDA build the row names: its nvidia-cuda-runtime pin gives the CUDA minor.
+        runtime = next(r for r in _published("torch==" + pins["torch"])["requires_dist"] if "cuda-runtime" in r)
+        cuda = Requirement(runtime).specifier
+        assert row["pypi_default_is_cuda"] is True
+        assert "cu" + "".join(str(next(iter(cuda)).version).split(".")[:2]) == row["pypi_default_linux_x86_64"]
+        command = row["pip_command"].format(variant="cu126")
+        assert command == "pip install %s --index-url https://download.pytorch.org/whl/cu126" % " ".join(
+            "%s==%s" % item for item in pins.items())
+        for variant, override in (row.get("variant_pins") or {}).items():
+            assert variant in row["variants"] and set(override) == set(pins)
+
+
+def test_tensorflow_pins():
+    assert q.framework_pins("tf", "2.16", "cuda") == {"tensorflow": "2.16.2"}
+    assert q.framework_pins("tensorflow", "2.12.0", "cpu") == {"tensorflow": "2.12.1"}
+    assert q.pip_requirements("tf", "2.13", "cuda") == ["tensorflow==2.13.1"]  # and-cuda starts at 2.14
+    assert q.pip_requirements("tf", "2.14", "cuda") == ["tensorflow[and-cuda]==2.14.1"]
+    assert q.pip_requirements("tf", "2.14", "cpu") == ["tensorflow==2.14.1"]
+    assert q.pip_index_url("tf", "2.14", "cuda") is None  # PyPI
+    assert q.framework_pins("tf", "2.14", "rocm6.1") == {}
+    for row in load("frameworks")["frameworks"]["tensorflow"]["releases"]:
+        pin = row["pins"]["tensorflow"]
+        meta = _published("tensorflow==" + pin)
+        assert _minor(pin) == row["version"]
+        assert max((v for v in PYPI["indexes"]["tensorflow"].split(", ") if _minor(v) == row["version"]), key=Version) == pin
+        assert ("and-cuda" in meta["provides_extra"]) is row["and_cuda_extra"] is (Version(row["version"]) >= Version("2.14"))
+        assert meta["requires_python"] == ">=" + row["python"]["min"]
+        assert max(meta["python_classifiers"], key=Version) == row["python"]["max"]
+    assert q.framework_info("tensorflow")["and_cuda_extra"]["since"] == "2.14"
+
+
+def test_jax_releases_match_pypi():
+    releases = q.jax_releases()
+    assert releases[0] == "0.10.2" and releases == sorted(releases, key=Version, reverse=True)
+    assert {"0.4.%d" % i for i in range(20, 39) if i != 32} <= set(releases)  # jaxlib 0.4.32 was yanked
+    assert {"0.5.0", "0.5.3", "0.6.2", "0.7.2", "0.8.3", "0.9.2", "0.10.1"} <= set(releases)
+    assert set(releases) == set(PYPI["indexes"]["jax"].split(", "))
+    for version in releases:
+        row = q.framework_release("jax", version)
+        meta = _published("jax==" + version)
+        assert row["version"] == version and row["pins"]["jax"] == version
+        assert _on_index("jaxlib", row["pins"]["jaxlib"]) and Version(row["pins"]["jaxlib"]) <= Version(version)
+        assert meta["requires_python"].replace(" ", "") == ">=" + row["python"]["min"]
+        assert max(meta["python_classifiers"], key=Version) == row["python"]["max"]
+        assert set(row["cuda_extras"]) <= set(meta["provides_extra"])
+        for extra in row["cuda_extras"]:
+            assert _on_index("jax-%s-plugin" % extra, row["pins"]["jaxlib"])
+
+
+def test_jax_facts():
+    # jax-ml/jax CHANGELOG.md: 0.4.31 'The minimum Python version is now 3.10'; 0.4.37 'Only jax was released'.
+    assert q.python_supported("jax", "0.4.30", "3.9") is True
+    assert q.python_supported("jax", "0.4.31", "3.9") is False
+    assert q.python_supported("jax", "0.7.0", "3.10") is False
+    assert q.python_supported("jax", "0.10.2", "3.14") is True
+    assert q.framework_pins("jax", "0.4.37", "cpu") == {"jax": "0.4.37", "jaxlib": "0.4.36"}
+    assert q.framework_release("jax", "0.9.0.1")["version"] == "0.9.0.1"
+    assert q.framework_release("jax", "0.4.2") is None
+    assert q.jax_cuda_extras("0.4.21") == []  # CUDA jaxlibs only from Google's find-links page
+    assert q.jax_cuda_extras("0.4.22") == ["cuda12"]
+    assert q.jax_cuda_extras("0.7.1") == ["cuda12"]  # declares cuda13, but jax-cuda13-plugin starts at 0.7.2
+    assert q.jax_cuda_extras("0.7.2") == ["cuda12", "cuda13"]
+    assert q.pip_requirements("jax", "0.10.2", "cuda13") == ["jax[cuda13]==0.10.2", "jaxlib==0.10.2"]
+    assert q.pip_requirements("jax", "0.4.30", "cpu") == ["jax==0.4.30", "jaxlib==0.4.30"]
+    assert q.pip_requirements("jax", "0.6.2", "cuda13") == []
+    assert q.pip_index_url("jax", "0.10.2", "cuda12") is None
+    extras = {row["extra"]: row for row in q.framework_info("jax")["extras"]}
+    assert (extras["cuda12"]["first_release"], extras["cuda13"]["first_release"]) == ("0.4.22", "0.7.2")
+    assert q.framework_info("jax")["legacy_extras"][0]["removed_in"] == "0.6.0"
+
+
+@pytest.mark.skipif(not os.environ.get("DLWS_PYPI_TESTS"), reason="asks PyPI: set DLWS_PYPI_TESTS=1")
+def test_newest_jax_row_is_on_pypi_live():
+    out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "jax"], capture_output=True, text=True,
+                         timeout=120).stdout
+    listed = out.split("Available versions:", 1)[1].split("\n", 1)[0]
+    assert q.jax_releases()[0] in [version.strip() for version in listed.split(",")]
+
+
+def test_mxnet_pins():
+    assert q.framework_pins("mxnet", "1.9.1", "cu112") == {"mxnet-cu112": "1.9.1", "numpy": "1.23.5"}
+    assert q.framework_pins("mxnet", "1.9", "cpu") == {"mxnet": "1.9.1", "numpy": "1.23.5"}
+    assert q.framework_pins("mxnet", "1.9", "cu999") == {}
+    row = q.framework_release("mxnet", "1.9.1")
+    assert Version(row["pins"]["numpy"]) < Version("1.24")  # apache/mxnet#21165: np.bool is gone in NumPy 1.24
+    assert q.python_supported("mxnet", "1.9.1", "3.8") is True
+    assert q.python_supported("mxnet", "1.9.1", "3.9") is False
+    assert q.framework_info("mxnet")["retired"] is True
+    for pins in [row["pins"]] + list(row["variant_pins"].values()):
+        meta = _published("%s==%s" % next(iter(pins.items())))  # mxnet / mxnet-cuXYZ 1.9.1: classifiers 3.5 .. 3.8
+        assert row["python"]["max"] == max(meta["python_classifiers"], key=Version)
+        assert row["python"]["min"] == min(meta["python_classifiers"], key=Version)
+    numpy = _published("numpy==1.23.5")
+    assert numpy["requires_python"] == ">=3.8" and "3.8" in numpy["python_classifiers"]
+
+
+def test_keras():
+    assert q.keras_pins() == {"keras": "3.15.1"}
+    info = q.keras_info()
+    meta = _published("keras==3.15.1")
+    assert meta["requires_python"] == ">=" + info["python"]["min"]
+    assert max(PYPI["indexes"]["keras"].split(", "), key=Version) == info["pins"]["keras"]
+    assert info["env_var"] == "KERAS_BACKEND"
+    assert any("export KERAS_BACKEND" in line or "environment variable `KERAS_BACKEND`" in line
+               for line in meta["readme_configuring_backend"])
+    table = " ".join(meta["readme_backend_table"])
+    for key, backend in info["backends"].items():
+        assert backend["min_version"] in table, key
+    assert q.keras_backend("pytorch") == "torch"
+    assert q.keras_backend("tf") == "tensorflow"
+    assert q.keras_backend("jaxlib") == "jax"
+    assert q.keras_backend("mxnet") is None
+
+
+def _minor(version):
+    return ".".join(version.split(".")[:2])
+
+
 GARBAGE = [None, "", "  ", "abc", "12.x", "1.2.3.4.5.6.x", 42, 4.2, [], {}, object(), "nan", "-1", "..", "v", "12.4+"]
 
 
@@ -245,3 +429,13 @@ def test_queries_never_raise_on_garbage(bad):
     assert q.distribution("ubuntu", bad) is None
     assert q.distribution_eol(bad, bad) is None
     assert q.distribution_cuda_repo("ubuntu", bad) is None
+    assert q.framework_pins(bad, "2.4", "cu121") == {}
+    assert q.framework_pins("torch", bad, "cu121") == {}
+    assert q.framework_pins("torch", "2.4", bad) == {}
+    assert q.pip_requirements("jax", bad, "cuda12") == []
+    assert q.pip_requirements("jax", "0.10.2", bad) == []
+    assert q.pip_index_url("torch", "2.4", bad) is None
+    assert q.pip_index_url("torch", "2.4", "cu121", system=bad) is None
+    assert q.torch_pypi_default_is_cuda(bad) is None
+    assert q.jax_cuda_extras(bad) == []
+    assert q.keras_backend(bad) is None

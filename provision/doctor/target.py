@@ -20,6 +20,11 @@ def check_target(inv: Dict[str, Any], text: str) -> List[Finding]:
     if release is None:
         raise UsageError("dlws knows no %s release %s; known: %s" % (
             framework, version, ", ".join(compat.releases(framework)) or "none"))
+    if framework == "mxnet":
+        return [Finding("DLWS-TGT-001", "error", "%s: MXNet is retired" % text,
+                        {"target": text, "last_release": "1.9.1", "python": "<= 3.8"},
+                        "use PyTorch or JAX; for legacy code only: dlws setup --framework mxnet --python 3.8",
+                        subject=text)]
     verdicts = compat.best_build(inv, framework, release)
     best = verdicts[0]
     evidence = {"target": text, "builds": {v.build.variant: v.problems or v.notes or ["works"] for v in verdicts}}

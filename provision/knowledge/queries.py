@@ -1,4 +1,5 @@
-"""Typed questions over the knowledge tables (cuda, frameworks, distributions).
+"""Typed questions over the knowledge tables (cuda, frameworks, distributions), including the exact pins and
+package index the setup planner installs from.
 
 Every function is pure and total: bad or unknown input answers None (or an empty list), never an exception,
 because doctor rules feed them whatever a broken machine reported.
@@ -7,6 +8,7 @@ because doctor rules feed them whatever a broken machine reported.
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from packaging.version import InvalidVersion, Version
@@ -159,13 +161,25 @@ def normalize_framework(name: Any) -> Optional[str]:
 
 
 def framework_release(framework: str, version: str) -> Optional[Row]:
-    """The row of a framework release by major.minor ('2.1.2+cu121' -> the 2.1 row), or None."""
+    """The row a release belongs to: the longest row version that prefixes it ('2.1.2+cu121' -> the torch 2.1 row,
+    '0.4.30' -> the jax 0.4.30 row, '0.9.0.1' -> 0.9.0.1 rather than 0.9.0), or None."""
     name = normalize_framework(framework)
-    minor = _minor(version)
-    if name is None or minor is None:
+    wanted = _version(version)
+    if name is None or wanted is None:
         return None
-    releases = load("frameworks")["frameworks"][name].get("releases", [])
-    return next((row for row in releases if row["version"] == minor), None)
+    best: Optional[Row] = None
+    for row in load("frameworks")["frameworks"][name].get("releases", []):
+        have = _release_tuple(row["version"])
+        padded = wanted.release + (0,) * (len(have) - len(wanted.release))  # '2' reads as '2.0'
+        if padded[: len(have)] == have and (best is None or len(have) > len(_release_tuple(best["version"]))):
+            best = row
+    return best
+
+
+@functools.lru_cache(maxsize=None)
+def _release_tuple(text: str) -> Tuple[int, ...]:
+    """A table row's version as numbers, parsed once: the planner asks about every JAX release row."""
+    return Version(text).release
 
 
 def torch_release(version: str) -> Optional[Row]:
@@ -267,3 +281,93 @@ def distribution_cuda_repo(id: str, version: str) -> Optional[str]:
     if row is None or not row.get("cuda_repo"):
         return None
     return load("distributions")["cuda_repo_url"].format(folder=row["cuda_repo"])
+
+
+# --- pins: what the setup planner installs ----------------------------------------------------------------------
+
+
+def framework_pins(framework: str, release: str, variant: str) -> Dict[str, str]:
+    """package -> exact version for one build: ('pytorch', '2.4', 'cu121') -> {'torch': '2.4.1', 'torchvision':
+    '0.19.1', 'torchaudio': '2.4.1'}; ('jax', '0.4.30', 'cuda12') -> {'jax': '0.4.30', 'jaxlib': '0.4.30'};
+    ('mxnet', '1.9', 'cu112') -> {'mxnet-cu112': '1.9.1', 'numpy': '1.23.5'}.
+
+    Empty when the release or the variant is unknown, or the release has no such build (jax[cuda13] before 0.7.2).
+    """
+    row = framework_release(framework, release)
+    if row is None or not isinstance(variant, str) or not _has_variant(normalize_framework(framework), row, variant):
+        return {}
+    return dict((row.get("variant_pins") or {}).get(variant) or row.get("pins") or {})
+
+
+def _has_variant(name: Optional[str], row: Row, variant: str) -> bool:
+    if name == "jax":
+        return variant == "cpu" or variant in row.get("cuda_extras", [])
+    if name == "tensorflow":
+        return variant == "cpu" or (variant == "cuda" and bool(row.get("cuda")))
+    return variant in (row.get("variants") or {})
+
+
+def pip_requirements(framework: str, release: str, variant: str) -> List[str]:
+    """The pip requirement strings of a build, extras included: ['jax[cuda12]==0.4.30', 'jaxlib==0.4.30'],
+    ['tensorflow[and-cuda]==2.15.1'] (the extra only from 2.14 on), ['torch==2.4.1', ...]. Empty when unknown."""
+    pins = framework_pins(framework, release, variant)
+    name = normalize_framework(framework)
+    row = framework_release(framework, release) or {}
+    extra = ""
+    if name == "jax" and variant != "cpu":
+        extra = "[%s]" % variant
+    elif name == "tensorflow" and variant == "cuda" and row.get("and_cuda_extra"):
+        extra = "[and-cuda]"
+    main = (load("frameworks")["frameworks"].get(name or "") or {}).get("package")
+    return ["%s%s==%s" % (package, extra if package == main else "", version) for package, version in pins.items()]
+
+
+def pip_index_url(framework: str, release: str, variant: str, system: str = "linux") -> Optional[str]:
+    """The index a build comes from: PyTorch's per-variant index on Linux and Windows
+    ('https://download.pytorch.org/whl/cu126'); None for PyPI (TensorFlow, JAX, MXNet, torch on macOS), for builds
+    the release does not have and for systems other than 'linux' and 'windows'."""
+    row = framework_release(framework, release)
+    if not framework_pins(framework, release, variant) or not isinstance(system, str):
+        return None
+    template = row.get("index_url") if row else None
+    if not template or system.strip().lower() not in ("linux", "windows"):
+        return None
+    return template.format(variant=variant)
+
+
+def torch_pypi_default_is_cuda(release: str) -> Optional[bool]:
+    """Whether plain `pip install torch` (PyPI) gets a CUDA build on Linux x86_64 for this release; None if unknown."""
+    row = torch_release(release)
+    value = row.get("pypi_default_is_cuda") if row else None
+    return value if isinstance(value, bool) else None
+
+
+def jax_releases() -> List[str]:
+    """The JAX releases the table knows, newest first."""
+    rows = load("frameworks")["frameworks"]["jax"].get("releases", [])
+    return sorted((row["version"] for row in rows), key=Version, reverse=True)
+
+
+def jax_cuda_extras(release: str) -> List[str]:
+    """The CUDA extras that install from PyPI for a JAX release: ['cuda12', 'cuda13'] for 0.7.2 on, [] before
+    0.4.22 (its CUDA jaxlibs came from Google's find-links page)."""
+    row = framework_release("jax", release)
+    return list(row.get("cuda_extras", [])) if row else []
+
+
+def keras_info() -> Row:
+    """The Keras 3 entry: pins, Python floor, backends with their minimum framework versions, KERAS_BACKEND."""
+    return load("frameworks")["keras"]
+
+
+def keras_pins() -> Dict[str, str]:
+    """{'keras': '3.15.1'}: the Keras 3 release dlws installs on top of a backend framework."""
+    return dict(keras_info().get("pins") or {})
+
+
+def keras_backend(framework: Any) -> Optional[str]:
+    """The KERAS_BACKEND value for a framework dlws installs: 'pytorch' -> 'torch', 'jax' -> 'jax', 'tf' ->
+    'tensorflow'; None for frameworks Keras 3 cannot run on (MXNet) and for garbage."""
+    name = normalize_framework(framework)
+    backends = keras_info().get("backends") or {}
+    return next((key for key, info in sorted(backends.items()) if name and info.get("framework") == name), None)

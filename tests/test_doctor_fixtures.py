@@ -1,0 +1,181 @@
+"""The doctor on every snapshot fixture: each check fires on a real machine's outputs and stays quiet on another's.
+
+FIRES names, for every rule (plus DLWS-REQ-001 from --require and the DLWS-TGT-* findings of --target), fixtures
+where it must fire; the tests also find a fixture where it is quiet. Each fixture's complete verdict is pinned in a
+golden file, tests/golden/doctor/<fixture>.json: the sorted, distinct (id, severity) pairs of a doctor run with
+REQUIREMENTS and TARGET. After a deliberate change of a rule, a probe or the knowledge base, regenerate them with
+
+    DLWS_UPDATE_GOLDEN=1 scripts/test tests/test_doctor_fixtures.py
+
+and review the diff: every changed line is a changed verdict on a real machine.
+"""
+
+import datetime
+import json
+import os
+import re
+from functools import lru_cache
+
+import pytest
+
+from provision.doctor import all_rules, diagnose
+from provision.doctor.report import to_json, to_junit, to_text
+from provision.doctor.require import evaluate, parse
+from provision.doctor.target import check_target
+from provision.inventory import collect
+from provision.snapshot import open_snapshot
+
+HERE = os.path.dirname(__file__)
+SNAPSHOTS = os.path.join(HERE, "snapshots")
+GOLDEN = os.path.join(HERE, "golden", "doctor")
+FIXTURES = sorted(d for d in os.listdir(SNAPSHOTS) if os.path.isdir(os.path.join(SNAPSHOTS, d)))
+
+#: The end-of-life check compares with today: every run judges as of this day.
+TODAY = datetime.date(2026, 11, 25)
+#: What the golden runs add to the rules: one requirement (DLWS-REQ-001) and one target (DLWS-TGT-*).
+REQUIREMENTS = ("gpu.count >= 1",)
+TARGET = "pytorch==2.4"  # a fixed release: a new torch in the knowledge base does not move the goldens
+
+FIRES = {
+    "DLWS-DRV-001": ["driver-not-loaded", "secure-boot-nvidia-key-rejected"],
+    "DLWS-DRV-002": ["gtx970-nouveau-bound"],
+    "DLWS-DRV-003": ["ubuntu2004-driver-library-mismatch"],
+    "DLWS-DRV-004": ["opensuse-2080ti-gpu-lost"],
+    "DLWS-DRV-005": ["rtx4090-driver535-cuda13-mixed-venv"],
+    "DLWS-DRV-006": ["rtx3090-no-devices-found"],
+    "DLWS-DRV-007": ["wsl2-linux-driver-installed"],
+    "DLWS-DRV-008": ["secure-boot-nvidia-key-rejected"],
+    "DLWS-DRV-009": ["nixos-4x-rtx2070-one-missing"],
+    "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
+    "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
+    "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],
+    "DLWS-GPU-004": ["rtx2080-pcie-x8-i9-9900k"],
+    "DLWS-GPU-005": ["gtx1080-pascal", "rtx2080-pcie-x8-i9-9900k", "centos7-tesla-p4-docker-no-toolkit"],
+    "DLWS-GPU-006": ["a100-sxm4-row-remap-pending"],
+    "DLWS-GPU-007": ["h100-sxm-server"],
+    "DLWS-GPU-008": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake", "macos-m2-max"],
+    "DLWS-SYS-001": ["nixos-4x-rtx2070-one-missing"],
+    "DLWS-SYS-002": ["h100-sxm-server", "cpu-without-avx"],
+    "DLWS-SYS-003": ["centos7-k80", "graviton3-arm64-server"],
+    "DLWS-SYS-004": ["nixos-4x-rtx2070-one-missing"],
+    "DLWS-SYS-005": ["mi250x-rocm-server"],
+    "DLWS-SYS-006": ["dgx-a100-8gpu", "rtx4090-ryzen-workstation"],
+    "DLWS-OS-001": ["centos7-k80", "ubuntu2004-driver-library-mismatch"],
+    "DLWS-OS-002": ["centos7-k80", "opensuse-2080ti-gpu-lost", "core2duo-tensorflow114-no-avx"],
+    "DLWS-OS-003": ["docker-container-a100-no-gpus-flag"],
+    "DLWS-OS-004": ["centos7-tesla-p4-docker-no-toolkit"],
+    "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550"],
+    "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv"],
+    "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550"],
+    "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],
+    "DLWS-FW-005": ["core2duo-tensorflow114-no-avx"],
+    "DLWS-FW-006": ["python313-torch24-source-build"],
+    "DLWS-FW-007": ["tf212-torch21-mxnet-cu112-venv"],
+    "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
+    "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
+    "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
+    "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
+    "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],
+}
+#: Findings that do not come from all_rules(): --require and --target.
+EXTRA_IDS = {"DLWS-REQ-001", "DLWS-TGT-001", "DLWS-TGT-002"}
+#: A probe that raised: collect() turns it into an inventory error "<ExceptionClass>: message".
+PROBE_CRASH = re.compile(r"^[A-Z]\w*(Error|Exception): ")
+
+
+@pytest.fixture(autouse=True)
+def fixed_today(monkeypatch):
+    from provision.doctor.rules import system
+
+    monkeypatch.setattr(system, "today", lambda: TODAY)
+
+
+@lru_cache(maxsize=None)
+def inventory_json(name):
+    """The inventory as JSON text (cached; every test decodes its own copy, so none can change another's)."""
+    return json.dumps(collect(open_snapshot(os.path.join(SNAPSHOTS, name))).to_dict())
+
+
+def inventory(name):
+    return json.loads(inventory_json(name))
+
+
+def doctor(name):
+    """A doctor run as `dlws doctor --require ... --target pytorch==2.4` does it (see provision/cli.py)."""
+    inv = inventory(name)
+    report = diagnose(inv, [evaluate(parse(text), inv) for text in REQUIREMENTS])
+    report.findings.extend(check_target(inv, TARGET))
+    report.sort()
+    return report
+
+
+def golden_text(found):
+    """One finding per line, so that a changed verdict is a one-line diff."""
+    lines = ",\n".join("  " + json.dumps(pair) for pair in found["findings"])
+    return '{"fixture": %s, "findings": [\n%s\n]}\n' % (json.dumps(found["fixture"]), lines)
+
+
+def verdict(report):
+    return sorted({(f.id, f.severity) for f in report.findings})
+
+
+def fired(name):
+    return {f.id for f in doctor(name).findings}
+
+
+def test_the_table_covers_every_check_and_names_real_fixtures():
+    assert set(FIRES) == set(all_rules()) | EXTRA_IDS
+    for rule_id, names in FIRES.items():
+        assert names, rule_id
+        assert set(names) <= set(FIXTURES), "%s names a fixture that does not exist" % rule_id
+
+
+@pytest.mark.parametrize("rule_id,name", [(r, n) for r, names in sorted(FIRES.items()) for n in names])
+def test_check_fires_on_its_fixture(rule_id, name):
+    assert rule_id in fired(name), "%s did not fire on %s" % (rule_id, name)
+
+
+@pytest.mark.parametrize("rule_id", sorted(FIRES))
+def test_check_is_quiet_on_another_fixture(rule_id):
+    quiet = [n for n in FIXTURES if n not in FIRES[rule_id] and rule_id not in fired(n)]
+    assert quiet, "%s fires on every fixture" % rule_id
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_doctor_never_fails_on_a_fixture(name):
+    report = doctor(name)
+    broken = [f.title for f in report.findings if f.title.startswith("dlws check")]
+    assert not broken, broken
+    crashed = [e for e in report.inventory.get("errors") or [] if PROBE_CRASH.match(e.get("message") or "")]
+    assert not crashed, crashed
+    for finding in report.findings:
+        assert finding.title and finding.fix and finding.severity in ("error", "warning", "info"), finding
+    assert json.loads(to_json(report))["findings"] is not None
+    assert to_text(report, colour=False) and to_junit(report)
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_fixture_verdict_matches_golden(name):
+    path = os.path.join(GOLDEN, name + ".json")
+    found = {"fixture": name, "findings": [list(pair) for pair in verdict(doctor(name))]}
+    if os.environ.get("DLWS_UPDATE_GOLDEN") == "1":
+        os.makedirs(GOLDEN, exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(golden_text(found))
+    assert os.path.isfile(path), "no golden for %s: regenerate (see the module docstring)" % name
+    with open(path) as handle:
+        assert json.load(handle) == found
+
+
+def test_every_golden_has_its_fixture():
+    stale = [f for f in os.listdir(GOLDEN) if f[: -len(".json")] not in FIXTURES]
+    assert not stale, stale
+
+
+def test_verdicts_do_not_change_with_the_calendar(monkeypatch):
+    """Before CentOS 7's end of support (2024-06-30) the same machine has no end-of-life finding."""
+    from provision.doctor.rules import system
+
+    assert "DLWS-OS-001" in fired("centos7-k80")
+    monkeypatch.setattr(system, "today", lambda: datetime.date(2024, 1, 1))
+    assert "DLWS-OS-001" not in fired("centos7-k80")
