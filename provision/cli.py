@@ -235,6 +235,51 @@ def _write(text: str, output: Optional[str]) -> None:
         raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
 
 
+@cli.command(epilog=EXIT_CODES)
+@click.option("-f", "--framework", "frameworks", multiple=True, required=True, metavar="NAME",
+              help="pytorch (torch), tensorflow, jax, mxnet, keras; repeat for several in one environment.")
+@click.option("--version", "version", metavar="SPEC", help="Version of the (first) framework, e.g. 2.4 or 2.4.1.")
+@click.option("--variant", default="auto", show_default=True, metavar="VARIANT",
+              help="auto, cpu, cuda, cuXYZ (cu121), rocm or metal.")
+@click.option("--python", "python", metavar="X.Y", help="Python of the environment (default: the inventory's).")
+@click.option("--env", "env", default=".venv-dlws", show_default=True, metavar="PATH",
+              help="The virtual environment to create or reuse.")
+@click.option("--driver", type=click.Choice(["install", "keep", "upgrade"]), default="install", show_default=True,
+              help="install a missing NVIDIA driver; keep the driver as it is; upgrade an old one too.")
+@click.option("--with-cuda-toolkit", is_flag=True, help="Also install a system CUDA toolkit (wheels bring their own).")
+@click.option("--dry-run", is_flag=True, help="Print the plan and the script; change nothing.")
+@click.option("--format", "fmt", type=click.Choice(["shell", "ansible", "json"]), default="shell", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the script, playbook or JSON to FILE.")
+@click.option("-y", "--yes", is_flag=True, help="Run without asking (needed without a terminal).")
+@click.option("--log", "log_path", metavar="FILE", help="Where to log every command's output (default: dlws-setup.log).")
+@machine_options
+def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], variant: str, python: Optional[str],
+          env: str, driver: str, with_cuda_toolkit: bool, dry_run: bool, fmt: str, output: Optional[str], yes: bool,
+          log_path: Optional[str]) -> int:
+    """Plan the install of a framework that fits this machine; print it (--dry-run) or run it.
+
+    \b
+    Examples:
+      dlws setup --framework pytorch --dry-run > setup.sh
+      dlws setup --framework jax --variant cpu --env ~/venvs/jax --yes
+      dlws setup --framework pytorch --framework jax --dry-run --format ansible -o setup.yml
+      dlws setup --framework tensorflow --snapshot box.tar.gz --dry-run --format json
+
+    \b
+    Without --dry-run it shows the plan, asks before changing anything (--yes skips the question; with no
+    terminal and no --yes it refuses), runs the steps with progress, logs every command's output, and stops at
+    the first failure; running it again picks up where it stopped. A script exits 3 when a reboot must come
+    first (a new driver): reboot, then run it again.
+    """
+    from provision.host import LiveHost
+    from provision.setup_command import make_request, run_setup
+
+    request = make_request(frameworks, version, variant, python, env, driver, with_cuda_toolkit)
+    if not dry_run and not isinstance(host, LiveHost):
+        raise UsageError("a recorded machine cannot be changed: add --dry-run to plan for --snapshot")
+    return run_setup(_collect(host).to_dict(), request, dry_run, fmt, output, yes, log_path)
+
+
 def main(argv: Optional[list] = None) -> None:
     """Run the CLI with the documented exit codes: one-line errors, a traceback only with --debug."""
     try:

@@ -92,9 +92,14 @@ def builds(framework: str, release: str) -> List[Build]:
     return [Build(framework, release, "cpu")]
 
 
+def nvidia_hardware(inv: Dict[str, Any]) -> bool:
+    """NVIDIA GPUs that the driver reports, or that sit on the PCI bus without a working driver."""
+    return bool(facts.gpus(inv, "nvidia") or facts.nvidia(inv).get("pci_gpus"))
+
+
 def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     gpus = facts.gpus(inv, "nvidia")
-    if not gpus:
+    if not nvidia_hardware(inv):
         verdict.problems.append("no NVIDIA GPU here")
         return
     for gpu in gpus:
@@ -127,6 +132,15 @@ def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
             needs + (nv.get("cuda_driver_version"),)))
 
 
+def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """Linux wheels are built for a manylinux glibc floor; an older glibc cannot load them."""
+    floor = (queries.framework_release(build.framework, build.release) or {}).get("glibc_min_linux_x86_64")
+    glibc = facts.os_info(inv).get("glibc")
+    if floor and glibc and (inv.get("cpu") or {}).get("arch") == "x86_64" and facts.version(glibc) \
+            and facts.version(glibc) < Version(floor):
+        verdict.problems.append("its Linux wheels need glibc >= %s (this machine has %s)" % (floor, glibc))
+
+
 def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     """Whether this build can work on the machine described by inv, and why not."""
     verdict = Verdict(build)
@@ -134,6 +148,7 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     if python and queries.python_supported(build.framework, build.release, python) is False:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
+    _judge_glibc(inv, build, verdict)
     if build.framework == "tensorflow" and cpu.get("arch") == "x86_64" and cpu.get("flags") \
             and "avx" not in cpu["flags"]:
         verdict.problems.append("the CPU has no AVX, which TensorFlow's wheels need")
@@ -151,7 +166,7 @@ def relevant(inv: Dict[str, Any], build: Build) -> bool:
     if build.rocm:
         return bool(facts.gpus(inv, "amd"))
     if build.cuda:
-        return bool(facts.gpus(inv, "nvidia"))
+        return nvidia_hardware(inv)
     return True
 
 

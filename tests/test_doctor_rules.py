@@ -34,6 +34,7 @@ def healthy():
                             pcie=Pcie(4, 4, 16, 16), ecc=Ecc(mode="enabled", volatile_uncorrected=0,
                                                              aggregate_uncorrected=0),
                             power_limit_watts=400.0, mig_mode="disabled", persistence_mode="enabled",
+                            display_active=False,
                             throttle_reasons=[]))
     inv.os.virtual_machine, inv.os.secure_boot, inv.nvidia.pci_gpus = None, True, 2
     inv.nvidia.container_toolkit, inv.os.container_engines = "1.16.2", ["docker"]

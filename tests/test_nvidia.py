@@ -392,6 +392,14 @@ def test_unknown_error_counts_as_gpu_lost():
     assert inv.nvidia.status == "gpu-lost"
 
 
+def test_nvml_init_unknown_error_is_not_a_lost_gpu():
+    # Inside a container after `systemctl daemon-reload` (NVIDIA/nvidia-container-toolkit#48): the GPUs are fine.
+    message = "Failed to initialize NVML: Unknown Error\n"
+    inv = run_probe(make_host(CommandResult(message, "", 255), [pci_gpu("0000:02:00.0", driver="nvidia")]),
+                    container="docker")
+    assert inv.nvidia.status == "nvml-error" and inv.nvidia.message == message.strip()
+
+
 def test_other_failure_is_nvml_error_with_the_tools_words():
     inv = run_probe(make_host(CommandResult("No devices were found\n", "", 6), [pci_gpu("0000:02:00.0")]))
     assert inv.nvidia.status == "nvml-error" and inv.nvidia.message == "No devices were found"

@@ -52,6 +52,7 @@ def test_old_driver_pascal_box_only_gets_the_cpu_build():
 def test_torch_cuda_12_8_build_drops_pascal():
     inv = fixture("gtx1080-pascal")
     inv["nvidia"].update(driver_version="570.86.10", cuda_driver_version="12.8")
+    inv["os"]["glibc"] = "2.35"  # the fixture's Ubuntu 18.04 (glibc 2.27) is below torch 2.9's manylinux floor
     verdicts = {v.build.variant: v for v in compat.best_build(inv, "pytorch", "2.9")}
     assert verdicts["cu126"].ok
     assert any("no kernels" in p for p in verdicts["cu128"].problems)
@@ -80,3 +81,14 @@ def test_cli_target(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "provision", "doctor", "--target", "caffe"], capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "unknown framework" in bad.stderr
+
+
+def test_glibc_below_the_wheels_floor():
+    finding = check_target(fixture("centos7-k80"), "torch==2.9")[0]
+    assert finding.severity == "error" and "glibc >= 2.28 (this machine has 2.17)" in finding.fix
+
+
+def test_gpu_without_a_working_driver_is_not_ready_for_the_gpu():
+    finding = check_target(fixture("driver-not-loaded"), "pytorch")[0]
+    assert (finding.id, finding.severity) == ("DLWS-TGT-001", "warning")
+    assert "no working NVIDIA driver" in finding.fix

@@ -57,5 +57,6 @@ def os_info(inv: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def headless(inv: Dict[str, Any]) -> bool:
-    """A server without a display: no GPU drives a monitor as far as the inventory tells (no display flag yet)."""
-    return os_info(inv).get("system") == "linux" and not os_info(inv).get("wsl")
+    """Linux outside WSL where no NVIDIA GPU is known to drive a display."""
+    return os_info(inv).get("system") == "linux" and not os_info(inv).get("wsl") \
+        and not any(g.get("display_active") for g in gpus(inv, "nvidia"))

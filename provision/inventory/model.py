@@ -119,6 +119,7 @@ class Gpu:
     ecc: Ecc = field(default_factory=Ecc)
     mig_mode: Optional[str] = None  # enabled | disabled
     persistence_mode: Optional[str] = None  # enabled | disabled
+    display_active: Optional[bool] = None  # a display is driven by this GPU (a desktop, not a headless server)
     throttle_reasons: Optional[List[str]] = None  # active ones; [] when none are
     processes: Optional[int] = None
 

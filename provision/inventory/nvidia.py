@@ -26,7 +26,10 @@ WSL_SMI = "/usr/lib/wsl/lib/nvidia-smi"
 FAILURES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("version-mismatch", ("Driver/library version mismatch", "NVMLError_LibRmVersionMismatch",
                           "NVML/RM version mismatch")),
-    ("gpu-lost", ("GPU is lost", "NVMLError_GpuIsLost", "Unknown Error", "NVMLError_Unknown")),
+    # A handle that fails for one GPU ("Unable to determine the device handle for GPU ...: Unknown Error") is a GPU
+    # gone; "Failed to initialize NVML: Unknown Error" alone is not (a container that lost its cgroup device access
+    # after a systemd reload: NVIDIA/nvidia-container-toolkit#48), so it stays an nvml-error.
+    ("gpu-lost", ("GPU is lost", "NVMLError_GpuIsLost", "Unable to determine the device handle")),
     ("no-driver", ("couldn't communicate with the NVIDIA driver", "NVMLError_DriverNotLoaded",
                    "Driver Not Loaded")),
 )
@@ -96,6 +99,11 @@ def _yes(text: Optional[str]) -> Optional[bool]:
 
 def _mode(text: Optional[str]) -> Optional[str]:
     return {"enabled": "enabled", "disabled": "disabled"}.get((text or "").lower())
+
+
+def _flag(text: Optional[str]) -> Optional[bool]:
+    mode = _mode(text)
+    return None if mode is None else mode == "enabled"
 
 
 def _sum(node: Optional[ET.Element], paths: Tuple[str, ...]) -> Optional[int]:
@@ -184,6 +192,7 @@ def _xml_gpu(index: int, gpu: ET.Element) -> Gpu:
         ecc=_ecc(gpu),
         mig_mode=_mode(_value(gpu, "mig_mode/current_mig")),
         persistence_mode=_mode(_value(gpu, "persistence_mode")),
+        display_active=_flag(_value(gpu, "display_active")),
         throttle_reasons=_throttle(gpu),
         processes=_processes(gpu),
     )
@@ -361,7 +370,7 @@ def probe(host: Host, inv: Inventory) -> None:
     if nv.source is None:
         return
     if lost:
-        _fail(inv, classify_failure(" ".join(lost)) or "nvml-error", "; ".join(lost))
+        _fail(inv, classify_failure(" ".join(lost)) or "gpu-lost", "; ".join(lost))  # a GPU without a handle
     elif nv.status is None:
         nv.status = "ok"
     # In a container NVIDIA_VISIBLE_DEVICES may hide GPUs that sysfs still lists: no conclusion there.

@@ -60,6 +60,7 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
     rows = call("nvmlDeviceGetRemappedRows", handle)
     pending_pages = call("nvmlDeviceGetRetiredPagesPendingStatus", handle)
     processes = call("nvmlDeviceGetComputeRunningProcesses", handle)
+    display = call("nvmlDeviceGetDisplayActive", handle)
     unc, cor = pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
     volatile, aggregate = pynvml.NVML_VOLATILE_ECC, pynvml.NVML_AGGREGATE_ECC
     return {
@@ -94,6 +95,7 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
         },
         "mig_mode": _state(mig[0], pynvml.NVML_DEVICE_MIG_ENABLE) if mig is not None else None,
         "persistence_mode": _state(call("nvmlDeviceGetPersistenceMode", handle)),
+        "display_active": bool(display) if display is not None else None,
         "throttle_reasons": decode_throttle_reasons(
             pynvml, call("nvmlDeviceGetCurrentClocksThrottleReasons", handle)),
         "processes": len(processes) if processes is not None else None,

@@ -17,9 +17,10 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     """The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not loaded, so nvidia-smi, NVML and every
     framework see no GPU. Typical after a kernel upgrade without DKMS rebuilding the module, on a fresh install,
     or when Secure Boot refused an unsigned module (check `dmesg | grep -i nvidia` and `mokutil --sb-state`).
-    Inside a container this is DLWS-OS-003 instead: the host's driver has to be passed in."""
+    Inside a container this is DLWS-OS-003 instead (the host's driver has to be passed in), and under WSL 2 the
+    driver lives on Windows (DLWS-DRV-007 when a Linux one was installed by mistake)."""
     nv = facts.nvidia(inv)
-    if nv.get("status") == "no-driver" and not facts.os_info(inv).get("container"):
+    if nv.get("status") == "no-driver" and not facts.os_info(inv).get("container") and not facts.os_info(inv).get("wsl"):
         return no_driver.rule.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
                                       "sudo modprobe nvidia; if that fails, " + DRIVER_INSTALL)
 
@@ -86,7 +87,10 @@ def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
 @rule("DLWS-DRV-006", "warning", "NVML could not be queried")
 def nvml_error(inv: Dict[str, Any]) -> Any:
     """NVML (the library behind nvidia-smi) failed in a way other than the classic cases above; the message says
-    what it reported. A permissions problem on /dev/nvidia* or a partially installed driver are the usual causes."""
+    what it reported. A permissions problem on /dev/nvidia* or a partially installed driver are the usual causes.
+    Inside a container, "Failed to initialize NVML: Unknown Error" after the host ran `systemctl daemon-reload`
+    means the container lost its cgroup access to the GPU devices (NVIDIA/nvidia-container-toolkit#48): restart the
+    container, and configure the runtime with CDI (nvidia-ctk cdi generate) so it cannot happen again."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "nvml-error":
         return nvml_error.rule.finding({"nvidia.message": nv.get("message")},

@@ -19,11 +19,16 @@ def ecc_errors(inv: Dict[str, Any]) -> Iterator[Finding]:
     for gpu in facts.gpus(inv, "nvidia"):
         ecc = gpu.get("ecc") or {}
         volatile, aggregate = ecc.get("volatile_uncorrected") or 0, ecc.get("aggregate_uncorrected") or 0
-        if volatile or aggregate:
+        evidence = {"gpu": facts.gpu_label(gpu), "volatile_uncorrected": volatile, "aggregate_uncorrected": aggregate}
+        if volatile:
             yield ecc_errors.rule.finding(
-                {"gpu": facts.gpu_label(gpu), "volatile_uncorrected": volatile, "aggregate_uncorrected": aggregate},
-                "drain the GPU and reset it (sudo nvidia-smi -r -i %s); if the aggregate count grows, run "
+                evidence, "drain the GPU and reset it (sudo nvidia-smi -r -i %s); if the aggregate count grows, run "
                 "dcgmi diag -r 3 and contact the vendor" % gpu.get("index"), subject=facts.gpu_label(gpu))
+        elif aggregate:  # only in the lifetime count: repaired (remapped/retired) unless DLWS-GPU-002 says otherwise
+            yield ecc_errors.rule.finding(
+                evidence, "watch the count: if it grows, run dcgmi diag -r 3 and contact the vendor",
+                title="GPU has had uncorrectable ECC errors in its lifetime", severity="info",
+                subject=facts.gpu_label(gpu))
 
 
 @rule("DLWS-GPU-002", "warning", "GPU memory repair is pending: reset the GPU")
@@ -61,11 +66,12 @@ def throttled(inv: Dict[str, Any]) -> Iterator[Finding]:
 def narrow_link(inv: Dict[str, Any]) -> Iterator[Finding]:
     """A GPU running at x8 or x4 instead of x16 moves data at half or a quarter of the speed: a slot wired
     narrower than it looks, a riser, or a badly seated card. (The link generation drops at idle to save power,
-    so only the width is judged here.)"""
+    so only the width is judged here; inside a virtual machine the reported link is the hypervisor's, so it is
+    not judged.)"""
     for gpu in facts.gpus(inv):
         pcie = gpu.get("pcie") or {}
         current, widest = pcie.get("width_current"), pcie.get("width_max")
-        if current and widest and current < widest:
+        if current and widest and current < widest and not facts.os_info(inv).get("virtual_machine"):
             yield narrow_link.rule.finding(
                 {"gpu": facts.gpu_label(gpu), "width_current": current, "width_max": widest},
                 "reseat the GPU in a slot wired x%d (see the board manual), without a narrower riser" % widest,
@@ -75,8 +81,10 @@ def narrow_link(inv: Dict[str, Any]) -> Iterator[Finding]:
 @rule("DLWS-GPU-005", "info", "Persistence mode is off on a headless Linux machine")
 def persistence_off(inv: Dict[str, Any]) -> Any:
     """Without persistence mode the driver tears the GPU state down whenever no process uses it, so every job
-    start pays seconds of re-initialisation. NVIDIA recommends the persistence daemon on servers."""
-    off = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia") if g.get("persistence_mode") == "disabled"]
+    start pays seconds of re-initialisation. NVIDIA recommends the persistence daemon on servers. GPUs that
+    drive a display (a desktop) keep their state anyway and are not judged."""
+    off = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia")
+           if g.get("persistence_mode") == "disabled" and g.get("display_active") is False]
     if off and facts.headless(inv):
         return persistence_off.rule.finding({"gpus": off},
                                             "sudo systemctl enable --now nvidia-persistenced")

@@ -1,0 +1,111 @@
+"""Render a plan as one self-contained Ansible playbook: fully-qualified modules, become only where root is needed,
+versions as variables at the top, runs under --check, passes ansible-lint's production profile."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List
+
+from provision import __version__
+from provision.emit.yaml import dump
+from provision.planner.model import AptRepo, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step, Venv
+
+REBOOT_HANDLER = "Reboot to load the NVIDIA driver"
+
+
+def _var(name: str) -> str:
+    return re.sub(r"[^a-z0-9_]", "_", name.lower())
+
+
+def _packages(action: Packages) -> Dict[str, Any]:
+    if action.manager == "apt":
+        return {"ansible.builtin.apt": {"name": list(action.names), "state": "present", "update_cache": True}}
+    return {"ansible.builtin.dnf": {"name": list(action.names), "state": "present"}}
+
+
+def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
+    pinned = "^fpr:*:%s:" % action.key_fingerprint
+    return [
+        {"name": "%s | download the signing key" % title,
+         "ansible.builtin.get_url": {"url": action.key_url, "dest": action.keyring, "mode": "0644"},
+         "become": True},
+        {"name": "%s | check the key's fingerprint" % title,
+         "ansible.builtin.shell": {"cmd": "set -o pipefail\ngpg --show-keys --with-colons %s | grep -q '%s'"
+                                          % (action.keyring, pinned), "executable": "/bin/bash"},
+         "changed_when": False, "check_mode": False},
+        {"name": "%s | add the repository" % title,
+         "ansible.builtin.apt_repository": {"repo": action.line, "filename": action.name, "state": "present"},
+         "become": True},
+    ]
+
+
+def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
+    if isinstance(action, Packages):
+        return [dict({"name": title}, **_packages(action))]
+    if isinstance(action, AptRepo):
+        return _apt_repo(action, title)
+    if isinstance(action, DnfRepo):
+        return [{"name": title, "ansible.builtin.get_url": {
+            "url": action.repo_url, "dest": "/etc/yum.repos.d/%s.repo" % action.name, "mode": "0644"}}]
+    if isinstance(action, Venv):
+        return [{"name": title, "ansible.builtin.command": {
+            "argv": ["{{ dlws_python }}", "-m", "venv", "{{ dlws_env }}"], "creates": "{{ dlws_env }}/bin/python"}}]
+    if isinstance(action, Pip):
+        pip: Dict[str, Any] = {"name": list(action.requirements), "virtualenv": "{{ dlws_env }}",
+                               "virtualenv_command": "{{ dlws_python }} -m venv"}
+        if action.index_url:
+            pip["extra_args"] = "--index-url %s" % action.index_url
+        return [{"name": title, "ansible.builtin.pip": pip}]
+    if isinstance(action, Reboot):
+        return [{"name": title, "ansible.builtin.meta": "flush_handlers"}]
+    if isinstance(action, PythonCheck):
+        return [{"name": title, "ansible.builtin.command": {"argv": ["{{ dlws_env }}/bin/python", "-c", action.code]},
+                 "changed_when": False}]
+    raise TypeError("no Ansible rendering for %r" % (action,))
+
+
+def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
+    title = "Step %d/%d %s" % (number, total, step.id)
+    done = "dlws_%s_done" % _var(step.id)
+    tasks: List[Dict[str, Any]] = []
+    if step.check:
+        tasks.append({"name": "%s | already done?" % title,
+                      "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.check, "executable": "/bin/bash"},
+                      "register": done, "changed_when": False, "failed_when": False, "check_mode": False})
+    for action in step.actions:
+        for task in _tasks(action, title):
+            if step.become and "become" not in task:
+                task["become"] = True
+            if step.check and not isinstance(action, Reboot):
+                task["when"] = "%s.rc != 0" % done
+            if step.id == "nvidia-driver":
+                task["notify"] = REBOOT_HANDLER
+            tasks.append(task)
+    return tasks
+
+
+def render(plan: Plan) -> str:
+    """The plan as an Ansible playbook for `ansible-playbook -i HOSTS playbook.yml` (byte-identical per plan)."""
+    if not plan.ok:
+        raise ValueError("an impossible plan has no playbook")
+    python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
+    variables: Dict[str, Any] = {"dlws_env": plan.request.env, "dlws_python": python}
+    for choice in plan.choices:
+        for name, version in sorted(choice.packages.items()):
+            variables["dlws_%s_version" % _var(name)] = version
+    tasks: List[Dict[str, Any]] = []
+    for number, step in enumerate(plan.steps, 1):
+        tasks.extend(_step_tasks(number, len(plan.steps), step))
+    title = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in plan.choices)
+    play: Dict[str, Any] = {
+        "name": "Set up %s (written by dlws %s)" % (title, __version__),
+        "hosts": "all",
+        "gather_facts": False,
+        "vars": variables,
+        "environment": {"DLWS_ENV": "{{ dlws_env }}"},
+        "tasks": tasks,
+    }
+    if any(isinstance(a, Reboot) for s in plan.steps for a in s.actions):
+        play["handlers"] = [{"name": REBOOT_HANDLER, "ansible.builtin.reboot": {"reboot_timeout": 900},
+                             "become": True}]
+    return dump([play])

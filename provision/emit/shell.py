@@ -1,0 +1,134 @@
+"""Render a plan as a bash script: set -euo pipefail, every value quoted, each step announced and idempotent."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import List
+
+from provision import __version__
+from provision.planner.model import AptRepo, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step, Venv
+
+#: Exit code of the script when a reboot must happen before it can go on (re-run it afterwards).
+EXIT_REBOOT = 3
+
+HEADER = """\
+#!/usr/bin/env bash
+# {title}
+# Written by dlws {version}: review it, then run it. Re-running is safe: each step checks whether it is done.
+# Exit codes: 0 done; {reboot} reboot needed, then run it again; anything else: the failing step's command.
+set -euo pipefail
+
+# The environment and the interpreter; set DLWS_ENV or DLWS_PYTHON before running to choose others.
+dlws_default_env={env}
+dlws_default_python={python}
+DLWS_ENV="${{DLWS_ENV:-$dlws_default_env}}"
+DLWS_PYTHON="${{DLWS_PYTHON:-$dlws_default_python}}"
+
+as_root() {{
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}}
+
+step() {{
+  printf '\\n==> [%s] %s\\n    why: %s\\n' "$1" "$2" "$3"
+}}
+"""
+
+
+def q(value: str) -> str:
+    return shlex.quote(value)
+
+
+def _packages(action: Packages) -> List[str]:
+    names = " ".join(q(n) for n in action.names)
+    if action.manager == "apt":
+        return ["as_root apt-get update",
+                "as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends %s" % names]
+    return ["as_root dnf install -y %s" % names]
+
+
+def _apt_repo(action: AptRepo) -> List[str]:
+    listing = "/etc/apt/sources.list.d/%s.list" % action.name
+    return [
+        'key="$(mktemp)"',
+        "curl -fsSL --proto '=https' %s -o \"$key\"" % q(action.key_url),
+        "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",
+        "if ! gpg --show-keys --with-colons \"$key\" | grep -q %s; then" % q("^fpr:*:%s:" % action.key_fingerprint),
+        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
+        "fi",
+        "as_root install -m 0644 \"$key\" %s" % q(action.keyring),
+        'rm -f "$key"',
+        "echo %s | as_root tee %s >/dev/null" % (q(action.line), q(listing)),
+        "as_root apt-get update",
+    ]
+
+
+def _action(action: object) -> List[str]:
+    if isinstance(action, Packages):
+        return _packages(action)
+    if isinstance(action, AptRepo):
+        return _apt_repo(action)
+    if isinstance(action, DnfRepo):
+        return ["as_root dnf config-manager --add-repo %s" % q(action.repo_url)]
+    if isinstance(action, Venv):
+        return ['"$DLWS_PYTHON" -m venv "$DLWS_ENV"']
+    if isinstance(action, Pip):
+        index = " --index-url %s" % q(action.index_url) if action.index_url else ""
+        return ['"$DLWS_ENV/bin/python" -m pip install%s %s' % (index, " ".join(q(r) for r in action.requirements))]
+    if isinstance(action, Reboot):
+        return ["echo %s" % q("Reboot needed (%s): sudo reboot, then run this script again." % action.reason),
+                "exit %d" % EXIT_REBOOT]
+    if isinstance(action, PythonCheck):
+        return ['"$DLWS_ENV/bin/python" -c %s' % q(action.code)]
+    raise TypeError("no shell rendering for %r" % (action,))
+
+
+def _step(number: int, total: int, step: Step) -> List[str]:
+    lines = ["step %s %s %s" % (q("%d/%d %s" % (number, total, step.id)), q(step.title), q(step.why))]
+    body = [line for action in step.actions for line in _action(action)]
+    if step.check is None:
+        return lines + body
+    lines.append("if %s; then" % step.check)
+    lines.append("  echo '    already done'")
+    lines.append("else")
+    lines.extend("  " + line for line in body)
+    lines.append("fi")
+    return lines
+
+
+def preamble(plan: Plan) -> str:
+    """The script's head: strict mode, the environment and interpreter as overridable variables, helpers."""
+    title = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in plan.choices)
+    python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
+    return HEADER.format(title="dlws setup: " + title, version=__version__, reboot=EXIT_REBOOT,
+                         env=q(plan.request.env), python=q(python))
+
+
+def step_script(plan: Plan, number: int) -> str:
+    """One step (numbered from 1) as a script of its own, as `dlws setup` runs them."""
+    return preamble(plan) + "\n" + "\n".join(_step(number, len(plan.steps), plan.steps[number - 1])) + "\n"
+
+
+#: A single-quoted word holding a "$": meant literally (a path the user chose), which shellcheck would question.
+LITERAL_DOLLAR = re.compile(r"(?:^|[\s=])'[^'\n]*\$[^'\n]*'")
+
+
+def _mark_literals(text: str) -> str:
+    """Tell shellcheck (SC2016) that a quoted '$' is meant literally, on the lines that have one."""
+    out = []
+    for line in text.split("\n"):
+        if LITERAL_DOLLAR.search(line):
+            out.append(line[:len(line) - len(line.lstrip())] + "# shellcheck disable=SC2016 # a literal '$'")
+        out.append(line)
+    return "\n".join(out)
+
+
+def render(plan: Plan) -> str:
+    """The plan as a bash script (byte-identical for the same plan)."""
+    if not plan.ok:
+        raise ValueError("an impossible plan has no script")
+    out = [preamble(plan)]
+    for number, step in enumerate(plan.steps, 1):
+        out.append("\n".join(_step(number, len(plan.steps), step)))
+    out.append("\necho\necho 'dlws setup: done'\n")
+    return _mark_literals("\n".join(out))

@@ -1,0 +1,227 @@
+"""plan(inventory, request) -> Plan: the ordered, idempotent steps that make the requested frameworks work here.
+
+A pure function of the inventory JSON, the request and the knowledge base: same input, same plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from typing import Any, Dict, List, Optional
+
+from provision.doctor import facts
+from provision.knowledge import load, queries
+from provision.planner import select
+from provision.planner.model import (AptRepo, Choice, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
+                                     Step, Venv)
+
+#: Distributions whose packages dlws manages, with the oldest major release (dnf arrived with RHEL 8).
+APT_FAMILY = {"ubuntu": 20, "debian": 11}
+DNF_FAMILY = {"rhel": 8, "rocky": 8, "almalinux": 8, "centos": 8, "amzn": 2023, "fedora": 38, "ol": 8}
+
+
+def package_manager(inv: Dict[str, Any]) -> Optional[str]:
+    """apt or dnf where dlws manages the system's packages; None elsewhere (macOS, CentOS 7, unknown)."""
+    info = facts.os_info(inv)
+    major = facts.version(info.get("version"))
+    for manager, family in (("apt", APT_FAMILY), ("dnf", DNF_FAMILY)):
+        oldest = family.get(info.get("id") or "")
+        if oldest is not None and major is not None and major.release[0] >= oldest:
+            return manager
+    return None
+
+
+def python_version(inv: Dict[str, Any], request: Request) -> Optional[str]:
+    version = request.python or (inv.get("python") or {}).get("version")
+    return ".".join(version.split(".")[:2]) if version else None
+
+
+def _machine(inv: Dict[str, Any]) -> Dict[str, Any]:
+    """The facts a plan rests on, for the reviewer."""
+    info, nv = facts.os_info(inv), facts.nvidia(inv)
+    return {
+        "os": "%s %s" % (info.get("id"), info.get("version")), "arch": (inv.get("cpu") or {}).get("arch"),
+        "python": (inv.get("python") or {}).get("version"), "driver": nv.get("driver_version"),
+        "driver_cuda": nv.get("cuda_driver_version"), "nvidia_status": nv.get("status"),
+        "gpus": sorted({"%s (%s)" % (g.get("name"), g.get("compute_capability") or g.get("gfx_target") or "?")
+                        for g in facts.gpus(inv)}),
+    }
+
+
+def plan(inv: Dict[str, Any], request: Request) -> Plan:
+    result = Plan(request=request, machine=_machine(inv))
+    python = python_version(inv, request)
+    judged = dict(inv, python=dict(inv.get("python") or {}, version=python))
+    future = select.driver_after_plan(judged, request)
+    verdicts = []
+    frameworks = [f for f in request.frameworks if f != "keras"]
+    if "keras" in request.frameworks and not frameworks:  # Keras 3 needs a backend: its default one
+        frameworks.append(queries.normalize_framework(queries.keras_info()["default_backend"]) or "tensorflow")
+    for index, framework in enumerate(frameworks):
+        version = request.version if index == 0 else None
+        verdict, reasons = select.choose_framework(future, request, framework, version)
+        if verdict is None:
+            result.impossible.extend(reasons or ["no %s build fits this machine" % framework])
+            result.alternatives.extend(_alternatives(future, request, framework))
+            continue
+        verdicts.append(verdict)
+        result.choices.append(select.make_choice(verdict))
+    result.impossible.extend(select.cuda_conflicts(result.choices, verdicts))
+    if "keras" in request.frameworks and result.ok:
+        keras, problems = select.keras_choice(result.choices, python)
+        result.impossible.extend(problems)
+        if keras:
+            result.choices.append(keras)
+    if result.ok:
+        result.steps = _steps(inv, request, python or "3", result.choices, future is not judged, result.notes)
+    return result
+
+
+def _alternatives(inv: Dict[str, Any], request: Request, framework: str) -> List[str]:
+    """What works instead: upgrading the driver, or the CPU build (each the newest release that fits)."""
+    out = []
+    if request.driver != "upgrade" and select.driver_installable(inv):
+        upgrade = dataclasses.replace(request, driver="upgrade")
+        verdict, _ = select.choose_framework(select.driver_after_plan(inv, upgrade), upgrade, framework,
+                                             request.version)
+        if verdict is not None:
+            out.append("upgrade the driver: dlws setup --framework %s --driver upgrade (%s %s, %s)" % (
+                framework, framework, verdict.build.release, verdict.build.variant))
+    if request.variant != "cpu":
+        cpu = dataclasses.replace(request, variant="cpu")
+        verdict, _ = select.choose_framework(inv, cpu, framework, request.version)
+        if verdict is not None:
+            out.append("the CPU build: dlws setup --framework %s --variant cpu (%s %s)" % (
+                framework, framework, verdict.build.release))
+    return out
+
+
+# --- steps ----------------------------------------------------------------------------------------------------------
+
+
+def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Choice], new_driver: bool,
+           notes: List[str]) -> List[Step]:
+    manager = package_manager(inv)
+    steps: List[Step] = []
+    if manager:
+        steps.append(_python_step(manager, python))
+    elif facts.os_info(inv).get("system") == "linux":
+        notes.append("dlws does not manage the packages of %s %s: python%s with venv must be there already" % (
+            facts.os_info(inv).get("id"), facts.os_info(inv).get("version"), python))
+    if new_driver and manager:
+        steps.extend(_driver_steps(inv, manager, _driver_floor(choices)))
+    elif new_driver:
+        notes.append("install the NVIDIA driver yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+    steps.append(Step("environment", "Create the virtual environment %s" % request.env,
+                      "the frameworks go into an environment of their own, not into the system's Python",
+                      [Venv(request.env, "python" + python)], check='test -x "$DLWS_ENV/bin/python"'))
+    for choice in choices:
+        steps.append(_pip_step(choice))
+    steps.append(Step("verify", "Import the frameworks, list their devices and run a matrix product",
+                      "proves the install works on this machine's hardware",
+                      [PythonCheck(_verify_code(choices))]))
+    return steps
+
+
+def _python_step(manager: str, python: str) -> Step:
+    row = load("install")["python"][manager]
+    names = [name.format(python=python) for name in row["packages"]]
+    return Step("python", "Install Python %s with venv support" % python,
+                "the plan creates a virtual environment with python%s" % python, [Packages(manager, names)],
+                check="command -v python%s >/dev/null && python%s -c 'import ensurepip, venv'" % (python, python),
+                become=True)
+
+
+def _driver_floor(choices: List[Choice]) -> str:
+    """The oldest driver branch that runs every chosen build's CUDA (its minor-version compatibility floor)."""
+    floors = [queries.minor_compat_floor(c.cuda) for c in choices if c.cuda]
+    majors = [int(f.split(".")[0]) for f in floors if f]
+    return str(max(majors)) if majors else "0"
+
+
+def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
+    table = load("install")
+    branch = select.driver_branch(facts.gpus(inv, "nvidia"))
+    info = facts.os_info(inv)
+    repo = (queries.distribution(info.get("id") or "", info.get("version") or "") or {}).get("cuda_repo")
+    arch = table["cuda_repo"]["arch"].get((inv.get("cpu") or {}).get("arch") or "")
+    if branch is None or repo is None or arch is None:
+        return []
+    url = table["cuda_repo"]["url"].format(repo=repo, arch=arch)
+    why = "the NVIDIA driver is %s; the chosen builds need a driver >= %s (%s kernel modules for these GPUs)" % (
+        facts.nvidia(inv).get("driver_version") or "missing", floor, branch["flavour"])
+    prereq = table["repo_prerequisites"][manager]["packages"]
+    if manager == "apt":
+        keyring = "/usr/share/keyrings/nvidia-cuda.asc"  # apt reads armored keys named .asc in signed-by
+        repo_action = AptRepo("nvidia-cuda", url + table["cuda_repo"]["apt_key"],
+                              table["cuda_repo"]["apt_key_fingerprint"],
+                              "deb [signed-by=%s] %s /" % (keyring, url), keyring)
+        repo_check = "test -s /etc/apt/sources.list.d/nvidia-cuda.list"
+    else:
+        repo_action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
+        repo_check = "test -s /etc/yum.repos.d/cuda-%s.repo" % repo
+    driver_check = "nvidia-smi >/dev/null 2>&1 && [ \"$(nvidia-smi --query-gpu=driver_version --format=csv,noheader" \
+                   " | head -n 1 | cut -d. -f1)\" -ge %s ]" % floor
+    return [
+        Step("nvidia-repo", "Add NVIDIA's signed CUDA repository (%s)" % repo, why,
+             [Packages(manager, prereq), repo_action], check=repo_check, become=True),
+        Step("nvidia-driver", "Install the NVIDIA driver (%s, >= %s)" % (" ".join(branch[manager]), floor),
+             why, [Packages(manager, list(branch[manager]))], check=driver_check, become=True),
+        Step("reboot", "Reboot to load the new driver", "a new kernel module loads at boot",
+             [Reboot("the NVIDIA driver was installed")], check="nvidia-smi >/dev/null 2>&1", become=True),
+    ]
+
+
+#: Exits 0 when every pinned package is installed at its version (the check of a pip step).
+PINS_INSTALLED = """import importlib.metadata as m
+import sys
+wanted = {{
+{pins}}}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+"""
+
+
+def _pip_step(choice: Choice) -> Step:
+    pins = "".join('    "%s": "%s",\n' % item for item in sorted(choice.packages.items()))
+    check = '"$DLWS_ENV/bin/python" -c %s' % shlex.quote(PINS_INSTALLED.format(pins=pins))
+    source = choice.index_url or "PyPI"
+    return Step("install-%s" % choice.framework, "Install %s" % ", ".join(choice.requirements),
+                "%s %s, %s build, from %s%s" % (choice.framework, choice.release, choice.variant, source,
+                                               "; " + "; ".join(choice.notes) if choice.notes else ""),
+                [Pip(list(choice.requirements), choice.index_url)], check=check)
+
+
+VERIFY = {
+    "pytorch": ('import torch\n'
+                'device = "cuda" if torch.cuda.is_available() else "cpu"\n'
+                'print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())\n'
+                'a = torch.randn(256, 256, device=device)\n'
+                'print("torch matmul on", device, float((a @ a).sum()))\n'),
+    "tensorflow": ('import tensorflow as tf\n'
+                   'print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))\n'
+                   'a = tf.random.normal((256, 256))\n'
+                   'print("tensorflow matmul", float(tf.reduce_sum(a @ a)))\n'),
+    "jax": ('import jax\n'
+            'import jax.numpy as jnp\n'
+            'print("jax", jax.__version__, "devices:", jax.devices())\n'
+            'a = jnp.ones((256, 256))\n'
+            'print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))\n'),
+    "mxnet": ('import mxnet as mx\n'
+              'print("mxnet", mx.__version__)\n'
+              'a = mx.nd.ones((256, 256))\n'
+              'print("mxnet matmul", mx.nd.dot(a, a).sum().asscalar())\n'),
+}
+
+
+def _verify_code(choices: List[Choice]) -> str:
+    code = "".join(VERIFY[c.framework] for c in choices if c.framework in VERIFY)
+    for choice in choices:
+        if choice.framework == "keras":
+            code += ('import os\nos.environ.setdefault("KERAS_BACKEND", "%s")\nimport keras\n'
+                     'ones = keras.ops.ones((64, 64))\n'
+                     'print("keras", keras.__version__, "on", keras.backend.backend(), '
+                     'float(keras.ops.sum(keras.ops.matmul(ones, ones))))\n' % choice.variant)
+    return code

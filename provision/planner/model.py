@@ -1,0 +1,138 @@
+"""A setup plan: ordered, idempotent steps, each saying why it is there. Emitters render it as bash or Ansible."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+PLAN_SCHEMA = "dlws.plan/1"
+
+
+@dataclass
+class Request:
+    """What the user asked for (the options of `dlws setup`)."""
+
+    frameworks: Tuple[str, ...]  # normalized: pytorch, tensorflow, jax, mxnet, keras
+    version: Optional[str] = None  # a version of the (first) framework: "2.4", "2.4.1"
+    variant: str = "auto"  # auto | cpu | cuda | cuXYZ | rocm | metal
+    python: Optional[str] = None  # "3.11"; default: the Python the inventory found
+    env: str = ".venv-dlws"  # the virtual environment to create or reuse
+    driver: str = "install"  # keep | install (when missing) | upgrade (when too old as well)
+    with_cuda_toolkit: bool = False
+
+
+# --- actions: what a step does, in a form both emitters render natively --------------------------------------------
+
+
+@dataclass
+class Packages:
+    """System packages through the distribution's package manager."""
+
+    manager: str  # apt | dnf
+    names: List[str]
+
+
+@dataclass
+class AptRepo:
+    """A signed apt repository: its key, checked against a pinned fingerprint, in a keyring only this repository
+    trusts (signed-by)."""
+
+    name: str
+    key_url: str
+    key_fingerprint: str
+    line: str  # "deb [signed-by=/usr/share/keyrings/NAME.gpg] URL /"
+    keyring: str
+
+
+@dataclass
+class DnfRepo:
+    """A dnf repository from its .repo file (which carries gpgcheck=1 and the key URL)."""
+
+    name: str
+    repo_url: str
+
+
+@dataclass
+class Venv:
+    path: str
+    python: str  # the interpreter command: python3.11
+
+
+@dataclass
+class Pip:
+    """pip install of pinned requirements into the plan's environment."""
+
+    requirements: List[str]  # "torch==2.4.1", "jax[cuda12]==0.4.30"
+    index_url: Optional[str] = None
+
+
+@dataclass
+class Reboot:
+    reason: str
+
+
+@dataclass
+class PythonCheck:
+    """Python code run in the environment; it must exit 0."""
+
+    code: str
+
+
+Action = Union[Packages, AptRepo, DnfRepo, Venv, Pip, Reboot, PythonCheck]
+
+
+@dataclass
+class Step:
+    id: str
+    title: str
+    why: str
+    actions: List[Action]
+    check: Optional[str] = None  # a shell command that exits 0 when the step is already done
+    become: bool = False  # needs root
+
+    def to_dict(self) -> Dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["actions"] = [dict(kind=type(a).__name__.lower(), **dataclasses.asdict(a)) for a in self.actions]
+        return data
+
+
+@dataclass
+class Choice:
+    """The build chosen for one framework, and the exact packages it means."""
+
+    framework: str
+    release: str
+    variant: str
+    packages: Dict[str, str]  # name -> exact version
+    index_url: Optional[str] = None
+    requirements: List[str] = field(default_factory=list)  # pip requirement strings, in install order
+    notes: List[str] = field(default_factory=list)
+    cuda: Optional[str] = None  # the CUDA its wheels bring
+
+
+@dataclass
+class Plan:
+    request: Request
+    machine: Dict[str, Any]  # the inventory facts the plan rests on
+    choices: List[Choice] = field(default_factory=list)
+    steps: List[Step] = field(default_factory=list)
+    impossible: List[str] = field(default_factory=list)  # why the request cannot be met, when it cannot
+    alternatives: List[str] = field(default_factory=list)  # what does work instead
+    notes: List[str] = field(default_factory=list)  # what the plan leaves to the user
+
+    @property
+    def ok(self) -> bool:
+        return not self.impossible
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "schema": PLAN_SCHEMA,
+            "request": dataclasses.asdict(self.request),
+            "machine": self.machine,
+            "frameworks": [dataclasses.asdict(c) for c in self.choices],
+            "steps": [s.to_dict() for s in self.steps],
+            "impossible": self.impossible,
+            "alternatives": self.alternatives,
+            "notes": self.notes,
+        }

@@ -1,0 +1,148 @@
+"""Choose, for each requested framework, the release and build that fit the machine (or say why none does)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Dict, List, Optional, Tuple
+
+from packaging.version import Version
+
+from provision import compat
+from provision.doctor import facts
+from provision.knowledge import load, queries
+from provision.planner.model import Choice, Request
+
+def driver_after_plan(inv: Dict[str, Any], request: Request) -> Dict[str, Any]:
+    """The inventory as it will be once the plan's driver step ran: with --driver install a missing driver (and with
+    upgrade an old one too) becomes the newest branch that still supports every GPU here."""
+    nv = facts.nvidia(inv)
+    gpus = facts.gpus(inv, "nvidia")
+    if not compat.nvidia_hardware(inv) or not driver_installable(inv):
+        return inv
+    missing = nv.get("status") in ("no-driver", "nouveau", None) or not nv.get("driver_version")
+    if request.driver == "keep" or not (missing or request.driver == "upgrade"):
+        return inv
+    branch = driver_branch(gpus)
+    if branch is None:
+        return inv
+    future = copy.deepcopy(inv)
+    future["nvidia"].update(status="ok", driver_version=branch["branch"], cuda_driver_version=branch["max_cuda"])
+    return future
+
+
+def driver_installable(inv: Dict[str, Any]) -> bool:
+    """Whether a driver step belongs in a plan: never inside WSL 2 (the driver lives on Windows), a container (the
+    host's job) or a Jetson (JetPack)."""
+    info = facts.os_info(inv)
+    return info.get("system") == "linux" and not info.get("wsl") and not info.get("container") \
+        and facts.nvidia(inv).get("source") != "jetson"
+
+
+def driver_branch(gpus: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The newest driver branch that supports the oldest GPU (by compute capability) of the machine."""
+    oldest = min((Version(g["compute_capability"]) for g in gpus if g.get("compute_capability")), default=None)
+    for branch in load("install")["driver_branches"]:  # newest first
+        if oldest is None or oldest >= Version(branch["min_cc"]):
+            return branch
+    return None
+
+
+def wants_gpu(inv: Dict[str, Any], request: Request) -> bool:
+    """auto means the GPU build wherever there is a GPU a published build can use (NVIDIA or AMD)."""
+    if request.variant in ("cpu", "metal"):
+        return False
+    if request.variant != "auto":
+        return True
+    return compat.nvidia_hardware(inv) or bool(facts.gpus(inv, "amd"))
+
+
+def _variant_allowed(inv: Dict[str, Any], request: Request, build: compat.Build) -> bool:
+    wanted = request.variant
+    if wanted == "auto":
+        return build.variant != "cpu" if wants_gpu(inv, request) else build.variant == "cpu"
+    if wanted == "cuda":
+        return bool(build.cuda)
+    if wanted == "rocm":
+        return bool(build.rocm)
+    if wanted in ("cpu", "metal"):
+        return build.variant == "cpu"
+    return build.variant == wanted  # cu121, rocm6.0, cuda12
+
+
+def _candidate_releases(framework: str, version: Optional[str]) -> List[str]:
+    known = compat.releases(framework)
+    if framework == "jax" and not known:
+        return [version or "latest"]
+    if version is None:
+        return known
+    match = compat.match_release(framework, version)
+    return [match] if match else []
+
+
+def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
+                     version: Optional[str]) -> Tuple[Optional[compat.Verdict], List[str]]:
+    """The best working build of the newest fitting release, or None and the reasons nothing fits."""
+    releases = _candidate_releases(framework, version)
+    if not releases:
+        return None, ["dlws knows no %s release %s (known: %s)" % (framework, version,
+                                                                   ", ".join(compat.releases(framework)))]
+    newest: List[str] = []
+    older: Dict[str, int] = {}
+    for release in releases:
+        verdicts = [v for v in compat.best_build(inv, framework, release) if _variant_allowed(inv, request, v.build)]
+        working = [v for v in verdicts if v.ok]
+        if working:
+            return working[0], []
+        for verdict in verdicts:
+            if not newest or newest[0].startswith("%s %s " % (framework, release)):
+                newest.append("%s %s (%s): %s" % (framework, release, verdict.build.variant,
+                                                  "; ".join(verdict.problems)))
+            else:
+                for problem in verdict.problems:
+                    older[problem] = older.get(problem, 0) + 1
+    if not newest:
+        return None, ["no %s build for this machine's hardware (variant %s)" % (framework, request.variant)]
+    if older:
+        newest.append("older %s releases do not fit either: %s" % (framework, "; ".join(sorted(older))))
+    return None, newest
+
+
+def make_choice(verdict: compat.Verdict) -> Choice:
+    build = verdict.build
+    return Choice(build.framework, build.release, build.variant,
+                  queries.framework_pins(build.framework, build.release, build.variant),
+                  queries.pip_index_url(build.framework, build.release, build.variant),
+                  queries.pip_requirements(build.framework, build.release, build.variant), list(verdict.notes),
+                  build.cuda)
+
+
+def cuda_conflicts(choices: List[Choice], verdicts: List[compat.Verdict]) -> List[str]:
+    """Frameworks in one environment must agree on the CUDA major their wheels bring."""
+    majors = {c.framework: facts.major_minor(v.build.cuda)[0] for c, v in zip(choices, verdicts)
+              if facts.major_minor(v.build.cuda)}
+    if len(set(majors.values())) > 1:
+        return ["the frameworks need different CUDA majors in one environment: %s" % ", ".join(
+            "%s CUDA %d" % item for item in sorted(majors.items()))]
+    return []
+
+
+def keras_choice(choices: List[Choice], python: Optional[str]) -> Tuple[Optional[Choice], List[str]]:
+    """Keras 3 on top of the first chosen framework it can run on (its variant names the backend)."""
+    info = queries.keras_info()
+    floor = (info.get("python") or {}).get("min")
+    if python and floor and Version(python) < Version(floor):
+        return None, ["Keras %s needs Python >= %s (the environment has %s)" % (info["version"], floor, python)]
+    for choice in choices:
+        backend = queries.keras_backend(choice.framework)
+        if backend is None:
+            continue
+        minimum = info["backends"][backend].get("min_version")
+        version = next(iter(choice.packages.values()), None)
+        if minimum and version and Version(version) < Version(minimum):
+            return None, ["Keras %s needs %s >= %s, the plan installs %s" % (info["version"], choice.framework,
+                                                                             minimum, version)]
+        pins = queries.keras_pins()
+        return Choice("keras", info["version"], backend, pins, None,
+                      ["%s==%s" % item for item in sorted(pins.items())],
+                      ["set KERAS_BACKEND=%s (export it, or write it in ~/.keras/keras.json)" % backend]), []
+    return None, ["Keras 3 runs on JAX, PyTorch or TensorFlow: add one with --framework"]

@@ -1,0 +1,120 @@
+"""`dlws setup`: turn the options into a request, plan it, then print the plan or run it."""
+
+from __future__ import annotations
+
+import re
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+import click
+
+from provision.errors import UsageError
+from provision.knowledge import queries
+from provision.planner import plan as make_plan
+from provision.planner.model import Plan, Request
+
+VARIANT = re.compile(r"^(auto|cpu|cuda|rocm|metal|cu\d{3}|cuda1\d|rocm\d+(\.\d+)*)$")
+
+
+def make_request(frameworks: Tuple[str, ...], version: Optional[str], variant: str, python: Optional[str],
+                 env: str, driver: str, with_cuda_toolkit: bool) -> Request:
+    names = []
+    for name in frameworks:
+        normalized = "keras" if name.strip().lower() == "keras" else queries.normalize_framework(name)
+        if normalized is None:
+            raise UsageError("unknown framework %r: use pytorch (torch), tensorflow, jax, mxnet or keras" % name)
+        if normalized not in names:
+            names.append(normalized)
+    if not VARIANT.match(variant):
+        raise UsageError("unknown --variant %r: auto, cpu, cuda, cuXYZ, rocm or metal" % variant)
+    if python is not None and not re.match(r"^3\.\d+$", python):
+        raise UsageError("--python takes a version like 3.11, not %r" % python)
+    if not env.strip():
+        raise UsageError("--env needs a path")
+    return Request(tuple(names), version, variant, python, env, driver, with_cuda_toolkit)
+
+
+def summary(plan: Plan) -> str:
+    """The plan for a person: what was chosen and why, each step, or why nothing works."""
+    lines = ["dlws setup plan for %s" % ", ".join(plan.request.frameworks)]
+    lines += ["  machine: %s" % ", ".join("%s=%s" % (k, v) for k, v in plan.machine.items() if v)]
+    if not plan.ok:
+        lines.append("  cannot be done here:")
+        lines += ["    - " + reason for reason in plan.impossible]
+        lines += ["  what works instead:"] + ["    - " + alt for alt in plan.alternatives] if plan.alternatives else []
+        return "\n".join(lines)
+    for choice in plan.choices:
+        lines.append("  %s %s (%s): %s%s" % (choice.framework, choice.release, choice.variant,
+                                             " ".join(choice.requirements),
+                                             " from " + choice.index_url if choice.index_url else " from PyPI"))
+        lines += ["    note: " + note for note in choice.notes]
+    for number, step in enumerate(plan.steps, 1):
+        lines.append("  %d. %s%s" % (number, step.title, " (root)" if step.become else ""))
+        lines.append("     why: " + step.why)
+    lines += ["  note: " + note for note in plan.notes]
+    return "\n".join(lines)
+
+
+def render(plan: Plan, fmt: str) -> str:
+    if fmt == "json":
+        import json
+
+        return json.dumps(plan.to_dict(), indent=2, sort_keys=True) + "\n"
+    if fmt == "ansible":
+        from provision.emit import ansible
+
+        return ansible.render(plan)
+    from provision.emit import shell
+
+    return shell.render(plan)
+
+
+def _write(text: str, output: Optional[str]) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
+
+
+def run_setup(inv: Dict[str, Any], request: Request, dry_run: bool, fmt: str, output: Optional[str], yes: bool,
+              log_path: Optional[str]) -> int:
+    result = make_plan(inv, request)
+    if fmt == "json" and (dry_run or output):
+        _write(render(result, fmt), output)
+        return 0 if result.ok else 1
+    click.echo(summary(result), err=True)
+    if not result.ok:
+        return 1
+    if dry_run:
+        _write(render(result, fmt), output)
+        return 0
+    return _run(result, yes, log_path or "dlws-setup.log")
+
+
+def _run(result: Plan, yes: bool, log_path: str) -> int:
+    from provision.execute import RebootNeeded, StepFailed, run_plan
+
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("no terminal to ask on: review the plan with --dry-run, then run with --yes")
+        if not click.confirm("Run these steps on this machine?", default=False, err=True):
+            click.echo("nothing changed", err=True)
+            return 0
+    click.echo("logging every command's output to %s" % log_path, err=True)
+    try:
+        run_plan(result, log_path, lambda line: click.echo(line, err=True))
+    except RebootNeeded as why:
+        click.echo("reboot needed (%s): sudo reboot, then run the same command again; it resumes here" % why,
+                   err=True)
+        return 0
+    except StepFailed as failure:
+        click.echo("dlws setup: %s\n--- last lines of its output ---\n%s\n---\nhint: see %s for the whole output; "
+                   "fix the cause and run the same command again: finished steps are skipped"
+                   % (failure, failure.tail, log_path), err=True)
+        return 1
+    click.echo("dlws setup: done", err=True)
+    return 0

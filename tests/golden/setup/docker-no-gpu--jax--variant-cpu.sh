@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# dlws setup: jax 0.10.2 (cpu)
+# Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
+# Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
+set -euo pipefail
+
+# The environment and the interpreter; set DLWS_ENV or DLWS_PYTHON before running to choose others.
+# shellcheck disable=SC2016 # a literal '$'
+dlws_default_env='/opt/dl env/$HOME'"'"'s "jax"'
+dlws_default_python=python3
+DLWS_ENV="${DLWS_ENV:-$dlws_default_env}"
+DLWS_PYTHON="${DLWS_PYTHON:-$dlws_default_python}"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step() {
+  printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
+}
+
+step '1/4 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
+if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  echo '    already done'
+else
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+fi
+# shellcheck disable=SC2016 # a literal '$'
+step '2/4 environment' 'Create the virtual environment /opt/dl env/$HOME'"'"'s "jax"' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
+if test -x "$DLWS_ENV/bin/python"; then
+  echo '    already done'
+else
+  "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+fi
+step '3/4 install-jax' 'Install jax==0.10.2, jaxlib==0.10.2' 'jax 0.10.2, cpu build, from PyPI'
+if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "jax": "0.10.2",
+    "jaxlib": "0.10.2",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+  echo '    already done'
+else
+  "$DLWS_ENV/bin/python" -m pip install jax==0.10.2 jaxlib==0.10.2
+fi
+step '4/4 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
+"$DLWS_ENV/bin/python" -c 'import jax
+import jax.numpy as jnp
+print("jax", jax.__version__, "devices:", jax.devices())
+a = jnp.ones((256, 256))
+print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))
+'
+
+echo
+echo 'dlws setup: done'
