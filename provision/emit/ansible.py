@@ -7,6 +7,7 @@ import re
 from typing import Any, Dict, List
 
 from provision import __version__
+from provision.emit import shell
 from provision.emit.yaml import dump
 from provision.planner.model import AptRepo, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step, Venv
 
@@ -47,20 +48,14 @@ def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
     if isinstance(action, DnfRepo):
         return [{"name": title, "ansible.builtin.get_url": {
             "url": action.repo_url, "dest": "/etc/yum.repos.d/%s.repo" % action.name, "mode": "0644"}}]
-    if isinstance(action, Venv):
-        return [{"name": title, "ansible.builtin.command": {
-            "argv": ["{{ dlws_python }}", "-m", "venv", "{{ dlws_env }}"], "creates": "{{ dlws_env }}/bin/python"}}]
-    if isinstance(action, Pip):
-        pip: Dict[str, Any] = {"name": list(action.requirements), "virtualenv": "{{ dlws_env }}",
-                               "virtualenv_command": "{{ dlws_python }} -m venv"}
-        if action.index_url:
-            pip["extra_args"] = "--index-url %s" % action.index_url
-        return [{"name": title, "ansible.builtin.pip": pip}]
+    if isinstance(action, (Venv, Pip, PythonCheck)):
+        # The same command lines as the bash script, reading the paths from DLWS_ENV/DLWS_PYTHON: Ansible's command
+        # and pip modules expand "$HOME" inside arguments, so a path holding a "$" would go astray through them.
+        return [{"name": title, "ansible.builtin.shell": {"cmd": "\n".join(shell.action_lines(action)),
+                                                          "executable": "/bin/bash"},
+                 "changed_when": not isinstance(action, PythonCheck)}]
     if isinstance(action, Reboot):
         return [{"name": title, "ansible.builtin.meta": "flush_handlers"}]
-    if isinstance(action, PythonCheck):
-        return [{"name": title, "ansible.builtin.command": {"argv": ["{{ dlws_env }}/bin/python", "-c", action.code]},
-                 "changed_when": False}]
     raise TypeError("no Ansible rendering for %r" % (action,))
 
 
@@ -102,7 +97,7 @@ def render(plan: Plan) -> str:
         "hosts": "all",
         "gather_facts": False,
         "vars": variables,
-        "environment": {"DLWS_ENV": "{{ dlws_env }}"},
+        "environment": {"DLWS_ENV": "{{ dlws_env }}", "DLWS_PYTHON": "{{ dlws_python }}"},
         "tasks": tasks,
     }
     if any(isinstance(a, Reboot) for s in plan.steps for a in s.actions):

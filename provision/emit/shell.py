@@ -63,7 +63,7 @@ def _apt_repo(action: AptRepo) -> List[str]:
     ]
 
 
-def _action(action: object) -> List[str]:
+def action_lines(action: object) -> List[str]:
     if isinstance(action, Packages):
         return _packages(action)
     if isinstance(action, AptRepo):
@@ -85,7 +85,7 @@ def _action(action: object) -> List[str]:
 
 def _step(number: int, total: int, step: Step) -> List[str]:
     lines = ["step %s %s %s" % (q("%d/%d %s" % (number, total, step.id)), q(step.title), q(step.why))]
-    body = [line for action in step.actions for line in _action(action)]
+    body = [line for action in step.actions for line in action_lines(action)]
     if step.check is None:
         return lines + body
     lines.append("if %s; then" % step.check)
