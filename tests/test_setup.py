@@ -27,6 +27,9 @@ CASES = [
     ("h100-sxm-server", ("pytorch",), {}),
     ("h100-sxm-server", ("pytorch", "jax"), {}),
     ("h100-sxm-server", ("tensorflow",), {}),
+    ("h100-sxm-server", ("pytorch",), {"with_cuda_toolkit": True}),
+    ("h100-sxm-server", ("keras", "jax"), {}),
+    ("macos-m2-max", ("pytorch",), {}),
     ("rtx4090-ryzen-workstation", ("pytorch",), {"version": "2.4"}),
     ("dgx-a100-8gpu", ("jax",), {"driver": "upgrade"}),
     ("driver-not-loaded", ("pytorch",), {}),
@@ -53,7 +56,8 @@ def inventory(fixture):
 
 def build(fixture, frameworks, options):
     request = make_request(frameworks, options.get("version"), options.get("variant", "auto"), None,
-                           options.get("env", "/opt/dlws/env"), options.get("driver", "install"), False)
+                           options.get("env", "/opt/dlws/env"), options.get("driver", "install"),
+                           options.get("with_cuda_toolkit", False))
     return make_plan(inventory(fixture), request)
 
 

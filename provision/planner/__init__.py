@@ -65,7 +65,7 @@ def plan(inv: Dict[str, Any], request: Request) -> Plan:
             result.alternatives.extend(_alternatives(future, request, framework))
             continue
         verdicts.append(verdict)
-        result.choices.append(select.make_choice(verdict))
+        result.choices.append(select.make_choice(verdict, facts.os_info(inv).get("system") or "linux"))
     result.impossible.extend(select.cuda_conflicts(result.choices, verdicts))
     if "keras" in request.frameworks and result.ok:
         keras, problems = select.keras_choice(result.choices, python)
@@ -112,6 +112,13 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
         steps.extend(_driver_steps(inv, manager, _driver_floor(choices)))
     elif new_driver:
         notes.append("install the NVIDIA driver yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+    if request.with_cuda_toolkit and manager:
+        steps.extend(_toolkit_steps(inv, manager, choices, any(s.id == "nvidia-repo" for s in steps)))
+    elif request.with_cuda_toolkit:
+        notes.append("install the CUDA toolkit yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+    if facts.gpus(inv, "amd") and any(c.variant.startswith("rocm") for c in choices):
+        notes.append("the ROCm wheels bring the ROCm user-space libraries; the amdgpu kernel driver must be loaded "
+                     "(in the distribution's kernel, or AMD's amdgpu-dkms)")
     steps.append(Step("environment", "Create the virtual environment %s" % request.env,
                       "the frameworks go into an environment of their own, not into the system's Python",
                       [Venv(request.env, "python" + python)], check='test -x "$DLWS_ENV/bin/python"'))
@@ -139,37 +146,61 @@ def _driver_floor(choices: List[Choice]) -> str:
     return str(max(majors)) if majors else "0"
 
 
-def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
+def _repo_step(inv: Dict[str, Any], manager: str, why: str) -> Optional[Step]:
+    """NVIDIA's signed CUDA repository for this distribution and architecture, when NVIDIA publishes one."""
     table = load("install")
-    branch = select.driver_branch(facts.gpus(inv, "nvidia"))
     info = facts.os_info(inv)
     repo = (queries.distribution(info.get("id") or "", info.get("version") or "") or {}).get("cuda_repo")
     arch = table["cuda_repo"]["arch"].get((inv.get("cpu") or {}).get("arch") or "")
-    if branch is None or repo is None or arch is None:
-        return []
+    if repo is None or arch is None:
+        return None
     url = table["cuda_repo"]["url"].format(repo=repo, arch=arch)
-    why = "the NVIDIA driver is %s; the chosen builds need a driver >= %s (%s kernel modules for these GPUs)" % (
-        facts.nvidia(inv).get("driver_version") or "missing", floor, branch["flavour"])
-    prereq = table["repo_prerequisites"][manager]["packages"]
+    prereq = Packages(manager, list(table["repo_prerequisites"][manager]["packages"]))
     if manager == "apt":
         keyring = "/usr/share/keyrings/nvidia-cuda.asc"  # apt reads armored keys named .asc in signed-by
-        repo_action = AptRepo("nvidia-cuda", url + table["cuda_repo"]["apt_key"],
-                              table["cuda_repo"]["apt_key_fingerprint"],
-                              "deb [signed-by=%s] %s /" % (keyring, url), keyring)
-        repo_check = "test -s /etc/apt/sources.list.d/nvidia-cuda.list"
+        action: Any = AptRepo("nvidia-cuda", url + table["cuda_repo"]["apt_key"],
+                              table["cuda_repo"]["apt_key_fingerprint"], "deb [signed-by=%s] %s /" % (keyring, url),
+                              keyring)
+        check = "test -s /etc/apt/sources.list.d/nvidia-cuda.list"
     else:
-        repo_action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
-        repo_check = "test -s /etc/yum.repos.d/cuda-%s.repo" % repo
+        action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
+        check = "test -s /etc/yum.repos.d/cuda-%s.repo" % repo
+    return Step("nvidia-repo", "Add NVIDIA's signed CUDA repository (%s)" % repo, why, [prereq, action],
+                check=check, become=True)
+
+
+def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
+    branch = select.driver_branch(facts.gpus(inv, "nvidia"))
+    why = "the NVIDIA driver is %s; the chosen builds need a driver >= %s (%s kernel modules for these GPUs)" % (
+        facts.nvidia(inv).get("driver_version") or "missing", floor, branch["flavour"] if branch else "?")
+    repo = _repo_step(inv, manager, why)
+    if branch is None or repo is None:
+        return []
     driver_check = "nvidia-smi >/dev/null 2>&1 && [ \"$(nvidia-smi --query-gpu=driver_version --format=csv,noheader" \
                    " | head -n 1 | cut -d. -f1)\" -ge %s ]" % floor
     return [
-        Step("nvidia-repo", "Add NVIDIA's signed CUDA repository (%s)" % repo, why,
-             [Packages(manager, prereq), repo_action], check=repo_check, become=True),
+        repo,
         Step("nvidia-driver", "Install the NVIDIA driver (%s, >= %s)" % (" ".join(branch[manager]), floor),
              why, [Packages(manager, list(branch[manager]))], check=driver_check, become=True),
         Step("reboot", "Reboot to load the new driver", "a new kernel module loads at boot",
              [Reboot("the NVIDIA driver was installed")], check="nvidia-smi >/dev/null 2>&1", become=True),
     ]
+
+
+def _toolkit_steps(inv: Dict[str, Any], manager: str, choices: List[Choice], have_repo: bool) -> List[Step]:
+    """A system CUDA toolkit of the CUDA the chosen builds bring (else the newest the driver runs)."""
+    cuda = next((c.cuda for c in choices if c.cuda), None) or facts.nvidia(inv).get("cuda_driver_version")
+    version = facts.major_minor(cuda)
+    if version is None:
+        return []
+    why = "asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA %d.%d matches the builds" % version
+    steps = [] if have_repo else [s for s in [_repo_step(inv, manager, why)] if s]
+    if not steps and not have_repo:
+        return []
+    package = "cuda-toolkit-%d-%d" % version
+    return steps + [Step("cuda-toolkit", "Install the CUDA %d.%d toolkit (%s)" % (version + (package,)), why,
+                         [Packages(manager, [package])], check="test -x /usr/local/cuda-%d.%d/bin/nvcc" % version,
+                         become=True)]
 
 
 #: Exits 0 when every pinned package is installed at its version (the check of a pip step).
@@ -196,7 +227,9 @@ def _pip_step(choice: Choice) -> Step:
 
 VERIFY = {
     "pytorch": ('import torch\n'
-                'device = "cuda" if torch.cuda.is_available() else "cpu"\n'
+                'mps = getattr(torch.backends, "mps", None)\n'
+                'metal = mps is not None and mps.is_available()\n'
+                'device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"\n'
                 'print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())\n'
                 'a = torch.randn(256, 256, device=device)\n'
                 'print("torch matmul on", device, float((a @ a).sum()))\n'),

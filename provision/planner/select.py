@@ -107,13 +107,15 @@ def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
     return None, newest
 
 
-def make_choice(verdict: compat.Verdict) -> Choice:
+def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
     build = verdict.build
+    notes = list(verdict.notes)
+    if system == "darwin" and build.framework == "pytorch":
+        notes.append("PyPI's macOS wheel uses the Apple GPU through MPS (Metal)")
     return Choice(build.framework, build.release, build.variant,
                   queries.framework_pins(build.framework, build.release, build.variant),
-                  queries.pip_index_url(build.framework, build.release, build.variant),
-                  queries.pip_requirements(build.framework, build.release, build.variant), list(verdict.notes),
-                  build.cuda)
+                  queries.pip_index_url(build.framework, build.release, build.variant, system),
+                  queries.pip_requirements(build.framework, build.release, build.variant), notes, build.cuda)
 
 
 def cuda_conflicts(choices: List[Choice], verdicts: List[compat.Verdict]) -> List[str]:

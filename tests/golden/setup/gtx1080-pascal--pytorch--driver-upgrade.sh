@@ -43,7 +43,9 @@ else
 fi
 step '3/3 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import torch
-device = "cuda" if torch.cuda.is_available() else "cpu"
+mps = getattr(torch.backends, "mps", None)
+metal = mps is not None and mps.is_available()
+device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
 print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
 a = torch.randn(256, 256, device=device)
 print("torch matmul on", device, float((a @ a).sum()))

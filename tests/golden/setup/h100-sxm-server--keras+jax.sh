@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# dlws setup: jax 0.10.2 (cuda12); keras 3.15 (jax)
+# Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
+# Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
+set -euo pipefail
+
+# The environment and the interpreter; set DLWS_ENV or DLWS_PYTHON before running to choose others.
+dlws_default_env=/opt/dlws/env
+dlws_default_python=python3
+DLWS_ENV="${DLWS_ENV:-$dlws_default_env}"
+DLWS_PYTHON="${DLWS_PYTHON:-$dlws_default_python}"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step() {
+  printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
+}
+
+step '1/5 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
+if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  echo '    already done'
+else
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+fi
+step '2/5 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
+if test -x "$DLWS_ENV/bin/python"; then
+  echo '    already done'
+else
+  "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+fi
+step '3/5 install-jax' 'Install jax[cuda12]==0.10.2, jaxlib==0.10.2' 'jax 0.10.2, cuda12 build, from PyPI'
+if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "jax": "0.10.2",
+    "jaxlib": "0.10.2",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+  echo '    already done'
+else
+  "$DLWS_ENV/bin/python" -m pip install 'jax[cuda12]==0.10.2' jaxlib==0.10.2
+fi
+step '4/5 install-keras' 'Install keras==3.15.1' 'keras 3.15, jax build, from PyPI; set KERAS_BACKEND=jax (export it, or write it in ~/.keras/keras.json)'
+if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "keras": "3.15.1",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+  echo '    already done'
+else
+  "$DLWS_ENV/bin/python" -m pip install keras==3.15.1
+fi
+step '5/5 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
+"$DLWS_ENV/bin/python" -c 'import jax
+import jax.numpy as jnp
+print("jax", jax.__version__, "devices:", jax.devices())
+a = jnp.ones((256, 256))
+print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))
+import os
+os.environ.setdefault("KERAS_BACKEND", "jax")
+import keras
+ones = keras.ops.ones((64, 64))
+print("keras", keras.__version__, "on", keras.backend.backend(), float(keras.ops.sum(keras.ops.matmul(ones, ones))))
+'
+
+echo
+echo 'dlws setup: done'

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# dlws setup: pytorch 2.10 (cu128)
+# Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
+# Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
+set -euo pipefail
+
+# The environment and the interpreter; set DLWS_ENV or DLWS_PYTHON before running to choose others.
+dlws_default_env=/opt/dlws/env
+dlws_default_python=python3
+DLWS_ENV="${DLWS_ENV:-$dlws_default_env}"
+DLWS_PYTHON="${DLWS_PYTHON:-$dlws_default_python}"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step() {
+  printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
+}
+
+step '1/6 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
+if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  echo '    already done'
+else
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+fi
+step '2/6 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2204)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
+if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+  echo '    already done'
+else
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
+  key="$(mktemp)"
+  curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/3bf863cc.pub -o "$key"
+  # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
+  if ! gpg --show-keys --with-colons "$key" | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:'; then
+    echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f "$key"; exit 1
+  fi
+  as_root install -m 0644 "$key" /usr/share/keyrings/nvidia-cuda.asc
+  rm -f "$key"
+  echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
+  as_root apt-get update
+fi
+step '3/6 cuda-toolkit' 'Install the CUDA 12.8 toolkit (cuda-toolkit-12-8)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
+if test -x /usr/local/cuda-12.8/bin/nvcc; then
+  echo '    already done'
+else
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cuda-toolkit-12-8
+fi
+step '4/6 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
+if test -x "$DLWS_ENV/bin/python"; then
+  echo '    already done'
+else
+  "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+fi
+step '5/6 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu128 build, from https://download.pytorch.org/whl/cu128'
+if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+  echo '    already done'
+else
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+fi
+step '6/6 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
+"$DLWS_ENV/bin/python" -c 'import torch
+mps = getattr(torch.backends, "mps", None)
+metal = mps is not None and mps.is_available()
+device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
+print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+a = torch.randn(256, 256, device=device)
+print("torch matmul on", device, float((a @ a).sum()))
+'
+
+echo
+echo 'dlws setup: done'

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# dlws setup: pytorch 2.10 (cpu)
+# Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
+# Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
+set -euo pipefail
+
+# The environment and the interpreter; set DLWS_ENV or DLWS_PYTHON before running to choose others.
+dlws_default_env=/opt/dlws/env
+dlws_default_python=python3
+DLWS_ENV="${DLWS_ENV:-$dlws_default_env}"
+DLWS_PYTHON="${DLWS_PYTHON:-$dlws_default_python}"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+step() {
+  printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
+}
+
+step '1/3 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
+if test -x "$DLWS_ENV/bin/python"; then
+  echo '    already done'
+else
+  "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+fi
+step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cpu build, from PyPI; PyPI'"'"'s macOS wheel uses the Apple GPU through MPS (Metal)'
+if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+  echo '    already done'
+else
+  "$DLWS_ENV/bin/python" -m pip install torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+fi
+step '3/3 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
+"$DLWS_ENV/bin/python" -c 'import torch
+mps = getattr(torch.backends, "mps", None)
+metal = mps is not None and mps.is_available()
+device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
+print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+a = torch.randn(256, 256, device=device)
+print("torch matmul on", device, float((a @ a).sum()))
+'
+
+echo
+echo 'dlws setup: done'
