@@ -25,7 +25,7 @@ def median_seconds(argv, runs=RUNS, env=None, ok=(0,)):
 
 def main():
     dlws = [os.path.join(VENV_BIN, "dlws")]
-    fixture = os.path.join(FIXTURES, sorted(os.listdir(FIXTURES))[0]) if os.path.isdir(FIXTURES) else None
+    fixture = os.path.join(FIXTURES, "h100-sxm-server") if os.path.isdir(FIXTURES) else None
     rows = [
         ("python -c pass", [sys.executable, "-c", "pass"], RUNS),
         ("dlws --version", dlws + ["--version"], RUNS),
@@ -37,6 +37,11 @@ def main():
     if fixture:
         rows.append(("dlws inventory --json --snapshot " + os.path.basename(fixture),
                      dlws + ["inventory", "--json", "--snapshot", fixture], RUNS))
+        rows.append(("dlws setup -f pytorch --dry-run --snapshot " + os.path.basename(fixture),
+                     dlws + ["setup", "-f", "pytorch", "--dry-run", "--snapshot", fixture], RUNS))
+        rows.append(("dlws setup -f pytorch --dry-run --format ansible --snapshot " + os.path.basename(fixture),
+                     dlws + ["setup", "-f", "pytorch", "--dry-run", "--format", "ansible", "--snapshot", fixture],
+                     RUNS))
     with tempfile.TemporaryDirectory() as tmp:
         rows.append(("dlws snapshot -o box.tar.gz", dlws + ["snapshot", "-o", os.path.join(tmp, "box.tar.gz")], RUNS))
         ansible = os.path.join(VENV_BIN, "ansible")
@@ -48,6 +53,7 @@ def main():
             env = ansible_env if argv[0].endswith("ansible") else None
             # dlws doctor exits 1 when it finds errors: that is a result, not a failed run
             results[label] = median_seconds(argv, runs, env, ok=(0, 1) if "doctor" in argv else (0,))
+            print("  %-60s %7.3f s" % (label, results[label]), file=sys.stderr, flush=True)
     print("%d-core machine, medians of %d runs (Ansible: %d)" % (os.cpu_count() or 0, RUNS, max(5, RUNS // 3)))
     for label, seconds in results.items():
         print("  %-60s %7.3f s" % (label, seconds))
@@ -56,6 +62,11 @@ def main():
     print("  dlws inventory --json / python -c pass      %6.1fx" % (inv / results["python -c pass"]))
     print("  ansible setup / dlws inventory --json       %6.1fx faster" % (results["ansible localhost -c local -m setup"] / inv))
     print("  dlws doctor - dlws inventory --json         %+6.3f s" % (results["dlws doctor"] - inv))
+    if fixture:
+        name = os.path.basename(fixture)
+        replay = results["dlws inventory --json --snapshot " + name]
+        print("  dlws setup --dry-run - dlws inventory (same snapshot) %+6.3f s"
+              % (results["dlws setup -f pytorch --dry-run --snapshot " + name] - replay))
 
 
 if __name__ == "__main__":
