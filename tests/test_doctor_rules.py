@@ -41,7 +41,7 @@ def healthy():
     inv.cuda.toolkits = [Toolkit("12.4.131", "/usr/local/cuda-12.4", "/usr/local")]
     inv.cuda.path_selects = inv.cuda.ld_library_path_selects = "/usr/local/cuda-12.4"
     inv.frameworks["torch"] = Framework("2.4.1+cu121", "cuda 12.1", cuda="12.1", package="torch")
-    inv.python.version = "3.11.7"
+    inv.python.version, inv.os.glibc = "3.11.7", "2.35"
     d = inv.to_dict()
     d["disks"] = [{"mountpoint": "/", "device": "/dev/nvme0n1p2", "fstype": "ext4", "total_bytes": 1000 * GiB,
                    "free_bytes": 500 * GiB, "media": "nvme"}]
@@ -154,3 +154,10 @@ def test_a_rule_that_raises_becomes_a_finding(monkeypatch):
 def test_empty_inventory_never_raises():
     report = diagnose(Inventory().to_dict())
     assert all("exception" not in f.evidence for f in report.findings)
+
+
+def test_glibc_older_than_the_frameworks_wheels():
+    inv = mutate(lambda i: (i["os"].update(glibc="2.17"),
+                            i["frameworks"]["torch"].update(version="2.10.0+cu128", build="cuda 12.8", cuda="12.8")))
+    found = [f for f in fired(inv, "DLWS-FW-006") if "glibc" in f.title]
+    assert found and found[0].evidence["glibc_needed"] == "2.28"

@@ -76,6 +76,14 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
             if step.id == "nvidia-driver":
                 task["notify"] = REBOOT_HANDLER
             tasks.append(task)
+    if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
+        verify: Dict[str, Any] = {"name": "%s | verify" % title,
+                                  "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.verification,
+                                                            "executable": "/bin/bash"},
+                                  "changed_when": False}
+        if step.check:
+            verify["when"] = "%s.rc != 0" % done
+        tasks.append(verify)
     return tasks
 
 

@@ -181,7 +181,8 @@ def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
     return [
         repo,
         Step("nvidia-driver", "Install the NVIDIA driver (%s, >= %s)" % (" ".join(branch[manager]), floor),
-             why, [Packages(manager, list(branch[manager]))], check=driver_check, become=True),
+             why, [Packages(manager, list(branch[manager]))], check=driver_check, become=True,
+             verify="command -v nvidia-smi >/dev/null"),  # the module itself loads only after the reboot
         Step("reboot", "Reboot to load the new driver", "a new kernel module loads at boot",
              [Reboot("the NVIDIA driver was installed")], check="nvidia-smi >/dev/null 2>&1", become=True),
     ]

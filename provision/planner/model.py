@@ -90,9 +90,16 @@ class Step:
     actions: List[Action]
     check: Optional[str] = None  # a shell command that exits 0 when the step is already done
     become: bool = False  # needs root
+    verify: Optional[str] = None  # exits 0 when the action worked; the check is used where this is None
+
+    @property
+    def verification(self) -> Optional[str]:
+        """What proves the step worked: its own verify command, else its check (done now means it worked)."""
+        return self.verify or self.check
 
     def to_dict(self) -> Dict[str, Any]:
         data = dataclasses.asdict(self)
+        data["verify"] = self.verification
         data["actions"] = [dict(kind=type(a).__name__.lower(), **dataclasses.asdict(a)) for a in self.actions]
         return data
 

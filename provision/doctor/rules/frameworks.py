@@ -125,19 +125,27 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
                 % cc.replace(".", ""), subject=facts.gpu_label(gpu))
 
 
-@rule("DLWS-FW-006", "error", "Python version outside what the installed framework supports")
+@rule("DLWS-FW-006", "error", "Python or glibc outside what the installed framework supports")
 def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
-    """Every framework release publishes wheels for a range of Python versions. Outside it pip either builds from
-    source (and fails), picks an ancient release, or - with --no-deps tricks - installs one that crashes."""
+    """Every framework release publishes wheels for a range of Python versions, built against a manylinux glibc
+    floor. Outside the Python range pip either builds from source (and fails), picks an ancient release, or - with
+    --no-deps tricks - installs one that crashes; below the glibc floor the wheel's libraries fail to load
+    ("GLIBC_2.28 not found")."""
     from provision.knowledge import queries
 
     python = (inv.get("python") or {}).get("version")
-    if not python:
-        return
+    glibc = facts.version(facts.os_info(inv).get("glibc"))
+    x86 = (inv.get("cpu") or {}).get("arch") == "x86_64"
     for name, entry in sorted(facts.frameworks(inv).items()):
         version = (entry.get("version") or "").split("+")[0]
-        if queries.python_supported(name, version, python) is False:
+        evidence = {"framework": name, "version": entry.get("version"), "python": python}
+        if python and queries.python_supported(name, version, python) is False:
             yield python_unsupported.rule.finding(
-                {"framework": name, "version": entry.get("version"), "python": python},
-                "use a Python the release supports (a new virtual environment: python3.X -m venv), or upgrade %s"
-                % name, subject=name)
+                evidence, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
+                "upgrade %s" % name, subject=name)
+        floor = (queries.framework_release(name, version) or {}).get("glibc_min_linux_x86_64")
+        if floor and glibc and x86 and glibc < facts.version(floor):
+            yield python_unsupported.rule.finding(
+                dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
+                "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
+                title="glibc older than the installed framework's wheels need", subject=name)

@@ -24,12 +24,18 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+    echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '2/4 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+  if ! test -x "$DLWS_ENV/bin/python"; then
+    echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '3/4 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cpu build, from https://download.pytorch.org/whl/cpu'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
@@ -47,6 +53,20 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+    echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '4/4 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import torch

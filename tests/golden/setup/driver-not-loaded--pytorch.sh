@@ -24,6 +24,9 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+    echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '2/7 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2004)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 580 (open kernel modules for these GPUs)'
 if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
@@ -41,6 +44,9 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
+  if ! test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+    echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '3/7 nvidia-driver' 'Install the NVIDIA driver (nvidia-open, >= 580)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 580 (open kernel modules for these GPUs)'
 if nvidia-smi >/dev/null 2>&1 && [ "$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1 | cut -d. -f1)" -ge 580 ]; then
@@ -48,6 +54,9 @@ if nvidia-smi >/dev/null 2>&1 && [ "$(nvidia-smi --query-gpu=driver_version --fo
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nvidia-open
+  if ! command -v nvidia-smi >/dev/null; then
+    echo 'dlws: step nvidia-driver did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '4/7 reboot' 'Reboot to load the new driver' 'a new kernel module loads at boot'
 if nvidia-smi >/dev/null 2>&1; then
@@ -61,6 +70,9 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+  if ! test -x "$DLWS_ENV/bin/python"; then
+    echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '6/7 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu130 build, from https://download.pytorch.org/whl/cu130'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
@@ -78,6 +90,20 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu130 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+    echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '7/7 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import torch

@@ -24,6 +24,9 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
+  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+    echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '2/6 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2204)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
 if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
@@ -41,6 +44,9 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
+  if ! test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+    echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '3/6 cuda-toolkit' 'Install the CUDA 12.8 toolkit (cuda-toolkit-12-8)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
 if test -x /usr/local/cuda-12.8/bin/nvcc; then
@@ -48,12 +54,18 @@ if test -x /usr/local/cuda-12.8/bin/nvcc; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cuda-toolkit-12-8
+  if ! test -x /usr/local/cuda-12.8/bin/nvcc; then
+    echo 'dlws: step cuda-toolkit did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '4/6 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+  if ! test -x "$DLWS_ENV/bin/python"; then
+    echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '5/6 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu128 build, from https://download.pytorch.org/whl/cu128'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
@@ -71,6 +83,20 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+    echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '6/6 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import torch

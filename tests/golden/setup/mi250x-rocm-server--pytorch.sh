@@ -23,6 +23,9 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
+  if ! test -x "$DLWS_ENV/bin/python"; then
+    echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, rocm7.1 build, from https://download.pytorch.org/whl/rocm7.1; ROCm compatibility with this GPU and its driver is not judged yet'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
@@ -40,6 +43,20 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.1 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+import sys
+wanted = {
+    "torch": "2.10.0",
+    "torchaudio": "2.10.0",
+    "torchvision": "0.25.0",
+}
+try:
+    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+except m.PackageNotFoundError:
+    sys.exit(1)
+'; then
+    echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
+  fi
 fi
 step '3/3 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import torch
