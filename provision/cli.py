@@ -280,6 +280,86 @@ def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], varian
     return run_setup(_collect(host).to_dict(), request, dry_run, fmt, output, yes, log_path)
 
 
+@cli.group(epilog=EXIT_CODES)
+def fleet() -> None:
+    """Inventory, diagnose and provision many machines through Ansible.
+
+    \b
+    Examples:
+      dlws fleet gather -i hosts.ini -o fleet/
+      dlws fleet report fleet/ --format html -o fleet.html
+      dlws fleet plan fleet/ --framework pytorch --format ansible -o site.yml
+    """
+
+
+@fleet.command("gather", epilog=EXIT_CODES)
+@click.option("-i", "--inventory", "inventory_path", required=True, metavar="INVENTORY",
+              help="The Ansible inventory (file or folder) of the hosts to gather.")
+@click.option("--limit", metavar="PATTERN", help="Only the hosts matching this Ansible pattern.")
+@click.option("--forks", type=click.IntRange(min=1), default=10, show_default=True, help="Hosts gathered at once.")
+@click.option("-o", "--output", default="dlws-fleet", show_default=True, metavar="DIR",
+              help="Folder of the results: one folder per host.")
+def fleet_gather(inventory_path: str, limit: Optional[str], forks: int, output: str) -> int:
+    """Put dlws on every host (no internet needed there), record its snapshot and doctor report, fetch them back.
+
+    \b
+    Examples:
+      dlws fleet gather -i hosts.ini -o fleet/
+      dlws fleet gather -i hosts.ini --limit gpu_nodes --forks 20
+    Exit code 0 when every host answered, 1 when some were unreachable or failed.
+    """
+    from provision.fleet.gather import run_gather
+
+    return run_gather(inventory_path, limit, forks, output)
+
+
+@fleet.command("report", epilog=EXIT_CODES)
+@click.argument("folder", metavar="DIR")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit", "html"]), default="text",
+              show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE.")
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]), default="error", show_default=True,
+              help="Exit 1 when a host has a finding at or above this severity, or did not answer.")
+def fleet_report(folder: str, fmt: str, output: Optional[str], fail_on: str) -> int:
+    """One table of the fleet, the findings by id with the hosts they hit, and drift within hardware classes.
+
+    \b
+    Examples:
+      dlws fleet report fleet/
+      dlws fleet report fleet/ --format html -o fleet.html
+      dlws fleet report fleet/ --format junit -o fleet.xml --fail-on warning
+    """
+    from provision.fleet.report import run_report
+
+    return run_report(folder, fmt, output, fail_on)
+
+
+@fleet.command("plan", epilog=EXIT_CODES)
+@click.argument("folder", metavar="DIR")
+@click.option("-f", "--framework", "frameworks", multiple=True, required=True, metavar="NAME",
+              help="pytorch (torch), tensorflow, jax, mxnet, keras (repeatable).")
+@click.option("--version", "version", metavar="SPEC", help="Version of the (first) framework.")
+@click.option("--variant", default="auto", show_default=True, metavar="VARIANT")
+@click.option("--env", "env", default=".venv-dlws", show_default=True, metavar="PATH")
+@click.option("--driver", type=click.Choice(["install", "keep", "upgrade"]), default="install", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["ansible", "json"]), default="ansible", show_default=True)
+@click.option("-o", "--output", metavar="FILE", help="Write the playbook (and FILE's group inventory beside it).")
+def fleet_plan(folder: str, frameworks: Tuple[str, ...], version: Optional[str], variant: str, env: str,
+               driver: str, fmt: str, output: Optional[str]) -> int:
+    """Group the gathered hosts into classes that need the same plan; one playbook, one play per class.
+
+    \b
+    Examples:
+      dlws fleet plan fleet/ --framework pytorch -o site.yml
+      dlws fleet plan fleet/ --framework jax --variant cpu --format json
+    """
+    from provision.fleet.plan import run_fleet_plan
+    from provision.setup_command import make_request
+
+    request = make_request(frameworks, version, variant, None, env, driver, False)
+    return run_fleet_plan(folder, request, fmt, output)
+
+
 def main(argv: Optional[list] = None) -> None:
     """Run the CLI with the documented exit codes: one-line errors, a traceback only with --debug."""
     try:
