@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import traceback
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import click
@@ -71,6 +70,8 @@ def cli() -> None:
       dlws inventory --json          the whole inventory as JSON
       dlws snapshot -o box.tar.gz    record this machine for a bug report or a test
       dlws doctor                    what is wrong with this machine, and how to fix it
+      dlws setup -f pytorch --dry-run   the install that fits this machine, as a script
+      dlws fleet gather -i hosts.ini    the same for many machines, through Ansible
     """
 
 
@@ -377,6 +378,8 @@ def main(argv: Optional[list] = None) -> None:
         code = exc.exit_code
     except Exception as exc:  # dlws itself failed: say so in one line, exit 3
         if _DEBUG["on"] or "--debug" in (argv if argv is not None else sys.argv):
+            import traceback
+
             traceback.print_exc()
         click.echo("dlws: internal error: %s: %s (rerun with --debug for details)" % (type(exc).__name__, exc),
                    err=True)
