@@ -1,5 +1,6 @@
 """AMD, Intel, Jetson and Apple GPUs: the parsers and probes on real outputs, and the tables they read."""
 
+import json
 import re
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -289,3 +290,30 @@ def test_table_keys_and_values_have_the_shape_the_probes_read():
         assert re.fullmatch(r"0x[0-9a-f]{4}", device_id) and row["name"].startswith("Intel ")
     for soc, row in knowledge.load("jetson")["socs"].items():
         assert soc.startswith("tegra") and re.fullmatch(r"\d+\.\d", row["compute_capability"])
+
+
+# rocm-smi --showproductname --json: key spellings of ROCm 5 ("Card series") and 6 ("Card Series"), plus a system
+# entry, as projects parsing it record them (e.g. the rocm-smi samples in llmbench and profiler test suites).
+ROCM_SMI_PRODUCTS = json.dumps({
+    "card1": {"Card Series": "AMD Instinct MI300X", "Card Model": "0x74a1", "Card Vendor": "Advanced Micro Devices"},
+    "card0": {"Card series": "Radeon RX 7900 XTX", "Card model": "0x744c"},
+    "system": {"Driver version": "6.7.0"},
+})
+
+
+def test_parse_rocm_smi_names():
+    assert amd.parse_rocm_smi_names(ROCM_SMI_PRODUCTS) == ["Radeon RX 7900 XTX", "AMD Instinct MI300X"]
+    assert amd.parse_rocm_smi_names("not json") == [] and amd.parse_rocm_smi_names("[1]") == []
+
+
+def test_rocm_smi_names_a_gpu_the_table_does_not_know():
+    unknown = pci_device("0000:03:00.0", "0x1002", "0x1234", pci_class="0x030000")
+    one_card = json.dumps({"card0": {"Card Series": "AMD Radeon Future 9999"}})
+    host = host_with(unknown, commands={"rocm-smi --showproductname --json": CommandResult(one_card, "", 0)},
+                     facts={"which:rocm-smi": "/opt/rocm/bin/rocm-smi"})
+    inv = Inventory()
+    amd.probe(host, inv)
+    assert inv.gpus[0].name == "AMD Radeon Future 9999"
+    inv = Inventory()
+    amd.probe(host_with(unknown, commands=host.commands), inv)  # no rocm-smi on PATH: no command, name unknown
+    assert inv.gpus[0].name is None

@@ -7,9 +7,10 @@ PCI devices (two GCDs): each is reported as a GPU, as rocm-smi does.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from provision import knowledge
 from provision.host import Host
@@ -69,7 +70,35 @@ def rocm(host: Host) -> Rocm:
     return Rocm()
 
 
+def parse_rocm_smi_names(text: str) -> List[Optional[str]]:
+    """Product names from `rocm-smi --showproductname --json`, in card order ("Card series", or "Card Series" in
+    newer releases); [] for anything that is not that JSON."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    cards = sorted((k for k in data if re.fullmatch(r"card\d+", k)), key=lambda k: int(k[4:]))
+    names = []
+    for card in cards:
+        fields = {str(k).lower(): v for k, v in (data[card] or {}).items()} if isinstance(data[card], dict) else {}
+        names.append(fields.get("card series") or None)
+    return names
+
+
+def _names_from_rocm_smi(host: Host, gpus: List[Gpu]) -> None:
+    """Name the GPUs the table does not know from rocm-smi, where it is installed and lists as many cards."""
+    if all(g.name for g in gpus) or not host.fact("which", "rocm-smi"):
+        return
+    names = parse_rocm_smi_names(host.run(["rocm-smi", "--showproductname", "--json"]).stdout)
+    if len(names) == len(gpus):
+        for gpu, name in zip(gpus, names):
+            gpu.name = gpu.name or name
+
+
 def probe(host: Host, inv: Inventory) -> None:
-    for index, device in enumerate(pci.gpu_devices(host, "amd")):
-        inv.gpus.append(amd_gpu(host, index, device))
+    gpus = [amd_gpu(host, index, device) for index, device in enumerate(pci.gpu_devices(host, "amd"))]
+    _names_from_rocm_smi(host, gpus)
+    inv.gpus.extend(gpus)
     inv.rocm = rocm(host)
