@@ -54,6 +54,9 @@ def main():
             # dlws doctor exits 1 when it finds errors: that is a result, not a failed run
             results[label] = median_seconds(argv, runs, env, ok=(0, 1) if "doctor" in argv else (0,))
             print("  %-60s %7.3f s" % (label, results[label]), file=sys.stderr, flush=True)
+        sys.path.insert(0, os.path.dirname(FIXTURES))  # tests/, for fleet_results
+        from fleet_results import bench_fleet_report
+        results.update(bench_fleet_report(dlws, max(5, RUNS // 3)))
     print("%d-core machine, medians of %d runs (Ansible: %d)" % (os.cpu_count() or 0, RUNS, max(5, RUNS // 3)))
     for label, seconds in results.items():
         print("  %-60s %7.3f s" % (label, seconds))

@@ -87,8 +87,8 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
     return tasks
 
 
-def render(plan: Plan) -> str:
-    """The plan as an Ansible playbook for `ansible-playbook -i HOSTS playbook.yml` (byte-identical per plan)."""
+def play(plan: Plan, hosts: str = "all") -> Dict[str, Any]:
+    """The plan as one Ansible play on hosts (a pattern); a fleet playbook has one per class of hosts."""
     if not plan.ok:
         raise ValueError("an impossible plan has no playbook")
     python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
@@ -100,15 +100,20 @@ def render(plan: Plan) -> str:
     for number, step in enumerate(plan.steps, 1):
         tasks.extend(_step_tasks(number, len(plan.steps), step))
     title = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in plan.choices)
-    play: Dict[str, Any] = {
+    result: Dict[str, Any] = {
         "name": "Set up %s (written by dlws %s)" % (title, __version__),
-        "hosts": "all",
+        "hosts": hosts,
         "gather_facts": False,
         "vars": variables,
         "environment": {"DLWS_ENV": "{{ dlws_env }}", "DLWS_PYTHON": "{{ dlws_python }}"},
         "tasks": tasks,
     }
     if any(isinstance(a, Reboot) for s in plan.steps for a in s.actions):
-        play["handlers"] = [{"name": REBOOT_HANDLER, "ansible.builtin.reboot": {"reboot_timeout": 900},
-                             "become": True}]
-    return dump([play])
+        result["handlers"] = [{"name": REBOOT_HANDLER, "ansible.builtin.reboot": {"reboot_timeout": 900},
+                               "become": True}]
+    return result
+
+
+def render(plan: Plan) -> str:
+    """The plan as an Ansible playbook for `ansible-playbook -i HOSTS playbook.yml` (byte-identical per plan)."""
+    return dump([play(plan)])

@@ -1,0 +1,245 @@
+"""`dlws fleet plan`: group the gathered hosts into classes that need the same setup plan, plan each class once, and
+write one playbook (one play per class, on an inventory group per class) with the inventory of those groups.
+
+A class is the set of hosts with the same class_key: the facts of the inventory that the planner reads (the
+provision.planner, planner.select and compat modules), so every host of a class gets the same plan as the host it
+was planned on, up to Plan.machine (the facts shown to the reviewer, such as the Python patch release).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+import click
+
+from provision.emit import ansible
+from provision.emit.yaml import dump
+from provision.errors import UsageError
+from provision.fleet.results import HostResult, entries, load_results, natural_key, section
+from provision.planner import plan as make_plan
+from provision.planner.model import Plan, Request
+
+SCHEMA = "dlws.fleet-plan/1"
+GROUP = "dlws_class_%d"
+INVENTORY_SUFFIX = ".hosts.yml"
+USAGE = "ansible-playbook -i INVENTORY -i %s %s  (INVENTORY: the one gathered from, with the connection settings)"
+
+
+@dataclass
+class HostClass:
+    group: str  # the inventory group of its hosts: dlws_class_1, ...
+    key: Dict[str, Any]
+    hosts: List[str]  # natural order; the first is the one planned
+    plan: Optional[Plan] = None
+    failure: Optional[str] = None  # the planner failed on this class's inventory (a hand-edited doctor.json)
+
+    @property
+    def reasons(self) -> List[str]:
+        """Why this class gets no play; empty when it gets one."""
+        if self.failure:
+            return [self.failure]
+        return list(self.plan.impossible) if self.plan else []
+
+
+# --- classes ----------------------------------------------------------------------------------------------------------
+
+
+def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
+    """The facts the planner reads from an inventory. Hosts with equal keys get byte-identical plans, so keep this in
+    step with provision.planner, planner.select and compat (tests/test_fleet_plan.py swaps every other fact between
+    recorded machines and checks the plans stay the same)."""
+    os_info, cpu, nvidia = section(inv, "os"), section(inv, "cpu"), section(inv, "nvidia")
+    flags = cpu.get("flags")
+    python = section(inv, "python").get("version")
+    return {
+        # distribution: packages, CUDA repository, notes; glibc against the wheels' floor; no driver step in WSL or a
+        # container
+        "os": {"system": os_info.get("system"), "id": os_info.get("id"), "version": os_info.get("version"),
+               "glibc": os_info.get("glibc"), "wsl": bool(os_info.get("wsl")),
+               "container": bool(os_info.get("container"))},
+        "arch": cpu.get("arch"),
+        "avx": ("avx" in flags) if isinstance(flags, list) and flags else None,  # TensorFlow's x86_64 wheels need it
+        "python": ".".join(python.split(".")[:2]) if isinstance(python, str) and python else None,
+        # the driver's version and CUDA are judged and quoted; the status says whether one works
+        "nvidia": {"status": nvidia.get("status"), "driver_version": nvidia.get("driver_version"),
+                   "cuda_driver_version": nvidia.get("cuda_driver_version"),
+                   "jetson": nvidia.get("source") == "jetson", "pci_gpus": bool(nvidia.get("pci_gpus"))},
+        # architectures decide the kernels and the driver branch; index and name are quoted in the reasons; the gfx
+        # target (AMD) names the architecture in the description
+        "gpus": [{"index": g.get("index"), "vendor": g.get("vendor"), "name": g.get("name"),
+                  "compute_capability": g.get("compute_capability"), "gfx_target": g.get("gfx_target")}
+                 for g in entries(inv, "gpus")],
+    }
+
+
+def _canonical(key: Dict[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True)
+
+
+def group_hosts(answered: List[Tuple[str, Dict[str, Any]]]) -> List[HostClass]:
+    """Classes of (host, inventory) pairs, ordered by their first host; hosts in natural order."""
+    classes: Dict[str, HostClass] = {}
+    for host, inv in sorted(answered, key=lambda item: natural_key(item[0])):
+        key = class_key(inv)
+        classes.setdefault(_canonical(key), HostClass("", key, [])).hosts.append(host)
+    ordered = sorted(classes.values(), key=lambda c: natural_key(c.hosts[0]))
+    for number, host_class in enumerate(ordered, 1):
+        host_class.group = GROUP % number
+    return ordered
+
+
+def plan_classes(answered: List[Tuple[str, Dict[str, Any]]], request: Request) -> List[HostClass]:
+    """Group the hosts, then plan each class on its first host."""
+    inventories = dict(answered)
+    classes = group_hosts(answered)
+    for host_class in classes:
+        try:
+            host_class.plan = make_plan(inventories[host_class.hosts[0]], request)
+        except Exception as exc:  # one malformed doctor.json must not hide the plans of the other classes
+            host_class.failure = "dlws could not plan %s's inventory (%s: %s); check its doctor.json" % (
+                host_class.hosts[0], type(exc).__name__, exc)
+    return classes
+
+
+def describe(key: Dict[str, Any]) -> List[str]:
+    """A class for a person, one fact a line: its GPUs, NVIDIA driver and system."""
+    gpus: List[Tuple[str, int]] = []
+    for gpu in key["gpus"]:
+        arch = "cc " + gpu["compute_capability"] if gpu["compute_capability"] else gpu["gfx_target"] or "?"
+        label = "%s (%s)" % (gpu["name"] or gpu["vendor"], arch)
+        if gpus and gpus[-1][0] == label:
+            gpus[-1] = (label, gpus[-1][1] + 1)
+        else:
+            gpus.append((label, 1))
+    nvidia, os_info = key["nvidia"], key["os"]
+    driver = "none" if not nvidia["driver_version"] else "%s (CUDA %s)" % (nvidia["driver_version"],
+                                                                          nvidia["cuda_driver_version"])
+    system = "%s %s, %s, Python %s" % (os_info["id"] or os_info["system"], os_info["version"] or "",
+                                       key["arch"], key["python"] or "?")
+    extras = [name for name, on in (("glibc " + str(os_info["glibc"]), os_info["glibc"]), ("WSL", os_info["wsl"]),
+                                    ("in a container", os_info["container"]), ("Jetson", nvidia["jetson"]),
+                                    ("no AVX", key["avx"] is False)) if on]
+    return ["GPUs: " + (", ".join("%dx %s" % (count, label) for label, count in gpus) or "none"),
+            "NVIDIA driver: %s, status %s" % (driver, nvidia["status"]),
+            "system: " + ", ".join([system] + extras)]
+
+
+# --- outputs ----------------------------------------------------------------------------------------------------------
+
+
+def inventory_name(output: str) -> str:
+    """The group inventory beside the playbook: site.yml -> site.hosts.yml."""
+    return os.path.splitext(output)[0] + INVENTORY_SUFFIX
+
+
+def render_playbook(classes: List[HostClass]) -> str:
+    """One play per class that has a plan: the single-machine play, on the class's group."""
+    lines = ["---",
+             "# Written by dlws fleet plan: one play per class of hosts that need the same setup plan.",
+             "# Each play runs on its group (dlws_class_N) of the group inventory written beside this playbook."]
+    for host_class in classes:
+        if host_class.reasons or host_class.plan is None:
+            continue
+        play = ansible.play(host_class.plan, host_class.group)
+        play["name"] = "%s on %s" % (play["name"], host_class.group)
+        lines.append("")
+        lines.append("# %s: %d host%s" % (host_class.group, len(host_class.hosts),
+                                            "" if len(host_class.hosts) == 1 else "s"))
+        lines += ["#   " + line for line in describe(host_class.key)]
+        lines.append(dump([play])[len("---\n"):].rstrip("\n"))
+    return "\n".join(lines) + "\n"
+
+
+def inventory_document(classes: List[HostClass]) -> Dict[str, Any]:
+    """The group inventory as data: every class's group with its hosts (Ansible's YAML or JSON inventory form)."""
+    return {"all": {"children": {c.group: {"hosts": {host: {} for host in c.hosts}} for c in classes}}}
+
+
+def render_inventory(classes: List[HostClass]) -> str:
+    """The group inventory as YAML; host names quoted, so none is read as anything but its name."""
+    lines = ["---",
+             "# Written by dlws fleet plan: the hosts of each class (group dlws_class_N) of the playbook beside this.",
+             "# Give it with the inventory the hosts were gathered from, which has their connection settings.",
+             "all:", "  children:"]
+    for host_class in classes:
+        lines += ["    %s:" % host_class.group, "      hosts:"]
+        lines += ["        %s: {}" % json.dumps(host, ensure_ascii=False) for host in host_class.hosts]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(classes: List[HostClass], skipped: List[HostResult], request: Request) -> str:
+    return json.dumps({
+        "schema": SCHEMA,
+        "request": dataclasses.asdict(request),
+        "classes": [{"group": c.group, "hosts": c.hosts, "planned_on": c.hosts[0], "key": c.key,
+                     "description": describe(c.key), "playbook": not c.reasons,
+                     "plan": c.plan.to_dict() if c.plan else None} for c in classes],
+        "impossible": [{"group": c.group, "hosts": c.hosts, "reasons": c.reasons,
+                        "alternatives": list(c.plan.alternatives) if c.plan else []} for c in classes if c.reasons],
+        "skipped": [{"host": r.host, "status": r.status, "message": r.message} for r in skipped],
+        "ansible_inventory": inventory_document(classes),
+    }, indent=2, sort_keys=True) + "\n"
+
+
+def summary(classes: List[HostClass], skipped: List[HostResult]) -> str:
+    """What was planned, what cannot be, and which hosts were left out: for stderr."""
+    planned = [c for c in classes if not c.reasons]
+    lines = ["dlws fleet plan: %d class%s, %d host%s planned" % (
+        len(planned), "" if len(planned) == 1 else "es", sum(len(c.hosts) for c in planned),
+        "" if sum(len(c.hosts) for c in planned) == 1 else "s")]
+    for host_class in planned:
+        choices = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in host_class.plan.choices)
+        lines.append("  %s: %s on %s" % (host_class.group, choices, ", ".join(host_class.hosts)))
+        lines += ["    " + line for line in describe(host_class.key)]
+    for host_class in classes:
+        if host_class.reasons:
+            lines.append("  %s cannot be planned, no play for %s:" % (host_class.group, ", ".join(host_class.hosts)))
+            lines += ["    " + line for line in describe(host_class.key)]
+            lines += ["    - " + reason for reason in host_class.reasons]
+            lines += ["    instead: " + alt for alt in (host_class.plan.alternatives if host_class.plan else [])]
+    for result in skipped:
+        lines.append("  skipped %s (%s): %s" % (result.host, result.status, result.message or "no message"))
+    return "\n".join(lines)
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UsageError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
+
+
+def run_fleet_plan(folder: str, request: Request, fmt: str, output: Optional[str]) -> int:
+    """Exit 0 when every answered host is in a planned class; 1 when a class cannot be planned (or none answered)."""
+    results = load_results(folder)
+    answered = [(r.host, r.inventory) for r in results if r.answered and r.inventory is not None]
+    skipped = [r for r in results if not (r.answered and r.inventory is not None)]
+    classes = plan_classes(answered, request)
+    click.echo(summary(classes, skipped), err=True)
+    code = 1 if not classes or any(c.reasons for c in classes) else 0
+    if fmt == "json":
+        text = to_json(classes, skipped, request)
+        if output:
+            _write(output, text)
+        else:
+            click.echo(text, nl=False)
+        return code
+    if all(c.reasons for c in classes):
+        click.echo("no class of hosts can be planned: no playbook written", err=True)
+        return 1
+    playbook = render_playbook(classes)
+    if output is None:
+        click.echo(playbook, nl=False)
+        click.echo("the group inventory of the plays is written beside the playbook with -o FILE (and is "
+                   "ansible_inventory in --format json)", err=True)
+        return code
+    hosts = inventory_name(output)
+    _write(output, playbook)
+    _write(hosts, render_inventory(classes))
+    click.echo("wrote %s and its group inventory %s; run: %s" % (output, hosts, USAGE % (hosts, output)), err=True)
+    return code

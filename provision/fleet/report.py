@@ -1,0 +1,391 @@
+"""`dlws fleet report`: one table of the fleet, the findings by id, and drift within hardware classes.
+
+Everything is read from each host's doctor.json (nothing is replayed or re-diagnosed) and turned into one plain
+structure; the text, JUnit and HTML formats are renderings of it, and --format json prints it as it is. That JSON is
+a public contract (add keys, never rename them):
+
+    {"schema": "dlws.fleet-report/1",
+     "summary": {"hosts": N, "ok": N, "unreachable": N, "failed": N,
+                 "failing": N,            # hosts that did not answer or have findings at/above fail_on
+                 "classes": N, "drift": N, "findings": {"error": N, "warning": N, "info": N}, "fail_on": "error"},
+     "hosts": [{"host": "gpu01", "status": "ok" | "unreachable" | "failed", "message": str | null,
+                "class": "8x NVIDIA H100 80GB HBM3 / x86_64" | null,
+                "cpu": {"model", "arch", "cores", "threads"} | null,
+                "gpus": [{"model": str, "count": N, "memory_bytes": N | null}],
+                "driver": "550.54.15" | null,
+                "cuda": {"driver": "12.4" | null,        # the highest CUDA the driver supports
+                         "toolkit": "12.1" | null,       # the highest toolkit installed
+                         "toolkits": ["12.1", "11.8"]},  # every toolkit version, highest first
+                "cudnn": ["8.9.2.26"],
+                "frameworks": [{"name": "torch", "version": "2.4.0+cu121", "build": "cuda 12.1" | null}],
+                "counts": {"error": N, "warning": N, "info": N},
+                "failing": bool, "snapshot": "DIR/gpu01/snapshot.tar.gz" | null}],   # sorted by host name
+     "classes": [{"class": str, "hosts": [str]}],                                   # largest first
+     "findings": [{"id": "DLWS-DRV-001", "severity": str, "title": str, "hosts": [str]}],   # errors first
+     "drift": [{"class": str,
+                "item": "driver" | "cuda_toolkit" | "cudnn" | "framework:<name>",
+                "majority": {"value": str | null, "hosts": [str]} | null,   # null: two values tie for most common
+                "outliers": [{"host": str, "value": str | null}]}]}       # value null: not installed / unknown
+
+Drift compares hosts of one hardware class (GPU models × count and CPU architecture, see results.hardware_class)
+that answered; several toolkits or cuDNN libraries compare as their versions joined by " + ", highest first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections import Counter
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from xml.etree import ElementTree as ET
+
+from provision.doctor.model import SEVERITIES, at_least
+from provision.errors import UsageError
+from provision.fleet.results import (HostResult, entries, gpu_models, gpu_name, hardware_class, load_results, section,
+                                     text)
+
+SCHEMA = "dlws.fleet-report/1"
+#: The versions compared within a hardware class, besides one item per framework ("framework:torch").
+DRIFT_ITEMS = ("driver", "cuda_toolkit", "cudnn")
+#: Hosts named per line in the text report; JSON and HTML name them all.
+TEXT_HOSTS = 8
+
+
+def run_report(folder: str, fmt: str, output: Optional[str], fail_on: str) -> int:
+    """Render the report of a results folder; 1 when a host failed to answer or has findings at/above fail_on."""
+    report = build_report(load_results(folder), fail_on)
+    _write(RENDERERS[fmt](report), output)
+    return 1 if report["summary"]["failing"] else 0
+
+
+# --- the structure ------------------------------------------------------------------------------------------------
+
+
+def version_key(version: str) -> Tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", version))
+
+
+def _versions(items: List[Dict[str, Any]]) -> List[str]:
+    """Distinct versions, highest first."""
+    found = {v for v in (text(item.get("version")) for item in items) if v}
+    return sorted(found, key=lambda v: (version_key(v), v), reverse=True)
+
+
+def host_row(result: HostResult, fail_on: str) -> Dict[str, Any]:
+    """One host as the report shows it; the inventory is read defensively (it may come from another dlws)."""
+    counts = {sev: sum(1 for f in result.findings if f["severity"] == sev) for sev in SEVERITIES}
+    row: Dict[str, Any] = {
+        "host": result.host, "status": result.status, "message": result.message, "class": None, "cpu": None,
+        "gpus": [], "driver": None, "cuda": {"driver": None, "toolkit": None, "toolkits": []}, "cudnn": [],
+        "frameworks": [], "counts": counts, "snapshot": result.snapshot_path,
+        "failing": not result.answered or any(at_least(f["severity"], fail_on) for f in result.findings),
+    }
+    if not result.answered:
+        return row
+    inv = result.inventory
+    cpu, nvidia = section(inv, "cpu"), section(inv, "nvidia")
+    memory: Dict[str, int] = {}
+    for gpu in entries(inv, "gpus"):
+        total, name = _int(gpu.get("memory_total_bytes")), gpu_name(gpu)
+        if total is not None:
+            memory[name] = max(memory.get(name, 0), total)
+    toolkits = _versions(entries(section(inv, "cuda"), "toolkits"))
+    frameworks = section(inv, "frameworks")
+    row.update({
+        "class": hardware_class(inv),
+        "cpu": {"model": text(cpu.get("model")), "arch": text(cpu.get("arch")),
+                "cores": _int(cpu.get("physical_cores")), "threads": _int(cpu.get("logical_cores"))},
+        "gpus": [{"model": name, "count": count, "memory_bytes": memory.get(name)}
+                 for name, count in gpu_models(inv)],
+        "driver": text(nvidia.get("driver_version")),
+        "cuda": {"driver": text(nvidia.get("cuda_driver_version")), "toolkit": toolkits[0] if toolkits else None,
+                 "toolkits": toolkits},
+        "cudnn": _versions(entries(inv, "cudnn")),
+        "frameworks": [{"name": name, "version": text(fw.get("version")), "build": text(fw.get("build"))}
+                       for name, fw in sorted(frameworks.items()) if isinstance(fw, dict)],
+    })
+    return row
+
+
+def _int(value: Any) -> Optional[int]:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _framework_value(fw: Dict[str, Any]) -> Optional[str]:
+    if not fw["version"]:
+        return None
+    return fw["version"] + (" (%s)" % fw["build"] if fw["build"] else "")
+
+
+def drift_values(row: Dict[str, Any]) -> Dict[str, Optional[str]]:
+    """The versions drift compares, as text (None: not installed or unknown)."""
+    values: Dict[str, Optional[str]] = {
+        "driver": row["driver"],
+        "cuda_toolkit": " + ".join(row["cuda"]["toolkits"]) or None,
+        "cudnn": " + ".join(row["cudnn"]) or None,
+    }
+    for fw in row["frameworks"]:
+        values["framework:" + fw["name"]] = _framework_value(fw)
+    return values
+
+
+def find_drift(rows: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Within each hardware class of two or more answering hosts, every item whose value is not the same on all:
+    the most common value (None where two values tie for it) and the hosts that differ from it."""
+    classes: Dict[str, List[Dict[str, Any]]] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            classes.setdefault(row["class"], []).append(row)
+    drift = []
+    for name in sorted(classes, key=lambda c: (-len(classes[c]), c)):
+        members = [(row["host"], drift_values(row)) for row in classes[name]]
+        if len(members) < 2:
+            continue
+        frameworks = sorted({item for _, values in members for item in values if item.startswith("framework:")})
+        for item in DRIFT_ITEMS + tuple(frameworks):
+            per_host = [(host, values.get(item)) for host, values in members]
+            tally = Counter(value for _, value in per_host).most_common()
+            if len(tally) < 2:
+                continue
+            tie = tally[0][1] == tally[1][1]
+            majority = None if tie else tally[0][0]
+            drift.append({
+                "class": name, "item": item,
+                "majority": None if tie else {"value": majority,
+                                              "hosts": [host for host, value in per_host if value == majority]},
+                "outliers": [{"host": host, "value": value} for host, value in per_host
+                             if tie or value != majority],
+            })
+    return drift
+
+
+def findings_by_id(results: List[HostResult]) -> List[Dict[str, Any]]:
+    """Each finding id once, with the hosts it hit (errors first, then by id)."""
+    by_id: Dict[str, Dict[str, Any]] = {}
+    for result in results:
+        for finding in result.findings:
+            entry = by_id.setdefault(finding["id"], {"id": finding["id"], "severity": finding["severity"],
+                                                     "title": text(finding.get("title")) or finding["id"],
+                                                     "hosts": []})
+            if SEVERITIES.index(finding["severity"]) < SEVERITIES.index(entry["severity"]):
+                entry["severity"] = finding["severity"]
+            if not entry["hosts"] or entry["hosts"][-1] != result.host:
+                entry["hosts"].append(result.host)
+    return sorted(by_id.values(), key=lambda e: (SEVERITIES.index(e["severity"]), e["id"]))
+
+
+def build_report(results: List[HostResult], fail_on: str) -> Dict[str, Any]:
+    """The whole report as plain data: the JSON format, and what every other format renders."""
+    rows = [host_row(result, fail_on) for result in results]
+    classes: Dict[str, List[str]] = {}
+    for row in rows:
+        if row["class"]:
+            classes.setdefault(row["class"], []).append(row["host"])
+    drift = find_drift(rows)
+    totals = {sev: sum(row["counts"][sev] for row in rows) for sev in SEVERITIES}
+    return {
+        "schema": SCHEMA,
+        "summary": {
+            "hosts": len(rows),
+            "ok": sum(1 for row in rows if row["status"] == "ok"),
+            "unreachable": sum(1 for row in rows if row["status"] == "unreachable"),
+            "failed": sum(1 for row in rows if row["status"] == "failed"),
+            "failing": sum(1 for row in rows if row["failing"]),
+            "classes": len(classes),
+            "drift": len(drift),
+            "findings": totals,
+            "fail_on": fail_on,
+        },
+        "hosts": rows,
+        "classes": [{"class": name, "hosts": hosts}
+                    for name, hosts in sorted(classes.items(), key=lambda c: (-len(c[1]), c[0]))],
+        "findings": findings_by_id(results),
+        "drift": drift,
+    }
+
+
+# --- cells shared by the text and HTML renderings -----------------------------------------------------------------
+
+
+def size(value: Optional[int]) -> str:
+    """Bytes in GiB, as GPU memory is usually quoted ("80 GiB", "39.6 GiB")."""
+    if value is None:
+        return ""
+    gib = value / 1024 ** 3
+    return ("%.0f GiB" if abs(gib - round(gib)) < 0.05 else "%.1f GiB") % gib
+
+
+def cpu_cell(row: Dict[str, Any]) -> str:
+    cpu = row["cpu"] or {}
+    threads = "%s threads" % cpu["threads"] if cpu.get("threads") else None
+    detail = ", ".join(p for p in (cpu.get("arch"), threads) if p)
+    return (cpu.get("model") or "unknown CPU") + (" (%s)" % detail if detail else "")
+
+
+def gpu_cells(row: Dict[str, Any]) -> List[str]:
+    return ["%dx %s%s" % (g["count"], g["model"], " " + size(g["memory_bytes"]) if g["memory_bytes"] else "")
+            for g in row["gpus"]] or ["none"]
+
+
+def cuda_cell(row: Dict[str, Any]) -> str:
+    """The highest CUDA the driver supports, and the highest toolkit installed."""
+    cuda = row["cuda"]
+    parts = ["driver " + cuda["driver"] if cuda["driver"] else None,
+             "toolkit " + cuda["toolkit"] if cuda["toolkit"] else None]
+    return ", ".join(p for p in parts if p) or "none"
+
+
+def framework_cells(row: Dict[str, Any]) -> List[str]:
+    return ["%s %s%s" % (fw["name"], fw["version"] or "?", " (%s)" % fw["build"] if fw["build"] else "")
+            for fw in row["frameworks"]] or ["none"]
+
+
+def item_label(item: str) -> str:
+    return {"driver": "driver", "cuda_toolkit": "CUDA toolkit", "cudnn": "cuDNN"}.get(item) or item.split(":", 1)[-1]
+
+
+def value_label(value: Optional[str]) -> str:
+    return value if value is not None else "none"
+
+
+def verdict(report: Dict[str, Any]) -> str:
+    summary = report["summary"]
+    status = "FAIL" if summary["failing"] else "OK"
+    return "%s: %d hosts (%d ok, %d unreachable, %d failed), %d hardware classes, %d drift, %d failing at %s" % (
+        status, summary["hosts"], summary["ok"], summary["unreachable"], summary["failed"], summary["classes"],
+        summary["drift"], summary["failing"], summary["fail_on"])
+
+
+def _hosts(hosts: List[str]) -> str:
+    more = len(hosts) - TEXT_HOSTS
+    return ", ".join(hosts[:TEXT_HOSTS]) + (" and %d more" % more if more > 0 else "")
+
+
+def _counted(hosts: List[str]) -> str:
+    return hosts[0] if len(hosts) == 1 else "%d hosts (%s)" % (len(hosts), _hosts(hosts))
+
+
+def value_groups(outliers: List[Dict[str, Any]]) -> List[Tuple[Optional[str], List[str]]]:
+    """The outliers by value, the most common value first."""
+    groups: Dict[Optional[str], List[str]] = {}
+    for outlier in outliers:
+        groups.setdefault(outlier["value"], []).append(outlier["host"])
+    return sorted(groups.items(), key=lambda g: -len(g[1]))
+
+
+# --- text ---------------------------------------------------------------------------------------------------------
+
+
+def _text_cells(row: Dict[str, Any]) -> Tuple[str, ...]:
+    if row["status"] != "ok":
+        return (row["host"], row["status"], "", "", "", "", "", "-", "-")
+    return (row["host"], row["status"], cpu_cell(row), ", ".join(gpu_cells(row)), row["driver"] or "none",
+            cuda_cell(row), ", ".join(framework_cells(row)), str(row["counts"]["error"]),
+            str(row["counts"]["warning"]))
+
+
+def to_text(report: Dict[str, Any]) -> str:
+    head = ("HOST", "STATUS", "CPU", "GPUS", "DRIVER", "CUDA", "FRAMEWORKS", "ERR", "WARN")
+    table = [head] + [_text_cells(row) for row in report["hosts"]]
+    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
+    lines[1:1] = ["  ".join("-" * width for width in widths)]
+    lines += ["", "FINDINGS"]
+    if not report["findings"]:
+        lines.append("  none on any host that answered")
+    else:
+        width = max(len(f["id"]) for f in report["findings"])
+        for finding in report["findings"]:
+            lines.append("  %-7s  %s  %s — %d host%s: %s" % (
+                finding["severity"], finding["id"].ljust(width), finding["title"], len(finding["hosts"]),
+                "" if len(finding["hosts"]) == 1 else "s", _hosts(finding["hosts"])))
+    lines += ["", "DRIFT (within each hardware class, against its most common value)"]
+    if not report["drift"]:
+        lines.append("  none: hosts of the same hardware class run the same versions")
+    current = None
+    for item in report["drift"]:
+        if item["class"] != current:
+            current = item["class"]
+            size_of = next(len(c["hosts"]) for c in report["classes"] if c["class"] == current)
+            lines.append("  %s (%d hosts)" % (current, size_of))
+        groups = value_groups(item["outliers"])
+        majority = item["majority"]
+        if majority:
+            said = "%s on %s; differs: " % (value_label(majority["value"]), _counted(majority["hosts"]))
+        else:
+            said = "no majority: "
+        lines.append("    %s: %s%s" % (item_label(item["item"]), said, "; ".join(
+            "%s on %s" % (value_label(value), _counted(hosts)) for value, hosts in groups)))
+    silent = [row for row in report["hosts"] if row["status"] != "ok"]
+    if silent:
+        lines += ["", "UNREACHABLE OR FAILED"]
+        width = max(len(row["host"]) for row in silent)
+        lines += ["  %s  %-11s  %s" % (row["host"].ljust(width), row["status"], row["message"] or "") for row in silent]
+    lines += ["", verdict(report)]
+    return "\n".join(lines)
+
+
+# --- JSON and JUnit -----------------------------------------------------------------------------------------------
+
+
+def to_json(report: Dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=True)
+
+
+def to_junit(report: Dict[str, Any]) -> str:
+    """One test case per host: failing when it did not answer or has findings at or above the failing level."""
+    fail_on = report["summary"]["fail_on"]
+    by_host: Dict[str, List[Dict[str, Any]]] = {}
+    for finding in report["findings"]:
+        for host in finding["hosts"]:
+            by_host.setdefault(host, []).append(finding)
+    drift_by_host: Dict[str, List[str]] = {}
+    for item in report["drift"]:
+        majority = item["majority"]
+        for outlier in item["outliers"]:
+            drift_by_host.setdefault(outlier["host"], []).append("drift: %s %s (class %s: %s)" % (
+                item_label(item["item"]), value_label(outlier["value"]), item["class"],
+                "most common %s" % value_label(majority["value"]) if majority else "no majority"))
+    count = str(len(report["hosts"]))
+    failures = str(report["summary"]["failing"])
+    suites = ET.Element("testsuites", name="dlws fleet", tests=count, failures=failures, errors="0")
+    suite = ET.SubElement(suites, "testsuite", name="dlws fleet report", tests=count, failures=failures, errors="0")
+    for row in report["hosts"]:
+        case = ET.SubElement(suite, "testcase", classname="dlws.fleet", name=row["host"])
+        found = by_host.get(row["host"], [])
+        failing = [f for f in found if at_least(f["severity"], fail_on)]
+        if row["status"] != "ok":
+            ET.SubElement(case, "failure", type=row["status"], message="%s: %s" % (row["status"], row["message"]))
+        elif failing:
+            failure = ET.SubElement(case, "failure", type=failing[0]["severity"],
+                                    message="; ".join("%s %s" % (f["id"], f["title"]) for f in failing))
+            failure.text = "\n".join("%s: %s %s" % (f["severity"], f["id"], f["title"]) for f in failing)
+        notes = ["%s: %s %s" % (f["severity"], f["id"], f["title"]) for f in found if f not in failing]
+        notes += drift_by_host.get(row["host"], [])
+        if notes:
+            ET.SubElement(case, "system-out").text = "\n".join(notes)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def to_html(report: Dict[str, Any]) -> str:
+    from provision.fleet.report_html import render
+
+    return render(report)
+
+
+RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
+    "text": to_text, "json": to_json, "junit": to_junit, "html": to_html,
+}
+
+
+def _write(content: str, output: Optional[str]) -> None:
+    content = content if content.endswith("\n") else content + "\n"
+    if output is None:
+        sys.stdout.write(content)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(content)
+    except OSError as exc:
+        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
