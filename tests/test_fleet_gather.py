@@ -328,3 +328,17 @@ def test_progress_follows_the_event_stream(tmp_path):
                      "[3/3] c: failed: the gather stopped before this host was done"]
     assert read_json(str(tmp_path / "c" / STATUS_FILE)) == {
         "host": "c", "status": "failed", "message": "the gather stopped before this host was done"}
+
+
+def test_report_of_the_gathered_fleet(fleet):
+    """The gathered folder reads as a fleet: several hardware classes, and the hosts that did not answer."""
+    result = run([sys.executable, "-m", "provision", "fleet", "report", str(fleet["out"]), "--format", "json"],
+                 env=fleet["env"])
+    assert result.returncode == 1  # two hosts did not answer
+    report = json.loads(result.stdout)
+    classes = {entry["class"] for entry in report["classes"]}
+    assert len(classes) >= 4  # 8x H100, the GTX 1080 box, the MI250X server, this machine
+    assert any("H100" in c for c in classes) and any("MI250X" in c for c in classes)
+    status = {host["host"]: host["status"] for host in report["hosts"]}
+    assert status["dead"] == "unreachable" and status["broken"] == "failed"
+    assert report["summary"]["hosts"] == 7 and report["summary"]["ok"] == 5
