@@ -123,6 +123,8 @@ def write_inventory(path, sshd, homes, tmp_path):
         "127.0.0.3": dict(ssh),
         "gtx1080": dict(ssh, ansible_host="127.0.0.3", dlws_snapshot=os.path.join(SNAPSHOTS, REPLAYED["gtx1080"])),
         "mi250x": dict(ssh, ansible_host="127.0.0.2", dlws_snapshot=mi250x),
+        # A recorded machine of the live hosts' class (no GPU, x86_64) with JAX installed: drift in the report.
+        "epyc": dict(ssh, ansible_host="127.0.0.2", dlws_snapshot=os.path.join(SNAPSHOTS, "debian12-docker-epyc-dev")),
         "dead": dict(ssh, ansible_host="127.0.0.2", ansible_port=free_port("127.0.0.2")),
         "broken": dict(ssh, ansible_host="127.0.0.3", dlws_snapshot=str(tmp_path / "no-such-snapshot")),
     }
@@ -134,7 +136,7 @@ def write_inventory(path, sshd, homes, tmp_path):
 
 def gather(inventory, out, env):
     return run([sys.executable, "-m", "provision", "fleet", "gather", "-i", str(inventory), "-o", str(out),
-                "--forks", "7"], env=env)
+                "--forks", "8"], env=env)
 
 
 def read_json(path):
@@ -151,7 +153,7 @@ def fleet(tmp_path_factory, sshd, cache_home):
     tmp_path = tmp_path_factory.mktemp("fleet")
     # localhost's dlws home is where the gather puts it by default for a HOME here: dlws_facts finds it by default.
     homes = {name: str(tmp_path / "homes" / name)
-             for name in ("127.0.0.2", "127.0.0.3", "gtx1080", "mi250x", "dead", "broken")}
+             for name in ("127.0.0.2", "127.0.0.3", "gtx1080", "mi250x", "epyc", "dead", "broken")}
     homes["localhost"] = str(tmp_path / "fakehome" / ".cache" / "dlws")
     inventory = tmp_path / "hosts.yml"
     names = write_inventory(inventory, sshd, homes, tmp_path)
@@ -180,9 +182,9 @@ def test_gather_writes_one_folder_per_host_and_exits_1_for_the_unreachable_one(f
             assert statuses[name]["message"].startswith("dlws %s installed" % __version__)
     # A progress line per host as it finished, then the hosts that did not answer.
     progress = [line for line in first.stderr.splitlines() if line.startswith("[")]
-    assert len(progress) == 7 and progress[-1].startswith("[7/7] ")
+    assert len(progress) == 8 and progress[-1].startswith("[8/8] ")
     assert "  unreachable dead: " in first.stderr and "  failed broken: " in first.stderr
-    assert "gathered 5 of 7 hosts" in first.stderr
+    assert "gathered 6 of 8 hosts" in first.stderr
 
 
 def test_replayed_hosts_report_their_fixtures_gpus(fleet):
@@ -331,7 +333,7 @@ def test_progress_follows_the_event_stream(tmp_path):
 
 
 def test_report_of_the_gathered_fleet(fleet):
-    """The gathered folder reads as a fleet: several hardware classes, and the hosts that did not answer."""
+    """The gathered folder reads as a fleet: several hardware classes, drift, and the hosts that did not answer."""
     result = run([sys.executable, "-m", "provision", "fleet", "report", str(fleet["out"]), "--format", "json"],
                  env=fleet["env"])
     assert result.returncode == 1  # two hosts did not answer
@@ -341,4 +343,7 @@ def test_report_of_the_gathered_fleet(fleet):
     assert any("H100" in c for c in classes) and any("MI250X" in c for c in classes)
     status = {host["host"]: host["status"] for host in report["hosts"]}
     assert status["dead"] == "unreachable" and status["broken"] == "failed"
-    assert report["summary"]["hosts"] == 7 and report["summary"]["ok"] == 5
+    assert report["summary"]["hosts"] == 8 and report["summary"]["ok"] == 6
+    # The live hosts run dlws from its private environment (no frameworks); the recorded one of their class has JAX.
+    jax = [d for d in report["drift"] if d["item"] == "framework:jax"]
+    assert jax and [o["host"] for o in jax[0]["outliers"]] == ["epyc"]
