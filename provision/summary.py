@@ -38,6 +38,8 @@ def _cpu(cpu: Dict[str, Any]) -> List[str]:
         simd.append("SVE")
     avx512 = " ".join(f[len("avx512"):].lstrip("_") for f in feats.get("avx512") or [])
     amx = " ".join(f[len("amx"):].lstrip("_") for f in feats.get("amx") or [])
+    if not cpu.get("flags"):
+        return [head, "CPU flags unknown"]
     detail = _join([" ".join(simd) or "no AVX", "AVX-512: " + (avx512 or "none") if cpu.get("x86_64_level") else None,
                     "AMX: " + amx if amx else None])
     return [head, detail]
@@ -67,7 +69,7 @@ def render(inv: Dict[str, Any]) -> str:
     mem = inv.get("memory") or {}
     swap = mem.get("swap_total_bytes")
     rows.append(("Memory", _join(["%s (%s available)" % (size(mem.get("total_bytes")), size(mem.get("available_bytes"))),
-                                  "swap " + (size(swap) if swap else "none")])))
+                                  "swap " + ("none" if swap == 0 else size(swap))])))
     osi = inv.get("os") or {}
     rows.append(("OS", _join([
         osi.get("pretty_name") or osi.get("id") or osi.get("system") or "unknown OS",
@@ -111,7 +113,7 @@ def render(inv: Dict[str, Any]) -> str:
             rows.append((label, _join(["%s (%s)" % (lib.get("version") or "?", lib.get("source")) for lib in libs])))
     py = inv.get("python") or {}
     env = py.get("virtualenv") or py.get("conda_env")
-    rows.append(("Python", _join([py.get("version"), py.get("executable"), "env " + env if env else None])))
+    rows.append(("Python", _join([py.get("version"), py.get("executable"), "env " + env if env else None]) or "unknown"))
     frameworks = inv.get("frameworks") or {}
     rows.append(("Frameworks", _join(["%s %s%s" % (name, fw.get("version"), " (%s)" % fw["build"] if fw.get("build") else "")
                                       for name, fw in sorted(frameworks.items())]) or "none installed"))

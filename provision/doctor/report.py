@@ -35,7 +35,7 @@ def to_text(report: Report, colour: bool) -> str:
         group = [f for f in report.findings if f.severity == severity]
         if not group:
             continue
-        head = "%s (%d)" % (severity.upper() + ("S" if len(group) > 1 else ""), len(group))
+        head = "%s (%d)" % ({"error": "ERRORS", "warning": "WARNINGS", "info": "INFO"}[severity], len(group))
         lines.append(COLOURS[severity] + head + RESET if colour else head)
         for finding in group:
             mark = "  [%s] %s" % (finding.id, finding.title)
