@@ -243,3 +243,29 @@ def test_setup_of_a_snapshot_needs_dry_run():
 def test_impossible_setup_exits_1_with_the_reasons():
     result = dlws("setup", "-f", "tensorflow", "--dry-run", "--snapshot", os.path.join(SNAPSHOTS, "cpu-without-avx"))
     assert result.returncode == 1 and "AVX" in result.stderr and result.stdout == ""
+
+
+def test_rhel9_pascal_enables_the_driver_module_stream_first(tmp_path):
+    """On RHEL 8/9 NVIDIA's driver packages come from dnf module streams (Driver Installation Guide): a Pascal GPU
+    gets the 580 proprietary stream enabled before cuda-drivers-580 installs."""
+    inv = inventory("gtx1080-pascal")
+    inv["os"].update(id="rhel", version="9.4", glibc="2.34")
+    inv["nvidia"].update(status="no-driver", driver_version=None, cuda_driver_version=None)
+    request = make_request(("pytorch",), None, "auto", "3.11", "/opt/dlws/env", "install", False)
+    plan = make_plan(inv, request)
+    assert plan.ok, plan.impossible
+    driver = [s for s in plan.steps if s.id == "nvidia-driver"][0]
+    kinds = [type(a).__name__ for a in driver.actions]
+    assert kinds == ["DnfModule", "Packages"] and driver.actions[0].stream == "nvidia-driver:580-dkms"
+    script, playbook = tmp_path / "rhel9.sh", tmp_path / "rhel9.yml"
+    script.write_text(render(plan, "shell"))
+    playbook.write_text(render(plan, "ansible"))
+    assert "as_root dnf -y module enable nvidia-driver:580-dkms" in script.read_text()
+    assert '"@nvidia-driver:580-dkms"' in playbook.read_text()
+    checked = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style", str(script)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_COLOR="1", HOME=str(tmp_path), ANSIBLE_LOCAL_TEMP=str(tmp_path))
+    linted = subprocess.run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor", str(playbook)],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert linted.returncode == 0, linted.stdout[-3000:]

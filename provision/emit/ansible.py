@@ -9,7 +9,8 @@ from typing import Any, Dict, List
 from provision import __version__
 from provision.emit import shell
 from provision.emit.yaml import dump
-from provision.planner.model import AptRepo, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step, Venv
+from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
+                                     Venv)
 
 REBOOT_HANDLER = "Reboot to load the NVIDIA driver"
 
@@ -45,6 +46,9 @@ def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
         return [dict({"name": title}, **_packages(action))]
     if isinstance(action, AptRepo):
         return _apt_repo(action, title)
+    if isinstance(action, DnfModule):  # "@module:stream" enables the stream (and installs its default profile)
+        return [{"name": title + " | module stream", "ansible.builtin.dnf": {"name": "@" + action.stream,
+                                                                           "state": "present"}}]
     if isinstance(action, DnfRepo):
         return [{"name": title, "ansible.builtin.get_url": {
             "url": action.repo_url, "dest": "/etc/yum.repos.d/%s.repo" % action.name, "mode": "0644"}}]

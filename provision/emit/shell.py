@@ -7,7 +7,8 @@ import shlex
 from typing import List
 
 from provision import __version__
-from provision.planner.model import AptRepo, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step, Venv
+from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
+                                     Venv)
 
 #: Exit code of the script when a reboot must happen before it can go on (re-run it afterwards).
 EXIT_REBOOT = 3
@@ -70,6 +71,8 @@ def action_lines(action: object) -> List[str]:
         return _apt_repo(action)
     if isinstance(action, DnfRepo):
         return ["as_root dnf config-manager --add-repo %s" % q(action.repo_url)]
+    if isinstance(action, DnfModule):
+        return ["as_root dnf -y module enable %s" % q(action.stream)]
     if isinstance(action, Venv):
         return ['"$DLWS_PYTHON" -m venv "$DLWS_ENV"']
     if isinstance(action, Pip):

@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 from provision.doctor import facts
 from provision.knowledge import load, queries
 from provision.planner import select
-from provision.planner.model import (AptRepo, Choice, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
+from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
                                      Step, Venv)
 
 #: Distributions whose packages dlws manages, with the oldest major release (dnf arrived with RHEL 8).
@@ -181,11 +181,27 @@ def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
     return [
         repo,
         Step("nvidia-driver", "Install the NVIDIA driver (%s, >= %s)" % (" ".join(branch[manager]), floor),
-             why, [Packages(manager, list(branch[manager]))], check=driver_check, become=True,
+             why, _module_streams(inv, manager, branch) + [Packages(manager, list(branch[manager]))],
+             check=driver_check, become=True,
              verify="command -v nvidia-smi >/dev/null"),  # the module itself loads only after the reboot
         Step("reboot", "Reboot to load the new driver", "a new kernel module loads at boot",
              [Reboot("the NVIDIA driver was installed")], check="nvidia-smi >/dev/null 2>&1", become=True),
     ]
+
+
+#: Where NVIDIA's dnf driver packages come from module streams that must be enabled first (RHEL 10 has none).
+MODULE_STREAM_RELEASES = {"rhel": (8, 9), "rocky": (8, 9), "almalinux": (8, 9), "centos": (8, 9), "ol": (8, 9),
+                          "amzn": (2023,)}
+
+
+def _module_streams(inv: Dict[str, Any], manager: str, branch: Dict[str, Any]) -> List[Any]:
+    info = facts.os_info(inv)
+    major = facts.version(info.get("version"))
+    if manager != "dnf" or major is None or not branch.get("dnf_module_stream"):
+        return []
+    if major.release[0] not in MODULE_STREAM_RELEASES.get(info.get("id") or "", ()):
+        return []
+    return [DnfModule(branch["dnf_module_stream"])]
 
 
 def _toolkit_steps(inv: Dict[str, Any], manager: str, choices: List[Choice], have_repo: bool) -> List[Step]:

@@ -54,6 +54,13 @@ class DnfRepo:
 
 
 @dataclass
+class DnfModule:
+    """A dnf module stream enabled before its packages install (NVIDIA's driver streams on RHEL 8/9)."""
+
+    stream: str  # "nvidia-driver:580-dkms"
+
+
+@dataclass
 class Venv:
     path: str
     python: str  # the interpreter command: python3.11
@@ -79,7 +86,7 @@ class PythonCheck:
     code: str
 
 
-Action = Union[Packages, AptRepo, DnfRepo, Venv, Pip, Reboot, PythonCheck]
+Action = Union[Packages, AptRepo, DnfRepo, DnfModule, Venv, Pip, Reboot, PythonCheck]
 
 
 @dataclass
