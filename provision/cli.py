@@ -15,6 +15,7 @@ import click
 
 from provision import __version__
 from provision.errors import DlwsError, UsageError
+from provision.output import write_output
 
 EXIT_CODES = """\b
 Exit codes:
@@ -213,7 +214,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
 
         colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
         text = render.to_text(report, colour)
-    _write(text, output)
+    write_output(text, output)
     return 1 if report.failing else 0
 
 
@@ -223,17 +224,6 @@ def _explain(rules: Dict[str, Any], rule_id: str) -> int:
         raise UsageError("unknown check %r; known: %s" % (rule_id, ", ".join(sorted(rules))))
     click.echo("%s (%s, %s): %s\n\n%s" % (found.id, found.severity, found.area, found.title, found.explain))
     return 0
-
-
-def _write(text: str, output: Optional[str]) -> None:
-    if output is None:
-        click.echo(text)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text if text.endswith("\n") else text + "\n")
-    except OSError as exc:
-        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -10,6 +10,7 @@ import click
 
 from provision.errors import UsageError
 from provision.knowledge import queries
+from provision.output import write_output
 from provision.planner import plan as make_plan
 from provision.planner.model import Plan, Request
 
@@ -69,28 +70,17 @@ def render(plan: Plan, fmt: str) -> str:
     return shell.render(plan)
 
 
-def _write(text: str, output: Optional[str]) -> None:
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
-
-
 def run_setup(inv: Dict[str, Any], request: Request, dry_run: bool, fmt: str, output: Optional[str], yes: bool,
               log_path: Optional[str]) -> int:
     result = make_plan(inv, request)
     if fmt == "json" and (dry_run or output):
-        _write(render(result, fmt), output)
+        write_output(render(result, fmt), output)
         return 0 if result.ok else 1
     click.echo(summary(result), err=True)
     if not result.ok:
         return 1
     if dry_run:
-        _write(render(result, fmt), output)
+        write_output(render(result, fmt), output)
         return 0
     return _run(result, yes, log_path or "dlws-setup.log")
 

@@ -18,7 +18,7 @@ import click
 
 from provision.emit import ansible
 from provision.emit.yaml import dump
-from provision.errors import UsageError
+from provision.output import write_output
 from provision.fleet.results import HostResult, entries, load_results, natural_key, section
 from provision.planner import plan as make_plan
 from provision.planner.model import Plan, Request
@@ -206,14 +206,6 @@ def summary(classes: List[HostClass], skipped: List[HostResult]) -> str:
     return "\n".join(lines)
 
 
-def _write(path: str, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise UsageError("cannot write %s: %s" % (path, exc.strerror or exc)) from None
-
-
 def run_fleet_plan(folder: str, request: Request, fmt: str, output: Optional[str]) -> int:
     """Exit 0 when every answered host is in a planned class; 1 when a class cannot be planned (or none answered)."""
     results = load_results(folder)
@@ -225,7 +217,7 @@ def run_fleet_plan(folder: str, request: Request, fmt: str, output: Optional[str
     if fmt == "json":
         text = to_json(classes, skipped, request)
         if output:
-            _write(output, text)
+            write_output(text, output)
         else:
             click.echo(text, nl=False)
         return code
@@ -239,7 +231,7 @@ def run_fleet_plan(folder: str, request: Request, fmt: str, output: Optional[str
                    "ansible_inventory in --format json)", err=True)
         return code
     hosts = inventory_name(output)
-    _write(output, playbook)
-    _write(hosts, render_inventory(classes))
+    write_output(playbook, output)
+    write_output(render_inventory(classes), hosts)
     click.echo("wrote %s and its group inventory %s; run: %s" % (output, hosts, USAGE % (hosts, output)), err=True)
     return code

@@ -35,13 +35,12 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from xml.etree import ElementTree as ET
 
 from provision.doctor.model import SEVERITIES, at_least
-from provision.errors import UsageError
+from provision.output import write_output
 from provision.fleet.results import (HostResult, entries, gpu_models, gpu_name, hardware_class, load_results, section,
                                      text)
 
@@ -55,7 +54,7 @@ TEXT_HOSTS = 8
 def run_report(folder: str, fmt: str, output: Optional[str], fail_on: str) -> int:
     """Render the report of a results folder; 1 when a host failed to answer or has findings at/above fail_on."""
     report = build_report(load_results(folder), fail_on)
-    _write(RENDERERS[fmt](report), output)
+    write_output(RENDERERS[fmt](report), output)
     return 1 if report["summary"]["failing"] else 0
 
 
@@ -377,15 +376,3 @@ def to_html(report: Dict[str, Any]) -> str:
 RENDERERS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "text": to_text, "json": to_json, "junit": to_junit, "html": to_html,
 }
-
-
-def _write(content: str, output: Optional[str]) -> None:
-    content = content if content.endswith("\n") else content + "\n"
-    if output is None:
-        sys.stdout.write(content)
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(content)
-    except OSError as exc:
-        raise UsageError("cannot write %s: %s" % (output, exc.strerror or exc)) from None
