@@ -8,11 +8,35 @@ from typing import Any, Dict, List
 
 from provision import __version__
 from provision.emit import shell
-from provision.emit.yaml import dump
+from provision.emit.yaml import Unsafe, dump
 from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
                                      Venv)
 
-REBOOT_HANDLER = "Reboot to load the NVIDIA driver"
+
+
+class Keyword(str):
+    """Text dlws itself wrote for Ansible to read: a condition, a {{ variable }}, a registered name, a name. Every
+    other string of a play is data (a path the user chose, a version, a command) and is written !unsafe, so that
+    Ansible never templates it: a "{{ lookup('pipe', ...) }}" in --env stays a path."""
+
+
+REBOOT_HANDLER = Keyword("Reboot to load the NVIDIA driver")
+
+
+def _name(text: str) -> Keyword:
+    """A task or play name: Ansible templates names (ansible-lint wants them plain), so no braces get through."""
+    return Keyword(text.replace("{", "(").replace("}", ")"))
+
+
+def _unsafe(value: Any) -> Any:
+    """Every string of value that is not a Keyword, as Unsafe."""
+    if isinstance(value, dict):
+        return {key: _unsafe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_unsafe(item) for item in value]
+    if isinstance(value, str) and not isinstance(value, Keyword):
+        return Unsafe(value)
+    return value
 
 
 def _var(name: str) -> str:
@@ -28,14 +52,14 @@ def _packages(action: Packages) -> Dict[str, Any]:
 def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
     pinned = "^fpr:*:%s:" % action.key_fingerprint
     return [
-        {"name": "%s | download the signing key" % title,
+        {"name": _name("%s | download the signing key" % title),
          "ansible.builtin.get_url": {"url": action.key_url, "dest": action.keyring, "mode": "0644"},
          "become": True},
-        {"name": "%s | check the key's fingerprint" % title,
+        {"name": _name("%s | check the key's fingerprint" % title),
          "ansible.builtin.shell": {"cmd": "set -o pipefail\ngpg --show-keys --with-colons %s | grep -q '%s'"
                                           % (action.keyring, pinned), "executable": "/bin/bash"},
          "changed_when": False, "check_mode": False},
-        {"name": "%s | add the repository" % title,
+        {"name": _name("%s | add the repository" % title),
          "ansible.builtin.apt_repository": {"repo": action.line, "filename": action.name, "state": "present"},
          "become": True},
     ]
@@ -43,32 +67,32 @@ def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
 
 def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
     if isinstance(action, Packages):
-        return [dict({"name": title}, **_packages(action))]
+        return [dict({"name": _name(title)}, **_packages(action))]
     if isinstance(action, AptRepo):
         return _apt_repo(action, title)
     if isinstance(action, DnfModule):  # "@module:stream" enables the stream (and installs its default profile)
-        return [{"name": title + " | module stream", "ansible.builtin.dnf": {"name": "@" + action.stream,
+        return [{"name": _name(title + " | module stream"), "ansible.builtin.dnf": {"name": "@" + action.stream,
                                                                            "state": "present"}}]
     if isinstance(action, DnfRepo):
-        return [{"name": title, "ansible.builtin.get_url": {
+        return [{"name": _name(title), "ansible.builtin.get_url": {
             "url": action.repo_url, "dest": "/etc/yum.repos.d/%s.repo" % action.name, "mode": "0644"}}]
     if isinstance(action, (Venv, Pip, PythonCheck)):
         # The same command lines as the bash script, reading the paths from DLWS_ENV/DLWS_PYTHON: Ansible's command
         # and pip modules expand "$HOME" inside arguments, so a path holding a "$" would go astray through them.
-        return [{"name": title, "ansible.builtin.shell": {"cmd": "\n".join(shell.action_lines(action)),
+        return [{"name": _name(title), "ansible.builtin.shell": {"cmd": "\n".join(shell.action_lines(action)),
                                                           "executable": "/bin/bash"},
                  "changed_when": not isinstance(action, PythonCheck)}]
     if isinstance(action, Reboot):
-        return [{"name": title, "ansible.builtin.meta": "flush_handlers"}]
+        return [{"name": _name(title), "ansible.builtin.meta": "flush_handlers"}]
     raise TypeError("no Ansible rendering for %r" % (action,))
 
 
 def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
     title = "Step %d/%d %s" % (number, total, step.id)
-    done = "dlws_%s_done" % _var(step.id)
+    done = Keyword("dlws_%s_done" % _var(step.id))
     tasks: List[Dict[str, Any]] = []
     if step.check:
-        tasks.append({"name": "%s | already done?" % title,
+        tasks.append({"name": _name("%s | already done?" % title),
                       "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.check, "executable": "/bin/bash"},
                       "register": done, "changed_when": False, "failed_when": False, "check_mode": False})
     for action in step.actions:
@@ -76,25 +100,28 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
             if step.become and "become" not in task:
                 task["become"] = True
             if step.check and not isinstance(action, Reboot):
-                task["when"] = "%s.rc != 0" % done
+                task["when"] = Keyword("%s.rc != 0" % done)
             if step.id == "nvidia-driver":
                 task["notify"] = REBOOT_HANDLER
             tasks.append(task)
     if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
-        verify: Dict[str, Any] = {"name": "%s | verify" % title,
+        verify: Dict[str, Any] = {"name": _name("%s | verify" % title),
                                   "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.verification,
                                                             "executable": "/bin/bash"},
                                   "changed_when": False}
         if step.check:
-            verify["when"] = "%s.rc != 0" % done
+            verify["when"] = Keyword("%s.rc != 0" % done)
         tasks.append(verify)
     return tasks
 
 
 def play(plan: Plan, hosts: str = "all") -> Dict[str, Any]:
-    """The plan as one Ansible play on hosts (a pattern); a fleet playbook has one per class of hosts."""
+    """The plan as one Ansible play on hosts (a group name); a fleet playbook has one per class of hosts. Its data
+    strings are Unsafe: dump() writes them !unsafe."""
     if not plan.ok:
         raise ValueError("an impossible plan has no playbook")
+    if not re.fullmatch(r"[A-Za-z0-9_]+", hosts):
+        raise ValueError("a play's hosts is a group name here, not %r" % hosts)
     python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
     variables: Dict[str, Any] = {"dlws_env": plan.request.env, "dlws_python": python}
     for choice in plan.choices:
@@ -105,17 +132,17 @@ def play(plan: Plan, hosts: str = "all") -> Dict[str, Any]:
         tasks.extend(_step_tasks(number, len(plan.steps), step))
     title = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in plan.choices)
     result: Dict[str, Any] = {
-        "name": "Set up %s (written by dlws %s)" % (title, __version__),
-        "hosts": hosts,
+        "name": _name("Set up %s (written by dlws %s)" % (title, __version__)),
+        "hosts": Keyword(hosts),
         "gather_facts": False,
         "vars": variables,
-        "environment": {"DLWS_ENV": "{{ dlws_env }}", "DLWS_PYTHON": "{{ dlws_python }}"},
+        "environment": {"DLWS_ENV": Keyword("{{ dlws_env }}"), "DLWS_PYTHON": Keyword("{{ dlws_python }}")},
         "tasks": tasks,
     }
     if any(isinstance(a, Reboot) for s in plan.steps for a in s.actions):
         result["handlers"] = [{"name": REBOOT_HANDLER, "ansible.builtin.reboot": {"reboot_timeout": 900},
                                "become": True}]
-    return result
+    return _unsafe(result)
 
 
 def render(plan: Plan) -> str:
