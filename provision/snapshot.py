@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import bz2
 import datetime
+import errno
 import gzip
 import io
 import json
@@ -18,7 +19,7 @@ import zlib
 from typing import Any, BinaryIO, Dict, Optional, Tuple
 
 from provision import __version__
-from provision.errors import SnapshotError
+from provision.errors import SnapshotError, UsageError
 from provision.host import RecordingHost, SnapshotHost
 
 FORMAT = "dlws-snapshot/1"
@@ -37,7 +38,8 @@ NAME_EXCERPT = 100
 BLOCK = 512
 COPY_BYTES = 1024 * 1024
 EXTENSION_TYPES = ("x", "g", "L", "K")  # PAX (per member, global), GNU long name, GNU long link name
-REGULAR_TYPES = ("0", "7")  # "7": contiguous file, a regular file to every reader
+REGULAR_TYPES = ("0", "7")
+MOVE_ATTEMPTS = 20  # "7": contiguous file, a regular file to every reader
 #: Any one of these makes a folder a snapshot; a hand-made one may hold only files/proc/cpuinfo.
 MARKERS = ("MANIFEST.json", "files", "commands.json", "nvml.json", "host.json")
 
@@ -298,21 +300,86 @@ def snapshot_members(recording: RecordingHost, inventory: Dict[str, Any]) -> Dic
 
 
 def write_snapshot(members: Dict[str, str], out: str) -> str:
-    """Write members as a folder (out ends with '/') or a .tar.gz; returns what was written."""
+    """Write members as a folder (out ends with '/') or a .tar.gz; returns what was written.
+
+    Either way the snapshot is built beside out under a temporary name and renamed into place, so that a writer
+    that is killed, or one of several writing at once, never leaves a partial or mixed snapshot under out."""
     if out.endswith(("/", os.sep)) or os.path.isdir(out):
-        for name, text in sorted(members.items()):
-            target = os.path.join(out, name)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with open(target, "w", encoding="utf-8") as handle:
-                handle.write(text)
+        folder = out.rstrip("/" + os.sep) or out
+        _check_replaceable(folder)
+        staging = tempfile.mkdtemp(prefix=".%s." % os.path.basename(folder), dir=os.path.dirname(folder) or ".")
+        try:
+            for name, text in sorted(members.items()):
+                target = os.path.join(staging, name)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with open(target, "w", encoding="utf-8") as handle:
+                    handle.write(text)
+            os.chmod(staging, 0o777 & ~_umask())
+            _move_folder(staging, folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return out
-    with tarfile.open(out, "w:gz") as tar:
-        for name, text in sorted(members.items()):
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo("snapshot/" + name)
-            info.size, info.mode, info.mtime = len(data), 0o644, 0
-            tar.addfile(info, io.BytesIO(data))
+    fd, staging = tempfile.mkstemp(prefix=".%s." % os.path.basename(out), suffix=".tmp", dir=os.path.dirname(out) or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with tarfile.open(fileobj=handle, mode="w:gz") as tar:
+                for name, text in sorted(members.items()):
+                    data = text.encode("utf-8")
+                    info = tarfile.TarInfo("snapshot/" + name)
+                    info.size, info.mode, info.mtime = len(data), 0o644, 0
+                    tar.addfile(info, io.BytesIO(data))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(staging, 0o666 & ~_umask())
+        os.replace(staging, out)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
     return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def is_dlws_snapshot(folder: str) -> bool:
+    """Whether folder holds a snapshot dlws wrote (a MANIFEST.json of a dlws-snapshot format)."""
+    try:
+        with open(os.path.join(folder, "MANIFEST.json"), "rb") as handle:
+            manifest = json.loads(handle.read(MAX_HEADER_BYTES).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and str(manifest.get("format", "")).startswith("dlws-snapshot/")
+
+
+def _check_replaceable(folder: str) -> None:
+    """A folder may be overwritten when it is missing, empty or a dlws snapshot; anything else is the user's."""
+    if os.path.isdir(folder) and os.listdir(folder) and not is_dlws_snapshot(folder):
+        raise UsageError("%s is a folder that is not empty and not a dlws snapshot; choose another output" % folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UsageError("%s exists and is not a folder" % folder)
+
+
+def _move_folder(staging: str, folder: str) -> None:
+    """Rename staging to folder; a snapshot already there is moved aside first, then removed."""
+    for _ in range(MOVE_ATTEMPTS):  # another writer may move the same folder between two steps
+        try:
+            os.rename(staging, folder)  # POSIX replaces a missing or empty folder in one step
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+        _check_replaceable(folder)
+        old = tempfile.mkdtemp(prefix=".%s.old." % os.path.basename(folder), dir=os.path.dirname(folder) or ".")
+        try:
+            os.rename(folder, old)
+        except FileNotFoundError:
+            continue
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise UsageError("%s is being rewritten by another dlws; try again" % folder)
 
 
 def _dump(data: Any) -> str:

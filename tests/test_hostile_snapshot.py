@@ -130,3 +130,75 @@ def test_archives_of_tar_and_python_formats_open(tmp_path):
         assert host.read("/etc/caf\u00e9") == "\u00e9\u00e9\u00e9", fmt
         if fmt != tarfile.USTAR_FORMAT:
             assert host.read("/" + long_name[len("snap/files/"):]) == "0x10de\n", fmt
+
+
+# --- writing ------------------------------------------------------------------------------------------------------
+
+WRITER = textwrap.dedent("""
+    import os, sys, time
+    from provision import snapshot
+    out, tag, start = sys.argv[1], sys.argv[2], sys.argv[3]
+    members = {"MANIFEST.json": '{"format": "dlws-snapshot/1"}',
+               "files/writer/" + tag: os.urandom(1 << 20).hex(), "files/etc/hostname": tag + "\\n"}
+    if tag == "stall":  # stop half way, for the parent to kill
+        import tarfile
+        add = tarfile.TarFile.addfile
+        def stall(*args):
+            open(start, "w").close()
+            time.sleep(600)
+        tarfile.TarFile.addfile = lambda self, info, data=None: stall(add(self, info, data))
+        snapshot._move_folder = stall  # the folder is written, not yet in place
+    else:
+        while not os.path.exists(start):
+            time.sleep(0.01)
+    snapshot.write_snapshot(members, out)
+""")
+
+
+def writer(out, tag, start):
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(out), tag, str(start)])
+
+
+@pytest.mark.parametrize("name", ["box.tar.gz", "box/"])
+def test_concurrent_writers_each_leave_a_whole_snapshot(tmp_path, name):
+    out, start = str(tmp_path) + "/" + name, tmp_path / "go"
+    procs = [writer(out, "w%d" % i, start) for i in range(5)]
+    time.sleep(1)
+    start.touch()
+    assert [p.wait(60) for p in procs] == [0] * 5
+    host = open_snapshot(out)
+    tag = host.read("/etc/hostname").strip()
+    assert host.listdir("/writer") == [tag]  # one writer's files, not a mix of several
+    assert len(host.read("/writer/" + tag)) == 2 << 20
+    assert sorted(os.listdir(str(tmp_path))) == sorted(["go", name.rstrip("/")])  # no temporary file left behind
+
+
+@pytest.mark.parametrize("name", ["box.tar.gz", "box/"])
+def test_killed_writer_leaves_the_previous_snapshot(tmp_path, name):
+    out, start = str(tmp_path) + "/" + name, tmp_path / "stalled"
+    snapshot.write_snapshot({"MANIFEST.json": '{"format": "dlws-snapshot/1"}', "files/etc/hostname": "old\n"}, out)
+    proc = writer(out, "stall", start)
+    for _ in range(600):
+        if start.exists() or proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert start.exists()
+    assert open_snapshot(out).read("/etc/hostname") == "old\n"
+
+
+def test_folder_holding_another_snapshot_is_emptied_first(tmp_path):
+    out = str(tmp_path / "box") + "/"
+    snapshot.write_snapshot({"MANIFEST.json": '{"format": "dlws-snapshot/1"}', "files/gpu-box": "8x H100"}, out)
+    snapshot.write_snapshot({"MANIFEST.json": '{"format": "dlws-snapshot/1"}', "files/cpu-box": "none"}, out)
+    assert sorted(os.listdir(out + "files")) == ["cpu-box"]
+
+
+def test_folder_that_is_not_a_snapshot_is_refused(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "thesis.tex").write_text("precious")
+    result = subprocess.run(DLWS + ["snapshot", "-o", str(folder) + "/"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("dlws: error:"), result.stderr
+    assert os.listdir(str(folder)) == ["thesis.tex"]
