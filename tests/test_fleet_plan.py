@@ -260,10 +260,11 @@ def test_an_inventory_the_planner_cannot_read_is_listed_not_fatal(tmp_path, caps
     bad["python"]["version"] = 3.11  # a hand-edited doctor.json: a number where the planner expects text
     record(tmp_path / "results", "edited", bad)
     record(tmp_path / "results", "fine", with_python(inventory("docker-no-gpu"), "3.11.2"))
-    assert run_fleet_plan(str(tmp_path / "results"), REQUEST, "ansible", str(tmp_path / "site.yml")) == 1
+    assert run_fleet_plan(str(tmp_path / "results"), REQUEST, "ansible", str(tmp_path / "site.yml")) == 0
     err = capsys.readouterr().err
-    assert "dlws could not plan edited's inventory" in err
-    assert "hosts: \"dlws_class_2\"" in read(str(tmp_path / "site.yml"))
+    assert "skipped edited (failed): doctor.json: python.version 3.11 is not a fact dlws plans with" in err
+    assert "hosts: \"dlws_class_1\"" in read(str(tmp_path / "site.yml"))
+    assert "edited" not in read(str(tmp_path / "site.hosts.yml"))
 
 
 # --- the class key against the planner ---------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 The controller builds dlws and its dependencies as a wheelhouse once per dlws build (cached), the playbook carries it
 to every host, and the dlws_events callback plugin prints one JSON line per task result, which this module reads as
 it arrives: a progress line per host, and DIR/<host>/status.json as soon as the host is done.
+
+Paths reach Ansible as !unsafe extra variables from a file (a "{{ ... }}" in -o stays part of the path), and each
+host's folder is host_folder(inventory_hostname), which cannot climb out of the output folder.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import click
 
 import provision
 from provision import __version__
+from provision.emit.yaml import Unsafe, dump
 from provision.errors import DlwsError, UsageError
-from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE
+from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE, host_folder
+from provision.fleet.results import printable, read_json
 
 EVENT_PREFIX = "DLWS-EVENT "
 DONE_TASK = "Fetch the doctor report"  # the gather's last step of a host that answered
@@ -129,14 +134,15 @@ def _check_inputs(inventory_path: str, forks: int, output: str) -> None:
 
 
 def _host_summary(folder: str) -> str:
-    """'8 GPUs, 0 errors, 9 warnings' from the host's doctor.json."""
+    """'8 GPUs, 0 errors, 9 warnings' from the host's doctor.json (which the host wrote: any content)."""
+    doctor, problem = read_json(os.path.join(folder, DOCTOR_FILE), dict)
     try:
-        with open(os.path.join(folder, DOCTOR_FILE), encoding="utf-8") as handle:
-            doctor = json.load(handle)
+        if problem:
+            raise ValueError(problem)
         summary = doctor.get("summary") or {}
         return "%d GPUs, %d errors, %d warnings" % (len((doctor.get("inventory") or {}).get("gpus") or []),
                                                     summary.get("error", 0), summary.get("warning", 0))
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError):
         return "doctor.json unreadable"
 
 
@@ -171,7 +177,7 @@ class Progress:
         if host not in self.hosts:
             self.hosts.append(host)
             for name in (STATUS_FILE, DOCTOR_FILE, SNAPSHOT_FILE):  # no stale results from an earlier gather
-                path = os.path.join(self.output, host, name)
+                path = os.path.join(self.output, host_folder(host), name)
                 if os.path.isfile(path):
                     os.remove(path)
 
@@ -189,17 +195,17 @@ class Progress:
         elif kind in ("ok", "changed") and task == DONE_TASK:
             how = "installed" if self.installed.get(host) else "reused"
             self._done(host, "ok", "dlws %s %s; %s" % (__version__, how,
-                                                        _host_summary(os.path.join(self.output, host))))
+                                                        _host_summary(os.path.join(self.output, host_folder(host)))))
 
     def _done(self, host: str, status: str, message: str) -> None:
         self.status[host] = {"host": host, "status": status, "message": message}
-        folder = os.path.join(self.output, host)
+        folder = os.path.join(self.output, host_folder(host))
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, STATUS_FILE), "w", encoding="utf-8") as handle:
             json.dump(self.status[host], handle, indent=2, sort_keys=True)
             handle.write("\n")
         total = len(self.hosts)
-        self.echo("[%d/%d] %s: %s: %s" % (len(self.status), total, host, status, message))
+        self.echo(printable("[%d/%d] %s: %s: %s" % (len(self.status), total, host, status, message)))
 
     def finish(self) -> None:
         """Hosts the stream left without a result (the run stopped early) failed, saying why."""
@@ -218,11 +224,30 @@ def run_gather(inventory_path: str, limit: Optional[str], forks: int, output: st
     echo = functools.partial(click.echo, err=True)
     folder = wheelhouse()
     echo("dlws fleet gather: dlws %s from %s" % (__version__, folder))
+    private = tempfile.mkdtemp(prefix="dlws-gather-")
+    try:
+        argv = [ansible_playbook, "-i", inventory_path, os.path.join(playbooks_dir(), "gather.yml"), "--forks",
+                str(forks),
+                "-e", "@" + _extra_vars(private, {"dlws_wheelhouse": folder, "dlws_results": output})]
+        if limit:
+            argv += ["--limit", limit]
+        return _gather(argv, inventory_path, limit, output, echo)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def _extra_vars(folder: str, variables: Dict[str, str]) -> str:
+    """A file of extra variables whose values Ansible never templates (!unsafe): a path is only a path. On the
+    command line (-e '{"...": ...}') they would be templated."""
+    path = os.path.join(folder, "extra-vars.yml")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(dump({name: Unsafe(value) for name, value in variables.items()}))
+    return path
+
+
+def _gather(argv: List[str], inventory_path: str, limit: Optional[str], output: str,
+            echo: Callable[[str], None]) -> int:
     playbooks = playbooks_dir()
-    argv = [ansible_playbook, "-i", inventory_path, os.path.join(playbooks, "gather.yml"), "--forks", str(forks),
-            "-e", json.dumps({"dlws_wheelhouse": folder, "dlws_results": output})]
-    if limit:
-        argv += ["--limit", limit]
     env = dict({"ANSIBLE_PIPELINING": "True"}, **os.environ)  # fewer SSH round trips per task; no become here
     env.update(ANSIBLE_STDOUT_CALLBACK="dlws_events", ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_PLUGINS=os.pathsep.join(
@@ -270,5 +295,5 @@ def _report(progress: Progress, output: str, echo: Callable[[str], None]) -> int
     echo("gathered %d of %d hosts into %s" % (len(ok), len(progress.hosts), output))
     for status in ("unreachable", "failed"):
         for host in by_status.get(status, []):
-            echo("  %s %s: %s" % (status, host, progress.status[host]["message"]))
+            echo(printable("  %s %s: %s" % (status, host, progress.status[host]["message"])))
     return 0 if len(ok) == len(progress.hosts) else 1

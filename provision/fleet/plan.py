@@ -11,15 +11,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import click
 
 from provision.emit import ansible
-from provision.emit.yaml import dump
+from provision.emit.yaml import dump, quote
 from provision.output import write_output
-from provision.fleet.results import HostResult, entries, load_results, natural_key, section
+from provision.fleet import DOCTOR_FILE
+from provision.fleet.results import HostResult, entries, load_results, natural_key, printable, section, text
 from provision.planner import plan as make_plan
 from provision.planner.model import Plan, Request
 
@@ -27,6 +29,15 @@ SCHEMA = "dlws.fleet-plan/1"
 GROUP = "dlws_class_%d"
 INVENTORY_SUFFIX = ".hosts.yml"
 USAGE = "ansible-playbook -i INVENTORY -i %s %s  (INVENTORY: the one gathered from, with the connection settings)"
+#: What a comment of the playbook may hold of a host's facts: a GPU name or OS string with a newline in it must not
+#: end the comment and start a play, so everything else becomes "?".
+COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;()/+_-]")
+#: The shape of every fact of class_key the planner may write into a command (a version, an id, an architecture):
+#: a host whose doctor.json holds anything else is not planned ("3.11; curl ... | sh" as its Python).
+FACT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}")
+#: A host range ("gpu[01:10]"): Ansible's inventory expands it, so no gathered host is named so, and in the group
+#: inventory it would add other hosts to a class.
+HOST_RANGE = re.compile(r"\[[^\]]*:[^\]]*\]")
 
 
 @dataclass
@@ -76,6 +87,27 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
+def malformed(inv: Dict[str, Any]) -> Optional[str]:
+    """What in a host's inventory the planner must not be given, or None: the facts it reads must be strings of
+    FACT's shape (or unknown). GPU names are free text: they are only shown, never run."""
+    os_info, nvidia = section(inv, "os"), section(inv, "nvidia")
+    facts = [("os." + name, os_info.get(name)) for name in ("system", "id", "version", "glibc")]
+    facts += [("cpu.arch", section(inv, "cpu").get("arch")), ("python.version", section(inv, "python").get("version"))]
+    facts += [("nvidia." + name, nvidia.get(name)) for name in ("status", "driver_version", "cuda_driver_version")]
+    facts += [("gpus[%d].%s" % (number, name), gpu.get(name)) for number, gpu in enumerate(entries(inv, "gpus"))
+              for name in ("vendor", "compute_capability", "gfx_target")]
+    for name, value in facts:
+        if value is not None and not (isinstance(value, str) and FACT.fullmatch(value)):
+            return "%s: %s %s is not a fact dlws plans with" % (DOCTOR_FILE, name, _shown(value))
+    return None
+
+
+def _shown(value: Any) -> str:
+    """A host's value in a message: its JSON, cut short."""
+    said = json.dumps(value)
+    return said if len(said) <= 40 else said[:37] + "..."
+
+
 def _canonical(key: Dict[str, Any]) -> str:
     return json.dumps(key, sort_keys=True)
 
@@ -108,23 +140,25 @@ def plan_classes(answered: List[Tuple[str, Dict[str, Any]]], request: Request) -
 def describe(key: Dict[str, Any]) -> List[str]:
     """A class for a person, one fact a line: its GPUs, NVIDIA driver and system."""
     gpus: List[Tuple[str, int]] = []
-    for gpu in key["gpus"]:
-        arch = "cc " + gpu["compute_capability"] if gpu["compute_capability"] else gpu["gfx_target"] or "?"
-        label = "%s (%s)" % (gpu["name"] or gpu["vendor"], arch)
+    for gpu in key["gpus"]:  # facts as the host wrote them: any JSON type
+        capability = text(gpu["compute_capability"])
+        arch = "cc " + capability if capability else text(gpu["gfx_target"]) or "?"
+        label = "%s (%s)" % (text(gpu["name"]) or text(gpu["vendor"]), arch)
         if gpus and gpus[-1][0] == label:
             gpus[-1] = (label, gpus[-1][1] + 1)
         else:
             gpus.append((label, 1))
     nvidia, os_info = key["nvidia"], key["os"]
-    driver = "none" if not nvidia["driver_version"] else "%s (CUDA %s)" % (nvidia["driver_version"],
-                                                                          nvidia["cuda_driver_version"])
-    system = "%s %s, %s, Python %s" % (os_info["id"] or os_info["system"], os_info["version"] or "",
-                                       key["arch"], key["python"] or "?")
-    extras = [name for name, on in (("glibc " + str(os_info["glibc"]), os_info["glibc"]), ("WSL", os_info["wsl"]),
+    driver = "none" if not text(nvidia["driver_version"]) else "%s (CUDA %s)" % (
+        text(nvidia["driver_version"]), text(nvidia["cuda_driver_version"]))
+    system = "%s %s, %s, Python %s" % (text(os_info["id"]) or text(os_info["system"]), text(os_info["version"]) or "",
+                                       text(key["arch"]), key["python"] or "?")
+    extras = [name for name, on in (("glibc %s" % text(os_info["glibc"]), text(os_info["glibc"])),
+                                    ("WSL", os_info["wsl"]),
                                     ("in a container", os_info["container"]), ("Jetson", nvidia["jetson"]),
                                     ("no AVX", key["avx"] is False)) if on]
     return ["GPUs: " + (", ".join("%dx %s" % (count, label) for label, count in gpus) or "none"),
-            "NVIDIA driver: %s, status %s" % (driver, nvidia["status"]),
+            "NVIDIA driver: %s, status %s" % (driver, text(nvidia["status"])),
             "system: " + ", ".join([system] + extras)]
 
 
@@ -134,6 +168,11 @@ def describe(key: Dict[str, Any]) -> List[str]:
 def inventory_name(output: str) -> str:
     """The group inventory beside the playbook: site.yml -> site.hosts.yml."""
     return os.path.splitext(output)[0] + INVENTORY_SUFFIX
+
+
+def comment(line: str) -> str:
+    """A line of a host's facts as a YAML comment that cannot end early: safe ASCII only."""
+    return "# " + COMMENT_UNSAFE.sub("?", line)
 
 
 def render_playbook(classes: List[HostClass]) -> str:
@@ -149,7 +188,7 @@ def render_playbook(classes: List[HostClass]) -> str:
         lines.append("")
         lines.append("# %s: %d host%s" % (host_class.group, len(host_class.hosts),
                                             "" if len(host_class.hosts) == 1 else "s"))
-        lines += ["#   " + line for line in describe(host_class.key)]
+        lines += [comment("  " + line) for line in describe(host_class.key)]
         lines.append(dump([play])[len("---\n"):].rstrip("\n"))
     return "\n".join(lines) + "\n"
 
@@ -167,7 +206,7 @@ def render_inventory(classes: List[HostClass]) -> str:
              "all:", "  children:"]
     for host_class in classes:
         lines += ["    %s:" % host_class.group, "      hosts:"]
-        lines += ["        %s: {}" % json.dumps(host, ensure_ascii=False) for host in host_class.hosts]
+        lines += ["        %s: {}" % quote(host) for host in host_class.hosts]
     return "\n".join(lines) + "\n"
 
 
@@ -186,7 +225,7 @@ def to_json(classes: List[HostClass], skipped: List[HostResult], request: Reques
 
 
 def summary(classes: List[HostClass], skipped: List[HostResult]) -> str:
-    """What was planned, what cannot be, and which hosts were left out: for stderr."""
+    """What was planned, what cannot be, and which hosts were left out: for stderr, one line per fact."""
     planned = [c for c in classes if not c.reasons]
     lines = ["dlws fleet plan: %d class%s, %d host%s planned" % (
         len(planned), "" if len(planned) == 1 else "es", sum(len(c.hosts) for c in planned),
@@ -203,12 +242,18 @@ def summary(classes: List[HostClass], skipped: List[HostResult]) -> str:
             lines += ["    instead: " + alt for alt in (host_class.plan.alternatives if host_class.plan else [])]
     for result in skipped:
         lines.append("  skipped %s (%s): %s" % (result.host, result.status, result.message or "no message"))
-    return "\n".join(lines)
+    return "\n".join(printable(line) for line in lines)  # a host's newline or escape sequence is shown, not obeyed
 
 
 def run_fleet_plan(folder: str, request: Request, fmt: str, output: Optional[str]) -> int:
     """Exit 0 when every answered host is in a planned class; 1 when a class cannot be planned (or none answered)."""
     results = load_results(folder)
+    for result in results:
+        problem = malformed(result.inventory) if result.answered and result.inventory is not None else None
+        if HOST_RANGE.search(result.host):
+            problem = "not an inventory host name: Ansible reads it as a range of hosts"
+        if problem:  # the host's own facts: it is left out, the others are planned
+            result.status, result.message = "failed", problem
     answered = [(r.host, r.inventory) for r in results if r.answered and r.inventory is not None]
     skipped = [r for r in results if not (r.answered and r.inventory is not None)]
     classes = plan_classes(answered, request)

@@ -41,14 +41,24 @@ from xml.etree import ElementTree as ET
 
 from provision.doctor.model import SEVERITIES, at_least
 from provision.output import write_output
-from provision.fleet.results import (HostResult, entries, gpu_models, gpu_name, hardware_class, load_results, section,
-                                     text)
+from provision.fleet.results import (HostResult, entries, gpu_models, gpu_name, hardware_class, load_results,
+                                     printable, section, text)
 
 SCHEMA = "dlws.fleet-report/1"
 #: The versions compared within a hardware class, besides one item per framework ("framework:torch").
 DRIFT_ITEMS = ("driver", "cuda_toolkit", "cudnn")
 #: Hosts named per line in the text report; JSON and HTML name them all.
 TEXT_HOSTS = 8
+
+
+def printable_report(value: Any) -> Any:
+    """The report with every string printable() (the text and JUnit renderings: a host's newline must not start a
+    line of its own, an escape sequence must not reach the terminal, XML has no control characters)."""
+    if isinstance(value, dict):
+        return {key: printable_report(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [printable_report(item) for item in value]
+    return printable(value) if isinstance(value, str) else value
 
 
 def run_report(folder: str, fmt: str, output: Optional[str], fail_on: str) -> int:
@@ -285,6 +295,7 @@ def _text_cells(row: Dict[str, Any]) -> Tuple[str, ...]:
 
 
 def to_text(report: Dict[str, Any]) -> str:
+    report = printable_report(report)
     head = ("HOST", "STATUS", "CPU", "GPUS", "DRIVER", "CUDA", "FRAMEWORKS", "ERR", "WARN")
     table = [head] + [_text_cells(row) for row in report["hosts"]]
     widths = [max(len(line[i]) for line in table) for i in range(len(head))]
@@ -334,6 +345,7 @@ def to_json(report: Dict[str, Any]) -> str:
 
 def to_junit(report: Dict[str, Any]) -> str:
     """One test case per host: failing when it did not answer or has findings at or above the failing level."""
+    report = printable_report(report)
     fail_on = report["summary"]["fail_on"]
     by_host: Dict[str, List[Dict[str, Any]]] = {}
     for finding in report["findings"]:

@@ -8,6 +8,10 @@ The API `fleet report` and `fleet plan` share:
 A host folder that holds garbage or misses a file becomes a HostResult with status "failed" and a message saying
 what was wrong; only a folder that is not a results folder at all raises UsageError. Nothing here replays a
 snapshot or re-runs the doctor: doctor.json already carries the inventory and the findings.
+
+A host's files are written by that host: they are read as untrusted data. Only regular files are opened (a FIFO
+would block), JSON nested deeper than MAX_DEPTH is refused (it would exhaust the stack of whatever walks it), and
+lone surrogates (which no file can be written with) become U+FFFD.
 """
 
 from __future__ import annotations
@@ -15,22 +19,29 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from provision.doctor.model import SEVERITIES
 from provision.errors import UsageError
-from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE
+from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE, host_folder
 
 STATUSES = ("ok", "unreachable", "failed")
 #: doctor.json is a few tens of KiB; anything far larger is not one, and is not read whole.
 MAX_DOCTOR_BYTES = 16 * 1024 * 1024
+#: An inventory nests a few levels; a host's JSON nested deeper than this is refused.
+MAX_DEPTH = 64
+SURROGATES = re.compile("[\ud800-\udfff]")
+#: Unicode categories printable() escapes: controls, format characters, surrogates, line and paragraph separators.
+UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
 
 @dataclass
 class HostResult:
-    host: str  # the inventory_hostname (the folder's name)
+    host: str  # the inventory_hostname (status.json's, or the folder's name)
     status: str  # ok | unreachable | failed
     message: Optional[str] = None  # why it is not ok (or what the gather said)
     inventory: Optional[Dict[str, Any]] = None  # the dlws.inventory/1 JSON, where status is ok
@@ -69,12 +80,21 @@ def _is_host_folder(path: str) -> bool:
                                        for name in (STATUS_FILE, DOCTOR_FILE, SNAPSHOT_FILE))
 
 
+def host_name(folder: str, status: Any) -> str:
+    """The inventory_hostname status.json records, where it is the one this folder is for; else the folder's name
+    (so two folders never claim one host)."""
+    host = status.get("host") if isinstance(status, dict) else None
+    if isinstance(host, str) and host_folder(host) == folder:
+        return host
+    return os.fsencode(folder).decode("utf-8", "backslashreplace")  # a folder name that is not UTF-8, readable
+
+
 def load_host(path: str) -> HostResult:
     """One host's folder; never raises on its content."""
-    host = os.path.basename(os.path.normpath(path))
     snapshot = os.path.join(path, SNAPSHOT_FILE)
-    result = HostResult(host, "failed", snapshot_path=snapshot if os.path.isfile(snapshot) else None)
-    status, problem = _read_json(os.path.join(path, STATUS_FILE), dict)
+    status, problem = read_json(os.path.join(path, STATUS_FILE), dict)
+    result = HostResult(host_name(os.path.basename(os.path.normpath(path)), status), "failed",
+                        snapshot_path=snapshot if os.path.isfile(snapshot) else None)
     if problem:
         result.message = problem
         return result
@@ -87,7 +107,7 @@ def load_host(path: str) -> HostResult:
         result.status = status["status"]
         result.message = result.message or "no message from the gather"
         return result
-    doctor, problem = _read_json(os.path.join(path, DOCTOR_FILE), dict)
+    doctor, problem = read_json(os.path.join(path, DOCTOR_FILE), dict)
     problem = problem or _doctor_problem(doctor)
     if problem:
         result.message = problem
@@ -96,12 +116,39 @@ def load_host(path: str) -> HostResult:
     return result
 
 
-def _read_json(path: str, kind: type) -> Tuple[Any, Optional[str]]:
+def _read_regular(path: str) -> bytes:
+    """The start of a regular file; OSError for anything else. O_NONBLOCK: opening a FIFO does not wait for a
+    writer, and fstat then refuses it (as it refuses devices and folders) before anything reads from it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "rb") as handle:
+            fd = -1
+            return handle.read(MAX_DOCTOR_BYTES + 1)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def _clean(value: Any, depth: int = 0) -> Any:
+    """value with lone surrogates replaced; ValueError where it nests deeper than MAX_DEPTH."""
+    if depth > MAX_DEPTH:
+        raise ValueError("nested deeper than %d levels" % MAX_DEPTH)
+    if isinstance(value, str):
+        return SURROGATES.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_clean(key, depth + 1): _clean(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, depth + 1) for item in value]
+    return value
+
+
+def read_json(path: str, kind: type) -> Tuple[Any, Optional[str]]:
     """(data, None), or (None, a one-line reason)."""
     name = os.path.basename(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_DOCTOR_BYTES + 1)
+        raw = _read_regular(path)
     except FileNotFoundError:
         return None, "%s is missing" % name
     except OSError as exc:
@@ -109,7 +156,9 @@ def _read_json(path: str, kind: type) -> Tuple[Any, Optional[str]]:
     if len(raw) > MAX_DOCTOR_BYTES:
         return None, "%s is larger than %d MiB" % (name, MAX_DOCTOR_BYTES // (1024 * 1024))
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = _clean(json.loads(raw.decode("utf-8")))
+    except RecursionError:
+        return None, "%s is not valid JSON (nested too deeply)" % name
     except (ValueError, UnicodeError) as exc:
         return None, "%s is not valid JSON (%s)" % (name, exc)
     if not isinstance(data, kind):
@@ -149,6 +198,18 @@ def text(value: Any) -> Optional[str]:
     if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
         return None
     return str(value).strip() or None
+
+
+def printable(value: str, keep: str = "") -> str:
+    """value for a terminal, a text report or XML: control and format characters and line or paragraph separators
+    (a newline that starts a fake line, an escape sequence that rewrites the screen) spelled as escapes; keep: the
+    characters left as they are (the newlines of a multi-line message dlws wrote)."""
+    return "".join(char.encode("unicode_escape").decode("ascii") if char not in keep and _unprintable(char) else char
+                   for char in value)
+
+
+def _unprintable(char: str) -> bool:
+    return unicodedata.category(char) in UNPRINTABLE or char in "\ufffe\uffff"  # the last two: not XML either
 
 
 def gpu_name(gpu: Dict[str, Any]) -> str:
