@@ -7,21 +7,31 @@ Every method answers "unknown" (None, or a failed CommandResult) instead of rais
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
+import stat
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 if TYPE_CHECKING:
     import subprocess
 
 DEFAULT_TIMEOUT = 5.0
+#: Longer than any --timeout: a command that needs an hour is no probe.
+MAX_TIMEOUT = 3600.0
+#: The most of a file, and of each of a command's stdout and stderr, that is kept (8 MiB).
 MAX_READ_BYTES = 8 * 1024 * 1024
+#: Pipes are read in chunks of this size, so that an endless writer is stopped at MAX_READ_BYTES.
+_CHUNK = 64 * 1024
 
 #: Return codes for a command that could not run to completion (as coreutils' timeout and the shells use them).
 RC_TIMEOUT = 124
 RC_CANNOT_EXECUTE = 126
 RC_NOT_FOUND = 127
+#: A command whose output went past MAX_READ_BYTES: killed, as a shell reports a writer whose reader stopped reading
+#: (128 + SIGPIPE); its output up to the cap is kept, and stderr ends with a line saying where it was cut.
+RC_OUTPUT_CUT = 141
 
 #: Environment variables the probes may read; only these are recorded in a snapshot.
 ENV_VARS = (
@@ -44,6 +54,29 @@ class CommandResult(NamedTuple):
 def command_key(argv: Sequence[str]) -> str:
     """The command line as recorded in commands.json."""
     return shlex.join(argv)
+
+
+def cut_note(stream: str) -> str:
+    """The line that ends the stderr of a command whose stream went past MAX_READ_BYTES."""
+    return "dlws: %s cut at %d bytes" % (stream, MAX_READ_BYTES)
+
+
+def read_regular(path: str, limit: int = MAX_READ_BYTES) -> bytes:
+    """Up to limit bytes of a regular file; OSError for anything else.
+
+    A FIFO, a terminal or a device as /proc/cpuinfo (or a --require-file) would block a read forever or have
+    side effects on open: stat first, then open without blocking (a FIFO swapped in meanwhile opens at once) and
+    check again on the descriptor. /proc and /sys files are regular (size 0, read to their end as usual).
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return handle.read(limit)
 
 
 class Host:
@@ -200,11 +233,9 @@ class LiveHost(Host):
 
     def read(self, path: str) -> Optional[str]:
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_READ_BYTES)
+            return read_regular(path).decode("utf-8", errors="replace")
         except (OSError, ValueError):
             return None
-        return data.decode("utf-8", errors="replace")
 
     def listdir(self, path: str) -> Optional[List[str]]:
         try:
@@ -234,12 +265,7 @@ class LiveHost(Host):
             return CommandResult("", "%s: command not found" % argv[0], RC_NOT_FOUND)
         except OSError as exc:
             return CommandResult("", "%s: %s" % (argv[0], exc.strerror or exc), RC_CANNOT_EXECUTE)
-        try:
-            out, err = proc.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            return CommandResult("", "%s: timed out after %gs" % (argv[0], limit), RC_TIMEOUT)
-        return CommandResult(out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), proc.returncode)
+        return _collect(proc, argv[0], limit)
 
     def fact(self, name: str, arg: str = "") -> Any:
         func = LIVE_FACTS.get(name)
@@ -253,18 +279,77 @@ class LiveHost(Host):
             return None
 
 
+def _collect(proc: "subprocess.Popen[bytes]", name: str, limit: float) -> CommandResult:
+    """The command's output, read as it comes: it is killed at the timeout, or once stdout or stderr goes past
+    MAX_READ_BYTES (an nvidia-smi that prints forever would otherwise fill the memory)."""
+    import subprocess
+    import threading  # both imported by subprocess already
+    import time
+
+    cut: List[str] = []
+    streams = {"stdout": proc.stdout, "stderr": proc.stderr}
+    chunks: Dict[str, List[bytes]] = {key: [] for key in streams}
+
+    def drain(key: str) -> None:
+        # The reader closes its pipe itself: closed under a blocked read, the descriptor could be reused meanwhile.
+        with streams[key] as stream:  # type: ignore[union-attr]
+            fd, size = stream.fileno(), 0
+            while size <= MAX_READ_BYTES:
+                try:
+                    chunk = os.read(fd, _CHUNK)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                chunks[key].append(chunk)
+                size += len(chunk)
+        cut.append(key)
+        _kill_group(proc)
+
+    readers = [threading.Thread(target=drain, args=(key,), daemon=True) for key in streams]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + limit
+    for reader in readers:
+        reader.join(max(0.0, deadline - time.monotonic()))
+    timed_out = any(reader.is_alive() for reader in readers)
+    if not timed_out:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:  # it closed its output but runs on
+            timed_out = True
+    if timed_out:
+        _kill_group(proc)
+    for reader in readers:
+        reader.join(1)  # the group is dead, so the pipes close; a stray writer outside it is left behind
+    if timed_out and not cut:
+        return CommandResult("", "%s: timed out after %gs" % (name, limit), RC_TIMEOUT)
+    out, err = (b"".join(chunks[key])[:MAX_READ_BYTES].decode("utf-8", "replace") for key in streams)
+    if cut:
+        return CommandResult(out, _with_cut_notes(err, sorted(cut)), RC_OUTPUT_CUT)
+    return CommandResult(out, err, proc.returncode)
+
+
+def _with_cut_notes(stderr: str, streams: List[str]) -> str:
+    lines = [stderr.rstrip("\n")] if stderr.strip() else []
+    return "\n".join(lines + [cut_note(stream) for stream in streams]) + "\n"
+
+
 def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
-    """Kill a timed-out command and whatever it started, so no grandchild keeps the pipes open."""
+    """Kill a command and whatever it started, so no grandchild keeps the pipes open."""
     import signal
     import subprocess
 
     try:
         os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        proc.kill()
+    except (OSError, AttributeError):  # gone already, or no process groups (Windows)
+        try:
+            proc.kill()
+        except OSError:
+            pass
     try:
-        proc.communicate(timeout=1)
-    except (subprocess.TimeoutExpired, OSError, ValueError):
+        proc.wait(1)
+    except subprocess.TimeoutExpired:  # an unkillable (D state) process is left to the kernel
         pass
 
 
@@ -338,10 +423,12 @@ class SnapshotHost(Host):
 
     def read(self, path: str) -> Optional[str]:
         local = self._local(path)
-        if local is None or not os.path.isfile(local):
+        if local is None:
             return None
-        with open(local, "rb") as handle:
-            return handle.read(MAX_READ_BYTES).decode("utf-8", errors="replace")
+        try:
+            return read_regular(local).decode("utf-8", errors="replace")
+        except (OSError, ValueError):
+            return None
 
     def listdir(self, path: str) -> Optional[List[str]]:
         if path in self.listings:
@@ -365,8 +452,12 @@ class SnapshotHost(Host):
         entry = self.commands.get(command_key(argv))
         if entry is None:
             return CommandResult("", "%s: command not found" % argv[0], RC_NOT_FOUND)
-        return CommandResult(str(entry.get("stdout") or ""), str(entry.get("stderr") or ""),
-                             int(entry.get("returncode", 0)))
+        out, err = str(entry.get("stdout") or ""), str(entry.get("stderr") or "")
+        # A recorded output past the live cap is cut the same way (the cap counts characters here, not bytes).
+        cut = [name for name, text in (("stdout", out), ("stderr", err)) if len(text) > MAX_READ_BYTES]
+        if cut:
+            return CommandResult(out[:MAX_READ_BYTES], _with_cut_notes(err[:MAX_READ_BYTES], cut), RC_OUTPUT_CUT)
+        return CommandResult(out, err, int(entry.get("returncode", 0)))
 
     def fact(self, name: str, arg: str = "") -> Any:
         return self.facts.get(fact_key(name, arg))
