@@ -249,6 +249,10 @@ def test_hybrid_core_lists_need_both_files(tmp_path):
     ("", set()),
     ("\n", set()),
     ("garbage", set()),
+    ("0-65535", set(range(65536))),
+    ("0-99999999999", None),  # issue 8: was expanded into 24 GB of memory
+    ("0,65536", None),
+    ("0-" + "9" * 5000, None),
 ])
 def test_parse_cpu_list(text, cpus):
     assert cpu.parse_cpu_list(text) == cpus

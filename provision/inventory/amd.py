@@ -79,7 +79,7 @@ def parse_rocm_smi_names(text: str) -> List[Optional[str]]:
         return []
     if not isinstance(data, dict):
         return []
-    cards = sorted((k for k in data if re.fullmatch(r"card\d+", k)), key=lambda k: int(k[4:]))
+    cards = sorted((k for k in data if re.fullmatch(r"card\d{1,9}", k)), key=lambda k: int(k[4:]))
     names = []
     for card in cards:
         fields = {str(k).lower(): v for k, v in (data[card] or {}).items()} if isinstance(data[card], dict) else {}

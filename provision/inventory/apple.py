@@ -10,12 +10,13 @@ import re
 from typing import Dict, Optional
 
 from provision.host import Host
-from provision.inventory.common import machine, system
+from provision.inventory.common import machine, system, to_int
 from provision.inventory.model import Gpu, Inventory
 
 IOREG = ["ioreg", "-rd1", "-c", "AGXAccelerator"]
 
-_PROPERTY = re.compile(r'^\s*"([^"]+)"\s*=\s*(.+?)\s*$')
+#: The value is stripped afterwards: "(.+?)\s*$" would try the line's end from every character of it (quadratic).
+_PROPERTY = re.compile(r'\s*"([^"]+)"\s*=\s*(\S.*)')
 
 
 def parse_ioreg(text: str) -> Dict[str, str]:
@@ -26,7 +27,7 @@ def parse_ioreg(text: str) -> Dict[str, str]:
             break  # the next registry entry
         match = _PROPERTY.match(line)
         if match and match.group(1) not in props:
-            value = match.group(2)
+            value = match.group(2).rstrip()
             props[match.group(1)] = value[1:-1] if len(value) > 1 and value[0] == value[-1] == '"' else value
     return props
 
@@ -34,7 +35,7 @@ def parse_ioreg(text: str) -> Dict[str, str]:
 def apple_gpu(props: Dict[str, str], chip: Optional[str], unified_memory: Optional[int]) -> Gpu:
     cores = props.get("gpu-core-count", "")
     return Gpu(index=0, vendor="apple", name=props.get("model") or chip, integrated=True,
-               cores=int(cores) if cores.isdigit() else None, memory_total_bytes=unified_memory)
+               cores=to_int(cores) if cores.isdigit() else None, memory_total_bytes=unified_memory)
 
 
 def probe(host: Host, inv: Inventory) -> None:

@@ -7,7 +7,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from provision import knowledge
 from provision.host import Host
-from provision.inventory.common import read_int, read_line, system
+from provision.inventory.common import MAX_CPU_FLAGS, MAX_CPUS, read_int, read_line, system, to_int
 from provision.inventory.model import Cpu, CpuFeatures, Inventory
 
 #: The x86-64 micro-architecture levels as the x86-64 psABI defines them (each level also needs the ones below),
@@ -49,8 +49,9 @@ def features(flags: Iterable[str]) -> CpuFeatures:
 # --- Linux: /proc/cpuinfo and sysfs ---------------------------------------------------------------------------------
 
 
-def parse_cpuinfo(text: str) -> List[Dict[str, str]]:
-    """One dict per block of /proc/cpuinfo (per logical CPU on x86; ARM adds a trailing global block)."""
+def parse_cpuinfo(text: str, limit: int = MAX_CPUS + 2) -> List[Dict[str, str]]:
+    """One dict per block of /proc/cpuinfo (per logical CPU on x86; ARM adds a trailing global block), at most
+    limit of them: more than MAX_CPUS make the CPU count unknown anyway."""
     blocks: List[Dict[str, str]] = []
     current: Dict[str, str] = {}
     for line in text.splitlines():
@@ -58,6 +59,8 @@ def parse_cpuinfo(text: str) -> List[Dict[str, str]]:
             if current:
                 blocks.append(current)
                 current = {}
+                if len(blocks) >= limit:
+                    return blocks
             continue
         key, sep, value = line.partition(":")
         if sep:
@@ -67,13 +70,19 @@ def parse_cpuinfo(text: str) -> List[Dict[str, str]]:
     return blocks
 
 
-def parse_cpu_list(text: str) -> Set[int]:
-    """'0-3,8,10-11' (sysfs CPU lists) into a set of CPU numbers."""
+def parse_cpu_list(text: str) -> Optional[Set[int]]:
+    """'0-3,8,10-11' (sysfs CPU lists) into a set of CPU numbers; None when a number is MAX_CPUS or more (a
+    '0-99999999999' would otherwise be expanded into memory)."""
     cpus: Set[int] = set()
     for part in text.strip().split(","):
         start, _, end = part.partition("-")
-        if start.strip().isdigit():
-            cpus.update(range(int(start), int(end or start) + 1))
+        first = to_int(start) if start.strip().isdigit() else None
+        if first is None:
+            continue
+        last = to_int(end) if end else first
+        if last is None or first >= MAX_CPUS or last >= MAX_CPUS:
+            return None
+        cpus.update(range(first, last + 1))
     return cpus
 
 
@@ -83,9 +92,10 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([KMG]?)", re.I)
 def parse_size(text: str) -> Optional[int]:
     """'32K', '1024 KB', '36864K' into bytes."""
     match = _SIZE.match(text or "")
-    if not match:
+    number = to_int(match.group(1)) if match else None
+    if number is None:
         return None
-    return int(match.group(1)) * {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[match.group(2).upper()]
+    return number * {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[match.group(2).upper()]
 
 
 def _arm_names(block: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
@@ -99,7 +109,7 @@ def _arm_names(block: Dict[str, str]) -> Tuple[Optional[str], Optional[str]]:
 
 
 def _logical_blocks(blocks: List[Dict[str, str]]) -> List[Dict[str, str]]:
-    return [b for b in blocks if "processor" in b and b["processor"].isdigit()]
+    return [b for b in blocks if b.get("processor", "").isdigit() and to_int(b["processor"]) is not None]
 
 
 def _topology_from_sysfs(host: Host, cpus: Iterable[int]) -> Dict[int, Tuple[str, str]]:
@@ -115,7 +125,10 @@ def _topology_from_sysfs(host: Host, cpus: Iterable[int]) -> Dict[int, Tuple[str
     return topo
 
 
-def _linux_cores(host: Host, cpu: Cpu, logical: List[Dict[str, str]]) -> None:
+def _linux_cores(host: Host, cpu: Cpu, logical: List[Dict[str, str]], inv: Inventory) -> None:
+    if len(logical) > MAX_CPUS or any(int(b["processor"]) >= MAX_CPUS for b in logical):
+        inv.error("cpu", "/proc/cpuinfo lists more than %d CPUs: the core counts are unknown" % MAX_CPUS)
+        return
     cores: Dict[int, Tuple[str, str]] = {}
     if logical and all("core id" in b for b in logical):
         cores = {int(b["processor"]): (b.get("physical id", "0"), b["core id"]) for b in logical}
@@ -125,17 +138,22 @@ def _linux_cores(host: Host, cpu: Cpu, logical: List[Dict[str, str]]) -> None:
     if cores:
         cpu.physical_cores = len(set(cores.values()))
         cpu.sockets = len({package for package, _ in cores.values()})
-        _hybrid_cores(host, cpu, cores)
+        _hybrid_cores(host, cpu, cores, inv)
 
 
-def _hybrid_cores(host: Host, cpu: Cpu, cores: Dict[int, Tuple[str, str]]) -> None:
+def _hybrid_cores(host: Host, cpu: Cpu, cores: Dict[int, Tuple[str, str]], inv: Inventory) -> None:
     """Performance/efficiency core counts on hybrid Intel parts (Alder Lake and later)."""
     p_list = read_line(host, "/sys/devices/cpu_core/cpus")
     e_list = read_line(host, "/sys/devices/cpu_atom/cpus")
     if p_list is None or e_list is None:
         return
-    cpu.performance_cores = len({cores[c] for c in parse_cpu_list(p_list) if c in cores})
-    cpu.efficiency_cores = len({cores[c] for c in parse_cpu_list(e_list) if c in cores})
+    p_cpus, e_cpus = parse_cpu_list(p_list), parse_cpu_list(e_list)
+    if p_cpus is None or e_cpus is None:
+        inv.error("cpu", "a CPU number of %d or more in /sys/devices/cpu_core/cpus or cpu_atom/cpus: the "
+                  "performance and efficiency core counts are unknown" % MAX_CPUS)
+        return
+    cpu.performance_cores = len({cores[c] for c in p_cpus if c in cores})
+    cpu.efficiency_cores = len({cores[c] for c in e_cpus if c in cores})
 
 
 def _linux_frequencies_and_caches(host: Host, cpu: Cpu) -> None:
@@ -146,7 +164,7 @@ def _linux_frequencies_and_caches(host: Host, cpu: Cpu) -> None:
     if base_khz:
         cpu.base_mhz = base_khz / 1000
     else:
-        match = re.search(r"@\s*([\d.]+)\s*GHz", cpu.model or "")
+        match = re.search(r"@\s*(\d{1,3}(?:\.\d{1,6})?)\s*GHz", cpu.model or "")
         cpu.base_mhz = float(match.group(1)) * 1000 if match else None
     for index in host.listdir(base + "cache") or []:
         if not index.startswith("index"):
@@ -161,13 +179,14 @@ def _linux_frequencies_and_caches(host: Host, cpu: Cpu) -> None:
             cpu.caches["L%s%s" % (level, suffix)] = parsed
 
 
-def linux_cpu(host: Host, text: str, arch: Optional[str]) -> Cpu:
+def linux_cpu(host: Host, text: str, arch: Optional[str], inv: Inventory) -> Cpu:
     blocks = parse_cpuinfo(text)
     logical = _logical_blocks(blocks)
     first = logical[0] if logical else (blocks[0] if blocks else {})
     cpu = Cpu(arch=arch)
     flags = first.get("flags") or first.get("Features") or ""
-    cpu.flags = sorted(set(flags.split()))
+    words = flags.split(None, MAX_CPU_FLAGS)  # split no further than the limit, past which probe() drops them
+    cpu.flags = words if len(words) > MAX_CPU_FLAGS else sorted(set(words))
     if "CPU implementer" in first:
         if cpu.arch is None:
             # the arm64 kernel always prints 8; a 32-bit ARM kernel prints 7 (or older), even on ARMv8 hardware
@@ -182,7 +201,7 @@ def linux_cpu(host: Host, text: str, arch: Optional[str]) -> Cpu:
         cpu.model = first.get("model name")
         if cpu.arch is None and "lm" in cpu.flags:
             cpu.arch = "x86_64"
-    _linux_cores(host, cpu, logical)
+    _linux_cores(host, cpu, logical, inv)
     _linux_frequencies_and_caches(host, cpu)
     return cpu
 
@@ -202,7 +221,7 @@ def parse_sysctl(text: str) -> Dict[str, str]:
 def darwin_cpu(values: Dict[str, str], arch: Optional[str]) -> Cpu:
     def number(key: str) -> Optional[int]:
         value = values.get(key, "")
-        return int(value) if value.isdigit() else None
+        return to_int(value) if value.isdigit() else None
 
     cpu = Cpu(arch=arch, model=values.get("machdep.cpu.brand_string"), vendor=values.get("machdep.cpu.vendor"))
     if cpu.vendor is None and (cpu.model or "").startswith("Apple"):
@@ -250,7 +269,7 @@ def probe(host: Host, inv: Inventory) -> None:
     os_name = system(host)
     cpuinfo = host.read("/proc/cpuinfo")
     if cpuinfo is not None:
-        cpu = linux_cpu(host, cpuinfo, arch)
+        cpu = linux_cpu(host, cpuinfo, arch, inv)
     elif os_name == "darwin":
         result = host.run(["sysctl", "hw", "machdep.cpu"])
         cpu = darwin_cpu(parse_sysctl(result.stdout), arch)
@@ -258,6 +277,9 @@ def probe(host: Host, inv: Inventory) -> None:
             inv.error("cpu", "sysctl failed: %s" % (result.stderr.strip() or result.returncode))
     else:
         cpu = _generic_cpu(host, arch)
+    if len(cpu.flags) > MAX_CPU_FLAGS:  # real CPUs have a few hundred
+        inv.error("cpu", "more than %d CPU flags: the flags are unknown" % MAX_CPU_FLAGS)
+        cpu.flags = []
     if cpu.arch in ("AMD64", "amd64"):
         cpu.arch = "x86_64"
     if cpu.arch in X86_ARCHES:

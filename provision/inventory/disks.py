@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from provision.host import Host
+from provision.inventory.common import MAX_MOUNTS
 from provision.inventory.model import Disk, Inventory
 
 #: Filesystems that hold data; everything else in /proc/mounts (proc, tmpfs, cgroup, squashfs, ...) is noise.
@@ -20,8 +21,7 @@ BIND_MOUNT_NOISE = ("/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/dev/ter
 
 def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
     """(device, mountpoint, fstype) for the data mounts of /proc/mounts, in order, each mountpoint once."""
-    seen = set()
-    out = []
+    out: Dict[str, Tuple[str, str, str]] = {}  # by mountpoint: a later mount over the same point hides the earlier
     for line in text.splitlines():
         fields = line.split()
         if len(fields) < 3:
@@ -32,11 +32,9 @@ def parse_mounts(text: str) -> List[Tuple[str, str, str]]:
         keep = fstype in DATA_FS or fstype in NETWORK_FS or (fstype == "overlay" and mountpoint == "/")
         if not keep or mountpoint in BIND_MOUNT_NOISE or mountpoint.startswith(("/snap/", "/proc/", "/sys/")):
             continue
-        if mountpoint in seen:
-            out = [m for m in out if m[1] != mountpoint]  # a later mount over the same point hides the earlier
-        seen.add(mountpoint)
-        out.append((device, mountpoint, fstype))
-    return out
+        out.pop(mountpoint, None)  # and the later one comes last
+        out[mountpoint] = (device, mountpoint, fstype)
+    return list(out.values())
 
 
 def _unescape(field: str) -> str:
@@ -58,16 +56,27 @@ def _block_name(host: Host, device: str) -> Optional[str]:
     return name
 
 
-def medium(host: Host, device: str, fstype: str, depth: int = 0) -> str:
-    """nvme | ssd | hdd | network | unknown, from the device name and /sys/block/*/queue/rotational."""
+def medium(host: Host, device: str, fstype: str, depth: int = 0, memo: Optional[Dict[str, str]] = None) -> str:
+    """nvme | ssd | hdd | network | unknown, from the device name and /sys/block/*/queue/rotational.
+
+    memo holds the medium of each block device already seen: every device is looked at once, however many list it
+    beneath them (a snapshot's slaves listings could otherwise make the walk exponential)."""
     if fstype in NETWORK_FS:
         return "network"
     name = _block_name(host, device)
     if name is None:
         return "unknown"
+    memo = {} if memo is None else memo
+    if name not in memo:
+        memo[name] = "unknown"  # what a device beneath itself (a loop) sees
+        memo[name] = _block_medium(host, name, fstype, depth, memo)
+    return memo[name]
+
+
+def _block_medium(host: Host, name: str, fstype: str, depth: int, memo: Dict[str, str]) -> str:
     slaves = host.listdir("/sys/block/%s/slaves" % name) or []
     if slaves and depth < 4:  # device-mapper (LVM, LUKS) and md RAID: the medium of what lies beneath
-        media = {medium(host, "/dev/" + s, fstype, depth + 1) for s in slaves}
+        media = {medium(host, "/dev/" + s, fstype, depth + 1, memo) for s in slaves}
         return media.pop() if len(media) == 1 else "unknown"
     if name.startswith("nvme"):
         return "nvme"
@@ -85,8 +94,12 @@ def probe(host: Host, inv: Inventory) -> None:
         entries = [(d["device"], d["mountpoint"], d["fstype"]) for d in host.fact("disks") or []]
         if not entries and host.fact("disks") is None:
             inv.error("disks", "no /proc/mounts and no other source of mounts")
+    if len(entries) > MAX_MOUNTS:
+        inv.error("disks", "more than %d data mounts: only the first %d are listed" % (MAX_MOUNTS, MAX_MOUNTS))
+        entries = entries[:MAX_MOUNTS]
+    memo: Dict[str, str] = {}
     for device, mountpoint, fstype in entries:
-        disk = Disk(mountpoint=mountpoint, device=device, fstype=fstype, media=medium(host, device, fstype))
+        disk = Disk(mountpoint=mountpoint, device=device, fstype=fstype, media=medium(host, device, fstype, memo=memo))
         usage = host.fact("statvfs", mountpoint)
         if isinstance(usage, dict) and usage.get("error"):
             inv.error("disks", "size of %s unknown: statvfs: %s" % (mountpoint, usage["error"]))

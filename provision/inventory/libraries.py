@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 from provision import knowledge
 from provision.host import Host
 from provision.inventory import packages
+from provision.inventory.common import to_int
 from provision.inventory.cuda import parse_conda_meta
 from provision.inventory.model import Inventory, Library
 
@@ -51,9 +52,10 @@ def header_version(text: str, macros: Iterable[str]) -> Optional[str]:
             if value is None or value.isdigit():
                 break
             value = defines.get(value)
-        if value is None or not value.isdigit():
+        number = to_int(value) if value is not None and value.isdigit() else None
+        if number is None:
             return None
-        parts.append(str(int(value)))
+        parts.append(str(number))
     return ".".join(parts)
 
 
@@ -63,7 +65,7 @@ def library_versions(entries: Iterable[str], library: str) -> List[str]:
     best: Dict[str, str] = {}
     for entry in entries:
         match = pattern.match(entry)
-        if match:
+        if match and to_int(match.group(1).split(".")[0]) is not None:  # a major too long for int() is no version
             version = match.group(1)
             major = version.split(".")[0]
             if version.count(".") > best.get(major, "").count(".") or major not in best:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Dict, Optional
 
 from provision.host import Host
-from provision.inventory.common import parse_key_values, system
+from provision.inventory.common import parse_key_values, system, to_int
 from provision.inventory.cpu import parse_sysctl
 from provision.inventory.model import Inventory, Memory
 
@@ -15,8 +15,9 @@ def parse_meminfo(text: str) -> Dict[str, int]:
     out = {}
     for key, value in parse_key_values(text).items():
         number, _, unit = value.partition(" ")
-        if number.isdigit():
-            out[key] = int(number) * (1024 if unit.strip().lower() == "kb" else 1)
+        count = to_int(number) if number.isdigit() else None
+        if count is not None:
+            out[key] = count * (1024 if unit.strip().lower() == "kb" else 1)
     return out
 
 
@@ -39,7 +40,7 @@ def _darwin_swap(text: str) -> Dict[str, Optional[int]]:
             scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(value[-1:].upper(), 1)
             try:
                 out[key] = int(float(value.rstrip("KMGkmg")) * scale)
-            except ValueError:
+            except (ValueError, OverflowError):  # "inf" is a float, not a size
                 out[key] = None
     return out
 
@@ -53,7 +54,7 @@ def probe(host: Host, inv: Inventory) -> None:
         values = parse_sysctl(host.run(["sysctl", "hw.memsize", "vm.swapusage"]).stdout)
         swap = _darwin_swap(values.get("vm.swapusage", ""))
         total = values.get("hw.memsize", "")
-        inv.memory = Memory(total_bytes=int(total) if total.isdigit() else None,
+        inv.memory = Memory(total_bytes=to_int(total) if total.isdigit() else None,
                             swap_total_bytes=swap.get("total"), swap_free_bytes=swap.get("free"))
         return
     facts = host.fact("memory")

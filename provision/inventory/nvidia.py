@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from provision import knowledge
 from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import pci
-from provision.inventory.common import first_version
+from provision.inventory.common import MAX_DIGITS, MAX_GPUS, first_version
 from provision.inventory.model import Ecc, Gpu, Inventory, Nvidia, Pcie
 
 if TYPE_CHECKING:  # parsing XML is the nvidia-smi fallback only: import it there
@@ -33,6 +33,9 @@ FAILURES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("no-driver", ("couldn't communicate with the NVIDIA driver", "NVMLError_DriverNotLoaded",
                    "Driver Not Loaded")),
 )
+
+#: The most of what nvidia-smi printed that goes into a message (its output may be megabytes of garbage).
+MAX_MESSAGE = 4096
 
 #: Throttle reasons in the order nvml.THROTTLE_REASONS lists them; the XML names them clocks_throttle_reason_<x>
 #: (drivers before 535) or clocks_event_reason_<x>, and says display_clocks_setting.
@@ -80,7 +83,9 @@ def _value(node: Optional[ET.Element], path: str) -> Optional[str]:
 def _number(text: Optional[str]) -> Optional[float]:
     """'81920 MiB', '16x', '27 C', '500.00 W' -> the leading number."""
     match = re.match(r"\s*(-?\d+(?:\.\d+)?)", text or "")
-    return float(match.group(1)) if match else None
+    if not match or len(match.group(1)) > MAX_DIGITS:  # a longer one is no reading, and may be inf as a float
+        return None
+    return float(match.group(1))
 
 
 def _int(text: Optional[str]) -> Optional[int]:
@@ -209,7 +214,10 @@ def parse_nvidia_smi_xml(text: str) -> Tuple[Optional[str], Optional[str], List[
         return None, None, [], "nvidia-smi -q -x printed unreadable XML (%s)" % exc
     if root.tag != "nvidia_smi_log":
         return None, None, [], "nvidia-smi -q -x printed <%s>, not <nvidia_smi_log>" % root.tag
-    gpus = [_xml_gpu(i, gpu) for i, gpu in enumerate(root.findall("gpu"))]
+    nodes = root.findall("gpu")
+    if len(nodes) > MAX_GPUS:
+        return None, None, [], "nvidia-smi -q -x lists more than %d GPUs" % MAX_GPUS
+    gpus = [_xml_gpu(i, gpu) for i, gpu in enumerate(nodes)]
     return _value(root, "driver_version"), _value(root, "cuda_version"), gpus, None
 
 
@@ -252,12 +260,13 @@ def lookup_gpu(name: Optional[str]) -> Optional[Dict[str, Any]]:
     """The nvidia_gpus row whose key has the most words found, as consecutive words, in the GPU's name."""
     if not name:
         return None
-    words = re.sub(r"[-_()/,]", " ", name.upper()).split()
+    # Consecutive words as a substring of the space-joined words: one scan, not one per word of a long name.
+    text = " %s " % " ".join(re.sub(r"[-_()/,]", " ", name.upper()).split())
     best, best_len = None, 0
     for key, row in knowledge.load("nvidia_gpus")["gpus"].items():
         key_words = key.split()
         n = len(key_words)
-        if n > best_len and any(words[i:i + n] == key_words for i in range(len(words) - n + 1)):
+        if n > best_len and " %s " % " ".join(key_words) in text:
             best, best_len = row, n
     return best
 
@@ -316,7 +325,7 @@ def _from_smi(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_tex
     smi_text = ""
     if result.returncode != RC_NOT_FOUND:
         smi_text = "\n".join(t for t in (result.stdout.strip(), result.stderr.strip()) if t)
-        smi_text = smi_text or "nvidia-smi exited with status %d" % result.returncode
+        smi_text = smi_text[:MAX_MESSAGE] or "nvidia-smi exited with status %d" % result.returncode
     _no_answer(host, inv, devices, nvml_text, smi_text)
     return []
 
@@ -355,6 +364,9 @@ def probe(host: Host, inv: Inventory) -> None:
         return
     fact = host.fact("nvml")
     fact = fact if isinstance(fact, dict) else {}
+    if isinstance(fact.get("gpus"), list) and len(fact["gpus"]) > MAX_GPUS:  # a corrupt or hostile nvml.json: ask nvidia-smi instead
+        inv.error("nvidia", "NVML lists more than %d GPUs: its answer is unknown" % MAX_GPUS)
+        fact = {}
     lost: List[str] = []
     if not fact.get("error") and (fact.get("gpus") or fact.get("driver_version")):
         nv.source = "nvml"  # NVML answered: no command needed

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from provision.inventory.common import MAX_GPUS
+
 #: Active clock throttle ("clocks event") reasons: our name -> the pynvml constant holding its bit.
 THROTTLE_REASONS: Tuple[Tuple[str, str], ...] = (
     ("gpu_idle", "nvmlClocksThrottleReasonGpuIdle"),
@@ -127,7 +129,7 @@ def query_nvml() -> Dict[str, Any]:
         except pynvml.NVMLError as exc:
             return _failed(exc)
         gpus = []
-        for index in range(count):
+        for index in range(min(count, MAX_GPUS)):  # a driver in a bad state may report any count
             try:
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             except pynvml.NVMLError as exc:  # GPU is lost, unknown error: the others still report

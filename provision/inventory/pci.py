@@ -6,9 +6,11 @@ import os
 from typing import List, NamedTuple, Optional
 
 from provision.host import Host
-from provision.inventory.common import read_line
+from provision.inventory.common import MAX_GPUS, read_line
 
 PCI_DEVICES = "/sys/bus/pci/devices"
+#: 256 buses of 32 devices of 8 functions: more entries is no real PCI bus (each costs three reads).
+MAX_PCI_DEVICES = 65536
 VENDORS = {"0x10de": "nvidia", "0x1002": "amd", "0x8086": "intel"}
 #: PCI base classes of GPUs: 0x03 display controller (VGA 0x0300, 3D 0x0302, other 0x0380), 0x12 accelerator.
 GPU_CLASSES = ("0x03", "0x12")
@@ -23,9 +25,12 @@ class PciDevice(NamedTuple):
 
 
 def gpu_devices(host: Host, vendor: Optional[str] = None) -> List[PciDevice]:
-    """Every PCI GPU (optionally of one vendor), in bus order."""
-    found = []
-    for address in host.listdir(PCI_DEVICES) or []:
+    """Every PCI GPU (optionally of one vendor), in bus order; ValueError (the probe's error) past the limits."""
+    found: List[PciDevice] = []
+    addresses = host.listdir(PCI_DEVICES) or []
+    if len(addresses) > MAX_PCI_DEVICES:
+        raise ValueError("%s lists more than %d devices" % (PCI_DEVICES, MAX_PCI_DEVICES))
+    for address in addresses:
         base = "%s/%s/" % (PCI_DEVICES, address)
         pci_class = read_line(host, base + "class") or ""
         if not pci_class.startswith(GPU_CLASSES):
@@ -36,4 +41,6 @@ def gpu_devices(host: Host, vendor: Optional[str] = None) -> List[PciDevice]:
         driver = host.realpath(base + "driver")
         found.append(PciDevice(address, name, (read_line(host, base + "device") or "").lower(), pci_class,
                                os.path.basename(driver) if driver else None))
+        if len(found) > MAX_GPUS:
+            raise ValueError("%s lists more than %d GPUs" % (PCI_DEVICES, MAX_GPUS))
     return found

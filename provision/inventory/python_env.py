@@ -36,7 +36,7 @@ def split_local(version: Optional[str]) -> Tuple[str, str]:
 
 def packed_cuda(digits: str) -> Optional[str]:
     """'121' -> '12.1', '92' -> '9.2': CUDA as pytorch and mxnet pack it in names (major, then one minor digit)."""
-    if not digits.isdigit() or len(digits) < 2:
+    if not digits.isdigit() or not 2 <= len(digits) <= 4:  # 4: room for CUDA 100.0; more is no CUDA
         return None
     return "%d.%s" % (int(digits[:-1]), digits[-1])
 
@@ -63,7 +63,8 @@ def torch_local_build(local: str) -> Build:
     return UNKNOWN
 
 
-_ASSIGN = re.compile(r"^(\w+)\s*(?::[^=\n]*)?=\s*(.+?)\s*$", re.M)
+#: Spaces only, never newlines, and no lazy value before "\s*$": either would make a long line quadratic.
+_ASSIGN = re.compile(r"^(\w+)[ \t]*(?::[^=\n]*)?=[ \t]*(.*\S)", re.M)
 
 
 def parse_torch_version_py(text: str) -> Dict[str, Optional[str]]:
@@ -92,7 +93,8 @@ def torch_file_build(fields: Dict[str, Optional[str]]) -> Build:
     return Build("cpu")
 
 
-_BUILD_INFO_PAIR = re.compile(r"""['"]?(\w+)['"]?\s*[:,=]\s*('[^'\n]*'|"[^"\n]*"|True|False)""")
+#: A key starts a word ((?<!\w)): tried from inside a long word too, the search would be quadratic.
+_BUILD_INFO_PAIR = re.compile(r"""['"]?(?<!\w)(\w+)['"]?\s*[:,=]\s*('[^'\n]*'|"[^"\n]*"|True|False)""")
 
 
 def parse_tf_build_info(text: str) -> Dict[str, Any]:
