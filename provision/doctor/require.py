@@ -39,6 +39,11 @@ FRAMEWORK_ALIASES = {"pytorch": "torch", "tf": "tensorflow"}
 FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib", "mxnet", "keras", "torchvision", "torchaudio")
 
 TOKEN = re.compile(r"\s*(?:(?P<op>>=|<=|==|!=|>|<)|(?P<word>disk\[[^\]]*\][\w.]*|[^\s<>=!]+))")
+#: TOKEN without "disk[...]", for where no "]" follows: "disk[" would scan to the end each time in vain.
+TOKEN_NO_BRACKET = re.compile(r"\s*(?:(?P<op>>=|<=|==|!=|>|<)|(?P<word>[^\s<>=!]+))")
+#: A requirement is a subject, an operator and a value; these bound what a CI file or a stranger can make dlws parse.
+MAX_EXPRESSION_CHARS = 4096
+MAX_REQUIREMENTS = 1000
 
 Value = Union[float, Version, str, bool, None]
 
@@ -64,9 +69,10 @@ def _fail(text: str, column: int, why: str) -> UsageError:
 
 
 def _tokens(text: str) -> List[Tuple[int, str, str]]:
-    out, pos = [], 0
-    while pos < len(text.rstrip()):
-        match = TOKEN.match(text, pos)
+    """The tokens of text, in one pass (the end and the last "]" are found once, not at every token)."""
+    out, pos, end, last_bracket = [], 0, len(text.rstrip()), text.rfind("]")
+    while pos < end:
+        match = (TOKEN if pos < last_bracket else TOKEN_NO_BRACKET).match(text, pos)
         if not match or match.end() == pos:
             pos += len(text[pos:]) - len(text[pos:].lstrip())
             raise _fail(text, pos, "unexpected %r" % text[pos:pos + 1])
@@ -76,8 +82,17 @@ def _tokens(text: str) -> List[Tuple[int, str, str]]:
     return out
 
 
+def parse_all(texts: List[str]) -> List[Requirement]:
+    """Parse every requirement; a usage error for more than MAX_REQUIREMENTS."""
+    if len(texts) > MAX_REQUIREMENTS:
+        raise UsageError("more than %d requirements (--require and --require-file together)" % MAX_REQUIREMENTS)
+    return [parse(text) for text in texts]
+
+
 def parse(text: str) -> Requirement:
     """Parse one requirement; UsageError (exit 2) that points at the bad token otherwise."""
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise UsageError("bad --require %r...: longer than %d characters" % (text[:40], MAX_EXPRESSION_CHARS))
     tokens = _tokens(text)
     if not tokens:
         raise _fail(text, 0, "empty requirement")
@@ -128,9 +143,11 @@ def _size(text: str) -> Optional[float]:
 
 
 def _version(text: str) -> Optional[Version]:
+    if len(text) > MAX_EXPRESSION_CHARS:  # an inventory's (a snapshot's) version may be any length
+        return None
     try:
         return Version(text.lstrip("vV"))
-    except InvalidVersion:
+    except (InvalidVersion, ValueError):  # ValueError: a part of more digits than int() takes
         return None
 
 
@@ -237,7 +254,7 @@ def _show(req: Requirement, actual: Any) -> str:
         return "unknown"
     if isinstance(actual, bool):
         return "yes" if actual else "no"
-    if SUBJECTS.get(req.subject, ("",))[0] == "size" and isinstance(actual, (int, float)):
+    if SUBJECTS.get(req.subject, ("",))[0] == "size" and isinstance(actual, (int, float)) and abs(actual) < 2 ** 1000:
         return "%.1f GiB" % (actual / 2 ** 30)
     if isinstance(actual, float) and actual.is_integer():
         return str(int(actual))
@@ -263,5 +280,8 @@ def evaluate(req: Requirement, inv: Dict[str, Any]) -> Outcome:
     elif kind == "text":
         have = str(actual).lower()
     else:
-        have = float(actual)
+        try:
+            have = float(actual)
+        except (TypeError, ValueError, OverflowError):  # no number, or an int past any float (a snapshot's)
+            return Outcome(req, False, _show(req, actual))
     return Outcome(req, OPERATORS[req.op or "=="](have, wanted), _show(req, actual))

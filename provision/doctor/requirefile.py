@@ -5,26 +5,38 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, List
 
+from provision.doctor.require import MAX_REQUIREMENTS
 from provision.errors import UsageError
+from provision.host import read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.9/3.10
     import tomli as tomllib
 
+#: A pyproject.toml is a few KiB; past this the file is no requirements file (1 MiB).
+MAX_REQUIRE_FILE_BYTES = 1024 * 1024
+
 
 def read_require_file(path: str) -> List[str]:
     try:
-        with open(path, "rb") as handle:
-            data: Dict[str, Any] = tomllib.load(handle)
+        # read_regular: a FIFO or a device as the file would block or have side effects, never end
+        raw = read_regular(path, MAX_REQUIRE_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError("cannot read --require-file %s: %s" % (path, exc.strerror or exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError("--require-file %s is not valid TOML: %s" % (path, exc)) from None
-    section = data.get("tool", {}).get("dlws", data) if "tool" in data else data
-    requires = section.get("require", [])
+    if len(raw) > MAX_REQUIRE_FILE_BYTES:
+        raise UsageError("--require-file %s is larger than %d bytes" % (path, MAX_REQUIRE_FILE_BYTES))
+    try:
+        data: Dict[str, Any] = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: [[[[...
+        raise UsageError("--require-file %s is not valid TOML: %s" % (path, str(exc) or type(exc).__name__)) from None
+    tool = data.get("tool")
+    section = tool.get("dlws", data) if isinstance(tool, dict) else data
+    requires = section.get("require", []) if isinstance(section, dict) else None
     if isinstance(requires, str):
         requires = [requires]
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UsageError("--require-file %s: 'require' must be a list of strings" % path)
+    if len(requires) > MAX_REQUIREMENTS:
+        raise UsageError("--require-file %s: more than %d requirements" % (path, MAX_REQUIREMENTS))
     return requires
