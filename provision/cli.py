@@ -32,11 +32,11 @@ def machine_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @click.option("--snapshot", "snapshot_path", metavar="PATH",
                   help="Replay a recorded snapshot (folder or .tar.gz) instead of reading this machine.")
-    @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, envvar="DLWS_TIMEOUT",
-                  help="Seconds each command may run (default 5).")
+    @click.option("--timeout", metavar="SECONDS", default=None, envvar="DLWS_TIMEOUT",
+                  help="Seconds each command may run, 0.1 to 3600 (default 5).")
     @click.option("--debug", is_flag=True, help="Show tracebacks of failing probes.")
     @functools.wraps(func)
-    def wrapper(*args: Any, snapshot_path: Optional[str], timeout: Optional[float], debug: bool,
+    def wrapper(*args: Any, snapshot_path: Optional[str], timeout: Optional[str], debug: bool,
                 **kwargs: Any) -> Any:
         _DEBUG["on"] = _DEBUG["on"] or debug
         return func(*args, host=_host(snapshot_path, timeout), **kwargs)
@@ -44,14 +44,23 @@ def machine_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _host(snapshot_path: Optional[str], timeout: Optional[float]) -> Any:
-    from provision.host import DEFAULT_TIMEOUT, LiveHost
+def _host(snapshot_path: Optional[str], timeout: Optional[str]) -> Any:
+    from provision.host import DEFAULT_TIMEOUT, MAX_TIMEOUT, LiveHost
 
+    seconds = DEFAULT_TIMEOUT
+    if timeout is not None:
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            seconds = -1.0
+        if not 0.1 <= seconds <= MAX_TIMEOUT:  # also refuses nan (no comparison holds) and inf
+            raise UsageError("--timeout (or DLWS_TIMEOUT) must be from 0.1 to %g seconds, not %r"
+                             % (MAX_TIMEOUT, timeout))
     if snapshot_path:
         from provision.snapshot import open_snapshot
 
         return open_snapshot(snapshot_path)
-    return LiveHost(timeout=timeout or DEFAULT_TIMEOUT)
+    return LiveHost(timeout=seconds)
 
 
 def _collect(host: Any) -> Any:
