@@ -110,28 +110,36 @@ def inventory(host: Any, as_json: bool) -> None:
 @click.option("-o", "--output", required=True, metavar="PATH",
               help="Where to write: a .tar.gz, or a folder when PATH ends in '/'.")
 @click.option("--redact", is_flag=True,
-              help="Replace hostnames, user names in paths, serial numbers, UUIDs and MAC addresses with placeholders.")
+              help="Replace host and user names, serial numbers, machine ids, UUIDs, MAC and IP addresses, and "
+                   "network mounts' servers with placeholders.")
 @machine_options
 def snapshot(host: Any, output: str, redact: bool) -> None:
     """Record the evidence the probes read, so the machine can be replayed elsewhere with --snapshot.
+
+    With --snapshot, rewrite a recorded snapshot instead (to redact it, or to turn a folder into a .tar.gz).
 
     \b
     Examples:
       dlws snapshot -o box.tar.gz
       dlws snapshot --redact -o bug-report.tar.gz
       dlws snapshot -o box/
+      dlws snapshot --snapshot box/ --redact -o bug-report.tar.gz
     """
     from provision.host import LiveHost, RecordingHost
-    from provision.snapshot import snapshot_members, write_snapshot
+    from provision.snapshot import read_members, replay_inventory, snapshot_members, write_snapshot
 
-    if not isinstance(host, LiveHost):
-        raise click.UsageError("snapshot records this machine; --snapshot cannot be combined with it")
-    recording = RecordingHost(host)
-    members = snapshot_members(recording, _collect(recording).to_dict())
+    if isinstance(host, LiveHost):
+        recording = RecordingHost(host)
+        members = snapshot_members(recording, _collect(recording).to_dict())
+    else:
+        members = read_members(host.folder)
     if redact:
-        from provision.redact import redact_members
+        from provision.redact import Known, live_identifiers, redact_members
 
-        members = redact_members(members)
+        members.pop("inventory.json", None)  # computed again below, from what is left
+        members = redact_members(members, live_identifiers() if isinstance(host, LiveHost) else Known())
+    if "inventory.json" not in members:
+        members["inventory.json"] = replay_inventory(members)
     try:
         written = write_snapshot(members, output)
     except OSError as exc:
