@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -64,7 +65,7 @@ def test_redacted_snapshot_still_replays(tmp_path):
         for member in tar:
             if member.isfile():
                 text = tar.extractfile(member).read().decode()
-                assert node not in text or len(node) < 3, member.name
+                assert not re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(node), text, re.I), member.name
 
 
 def test_hand_made_snapshot_with_two_files_is_valid(tmp_path):
