@@ -7,12 +7,12 @@ Every method answers "unknown" (None, or a failed CommandResult) instead of rais
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shlex
-import stat
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+
+from provision.untrusted import read_regular
 
 if TYPE_CHECKING:
     import subprocess
@@ -59,24 +59,6 @@ def command_key(argv: Sequence[str]) -> str:
 def cut_note(stream: str) -> str:
     """The line that ends the stderr of a command whose stream went past MAX_READ_BYTES."""
     return "dlws: %s cut at %d bytes" % (stream, MAX_READ_BYTES)
-
-
-def read_regular(path: str, limit: int = MAX_READ_BYTES) -> bytes:
-    """Up to limit bytes of a regular file; OSError for anything else.
-
-    A FIFO, a terminal or a device as /proc/cpuinfo (or a --require-file) would block a read forever or have
-    side effects on open: stat first, then open without blocking (a FIFO swapped in meanwhile opens at once) and
-    check again on the descriptor. /proc and /sys files are regular (size 0, read to their end as usual).
-    """
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise OSError(errno.EINVAL, "not a regular file", path)
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        if hasattr(os, "O_NONBLOCK"):
-            os.set_blocking(fd, True)
-        return handle.read(limit)
 
 
 class Host:
@@ -233,7 +215,7 @@ class LiveHost(Host):
 
     def read(self, path: str) -> Optional[str]:
         try:
-            return read_regular(path).decode("utf-8", errors="replace")
+            return read_regular(path, MAX_READ_BYTES).decode("utf-8", errors="replace")
         except (OSError, ValueError):
             return None
 
@@ -426,14 +408,16 @@ class SnapshotHost(Host):
         if local is None:
             return None
         try:
-            return read_regular(local).decode("utf-8", errors="replace")
+            return read_regular(local, MAX_READ_BYTES).decode("utf-8", errors="replace")
         except (OSError, ValueError):
             return None
 
     def listdir(self, path: str) -> Optional[List[str]]:
         if path in self.listings:
             listing = self.listings[path]
-            return None if listing is None else sorted(str(name) for name in listing)
+            if not isinstance(listing, list) or len(listing) > MAX_LISTING:
+                return None  # not a listing a directory gives: unknown
+            return sorted(name for name in listing if _is_file_name(name))
         local = self._local(path)
         if local is None or not os.path.isdir(local):
             return None
@@ -442,7 +426,8 @@ class SnapshotHost(Host):
     def realpath(self, path: str) -> Optional[str]:
         if path in self.links:
             target = self.links[path]
-            return target if isinstance(target, str) else None
+            return target if isinstance(target, str) and target.startswith("/") and len(target) <= MAX_PATH \
+                and "\0" not in target else None
         local = self._local(path)
         if path in self.listings or (local is not None and os.path.exists(local)):
             return path
@@ -452,7 +437,7 @@ class SnapshotHost(Host):
         entry = self.commands.get(command_key(argv))
         if entry is None:
             return CommandResult("", "%s: command not found" % argv[0], RC_NOT_FOUND)
-        out, err = str(entry.get("stdout") or ""), str(entry.get("stderr") or "")
+        out, err = (text if isinstance(text, str) else "" for text in (entry.get("stdout"), entry.get("stderr")))
         # A recorded output past the live cap is cut the same way (the cap counts characters here, not bytes).
         cut = [name for name, text in (("stdout", out), ("stderr", err)) if len(text) > MAX_READ_BYTES]
         if cut:
@@ -460,4 +445,19 @@ class SnapshotHost(Host):
         return CommandResult(out, err, int(entry.get("returncode", 0)))
 
     def fact(self, name: str, arg: str = "") -> Any:
-        return self.facts.get(fact_key(name, arg))
+        value = self.facts.get(fact_key(name, arg))
+        return value if isinstance(value, FACT_TYPES.get(name, object)) else None
+
+
+#: The JSON type of each fact's answer (LIVE_FACTS); a recorded answer of another type is unknown.
+FACT_TYPES: Dict[str, type] = {"platform": dict, "python": dict, "env": str, "statvfs": dict, "which": str,
+                               "nvml": dict, "cpuinfo": dict, "memory": dict, "disks": list}
+#: Entries of one recorded directory listing, and the length of a recorded path: no machine comes near either.
+MAX_LISTING = 65_536
+MAX_PATH = 4096
+
+
+def _is_file_name(name: Any) -> bool:
+    """A name a directory listing can hold: nothing that joins into another path."""
+    return isinstance(name, str) and 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name \
+        and "\0" not in name

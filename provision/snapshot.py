@@ -21,6 +21,7 @@ from typing import Any, BinaryIO, Dict, Optional, Tuple
 from provision import __version__
 from provision.errors import SnapshotError, UsageError
 from provision.host import RecordingHost, SnapshotHost
+from provision.untrusted import parse_json, read_regular
 
 FORMAT = "dlws-snapshot/1"
 #: Limits that keep a hostile archive from filling the disk.
@@ -248,12 +249,13 @@ def _member_target(archive: str, name: str, dest: str) -> str:
 
 def _load_json(folder: str, name: str, kind: type) -> Any:
     path = os.path.join(folder, name)
-    if not os.path.isfile(path):
+    if not os.path.lexists(path):
         return None
     try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(MAX_MEMBER_BYTES).decode("utf-8"))
-    except (ValueError, OSError) as exc:
+        data = parse_json(read_regular(path, MAX_MEMBER_BYTES))
+    except OSError as exc:
+        raise SnapshotError("snapshot %s: %s cannot be read (%s)" % (folder, name, exc.strerror or exc)) from None
+    except ValueError as exc:
         raise SnapshotError("snapshot %s: %s is not valid JSON (%s)" % (folder, name, exc)) from None
     if not isinstance(data, kind):
         raise SnapshotError("snapshot %s: %s should hold a JSON %s" % (folder, name, kind.__name__))

@@ -262,7 +262,7 @@ def test_an_inventory_the_planner_cannot_read_is_listed_not_fatal(tmp_path, caps
     record(tmp_path / "results", "fine", with_python(inventory("docker-no-gpu"), "3.11.2"))
     assert run_fleet_plan(str(tmp_path / "results"), REQUEST, "ansible", str(tmp_path / "site.yml")) == 0
     err = capsys.readouterr().err
-    assert "skipped edited (failed): doctor.json: python.version 3.11 is not a fact dlws plans with" in err
+    assert "skipped edited (failed): doctor.json: not a dlws inventory (inventory.python.version: the number" in err
     assert "hosts: \"dlws_class_1\"" in read(str(tmp_path / "site.yml"))
     assert "edited" not in read(str(tmp_path / "site.hosts.yml"))
 

@@ -138,8 +138,8 @@ def test_report_survives_every_lying_host_in_every_format(lying_fleet, fmt):
         assert set(hosts) == {"good-1", "../victim\n\x1b[31mred", "deep", "typed", "fifo-doctor", "fifo-status",
                               "liar"}
         assert hosts["good-1"]["status"] == hosts["liar"]["status"] == "ok"
-        assert hosts["typed"]["status"] == "ok" and hosts["typed"]["cpu"]["model"] is None
-        for bad, said in (("deep", "nested"), ("fifo-doctor", "not a regular file"),
+        for bad, said in (("deep", "nested"), ("typed", "inventory.cpu.model: a JSON object where str belongs"),
+                          ("fifo-doctor", "not a regular file"),
                           ("fifo-status", "not a regular file")):
             assert hosts[bad]["status"] == "failed" and said in hosts[bad]["message"], hosts[bad]
     elif fmt == "text":

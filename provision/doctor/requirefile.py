@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 from provision.doctor.require import MAX_REQUIREMENTS
 from provision.errors import UsageError
-from provision.host import read_regular
+from provision.untrusted import read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib

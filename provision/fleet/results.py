@@ -10,7 +10,7 @@ what was wrong; only a folder that is not a results folder at all raises UsageEr
 snapshot or re-runs the doctor: doctor.json already carries the inventory and the findings.
 
 A host's files are written by that host: they are read as untrusted data. Only regular files are opened (a FIFO
-would block), JSON nested deeper than MAX_DEPTH is refused (it would exhaust the stack of whatever walks it), and
+would block), JSON nested deeper than untrusted.MAX_JSON_DEPTH is refused (it would exhaust the stack of whatever walks it), and
 lone surrogates (which no file can be written with) become U+FFFD.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,14 +26,13 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from provision.doctor.model import SEVERITIES
 from provision.errors import UsageError
+from provision.inventory.conform import conform_inventory
 from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE, host_folder
+from provision.untrusted import parse_json, read_regular
 
 STATUSES = ("ok", "unreachable", "failed")
 #: doctor.json is a few tens of KiB; anything far larger is not one, and is not read whole.
 MAX_DOCTOR_BYTES = 16 * 1024 * 1024
-#: An inventory nests a few levels; a host's JSON nested deeper than this is refused.
-MAX_DEPTH = 64
-SURROGATES = re.compile("[\ud800-\udfff]")
 #: Unicode categories printable() escapes: controls, format characters, surrogates, line and paragraph separators.
 UNPRINTABLE = ("Cc", "Cf", "Cs", "Zl", "Zp")
 
@@ -112,43 +110,19 @@ def load_host(path: str) -> HostResult:
     if problem:
         result.message = problem
         return result
-    result.status, result.inventory, result.findings = "ok", doctor["inventory"], doctor["findings"]
+    inventory, problems = conform_inventory(doctor["inventory"])
+    if problems:  # every reader of it (report, drift, plan) may rely on the model's types
+        result.message = "%s: not a dlws inventory (%s)" % (DOCTOR_FILE, problems[0])
+        return result
+    result.status, result.inventory, result.findings = "ok", inventory.to_dict(), doctor["findings"]
     return result
-
-
-def _read_regular(path: str) -> bytes:
-    """The start of a regular file; OSError for anything else. O_NONBLOCK: opening a FIFO does not wait for a
-    writer, and fstat then refuses it (as it refuses devices and folders) before anything reads from it."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file")
-        with os.fdopen(fd, "rb") as handle:
-            fd = -1
-            return handle.read(MAX_DOCTOR_BYTES + 1)
-    finally:
-        if fd >= 0:
-            os.close(fd)
-
-
-def _clean(value: Any, depth: int = 0) -> Any:
-    """value with lone surrogates replaced; ValueError where it nests deeper than MAX_DEPTH."""
-    if depth > MAX_DEPTH:
-        raise ValueError("nested deeper than %d levels" % MAX_DEPTH)
-    if isinstance(value, str):
-        return SURROGATES.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {_clean(key, depth + 1): _clean(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clean(item, depth + 1) for item in value]
-    return value
 
 
 def read_json(path: str, kind: type) -> Tuple[Any, Optional[str]]:
     """(data, None), or (None, a one-line reason)."""
     name = os.path.basename(path)
     try:
-        raw = _read_regular(path)
+        raw = read_regular(path, MAX_DOCTOR_BYTES + 1)
     except FileNotFoundError:
         return None, "%s is missing" % name
     except OSError as exc:
@@ -156,10 +130,8 @@ def read_json(path: str, kind: type) -> Tuple[Any, Optional[str]]:
     if len(raw) > MAX_DOCTOR_BYTES:
         return None, "%s is larger than %d MiB" % (name, MAX_DOCTOR_BYTES // (1024 * 1024))
     try:
-        data = _clean(json.loads(raw.decode("utf-8")))
-    except RecursionError:
-        return None, "%s is not valid JSON (nested too deeply)" % name
-    except (ValueError, UnicodeError) as exc:
+        data = parse_json(raw)
+    except ValueError as exc:
         return None, "%s is not valid JSON (%s)" % (name, exc)
     if not isinstance(data, kind):
         return None, "%s should hold a JSON %s" % (name, "object" if kind is dict else kind.__name__)

@@ -1,0 +1,57 @@
+"""Reading files that anyone may have written (a snapshot from a bug report, a fleet host's results, a
+--require-file): only regular files, only so many bytes, and JSON only as plain, shallow, encodable data."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import stat
+from typing import Any
+
+#: An inventory, a snapshot's host.json or nvml.json nest a few levels; deeper JSON is no dlws file and would
+#: exhaust the stack of whatever walks it.
+MAX_JSON_DEPTH = 64
+SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """Up to limit bytes of a regular file; OSError for anything else.
+
+    A FIFO, a terminal or a device as /proc/cpuinfo (or a --require-file) would block a read forever or have
+    side effects on open: stat first, then open without blocking (a FIFO swapped in meanwhile opens at once) and
+    check again on the descriptor. /proc and /sys files are regular (size 0, read to their end as usual).
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    with open(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return handle.read(limit)
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text as data nested at most MAX_JSON_DEPTH deep, lone surrogates (which no output can encode) replaced;
+    ValueError with a one-line reason otherwise."""
+    try:
+        return _clean(json.loads(raw.decode("utf-8")), 0)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except UnicodeError as exc:
+        raise ValueError("not UTF-8 (%s)" % exc) from None
+
+
+def _clean(value: Any, depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError("nested deeper than %d levels" % MAX_JSON_DEPTH)
+    if isinstance(value, str):
+        return SURROGATES.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_clean(key, depth + 1): _clean(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clean(item, depth + 1) for item in value]
+    return value
