@@ -344,3 +344,31 @@ def test_a_sane_timeout_is_taken():
     from provision.cli import _host
 
     assert _host(None, "0.5").timeout == 0.5 and _host(None, None).timeout == 5.0
+
+
+def test_recorded_answers_of_the_wrong_shape_are_unknown(tmp_path):
+    # A listing that is a 200,000-character string was 200,000 one-letter entries (a probe walked each); names that
+    # join into other paths, links that are not absolute paths and facts of the wrong JSON type are unknown too.
+    host = SnapshotHost(str(tmp_path), {}, {
+        "listdir": {"/sys/bus/pci/devices": "A" * 200_000, "/dev": ["nvidia0", "../etc", "a/b", "", ".", 3, "x\0y"]},
+        "realpath": {"/a": "relative", "/b": ["/x"], "/c": "/sys/devices/pci0000:00"},
+        "facts": {"platform": "linux", "python": ["3.11"], "env:PATH": {"x": 1}, "which:nvidia-smi": "/usr/bin/x"}},
+        None)
+    assert host.listdir("/sys/bus/pci/devices") is None
+    assert host.listdir("/dev") == ["nvidia0"]
+    assert [host.realpath(p) for p in ("/a", "/b", "/c")] == [None, None, "/sys/devices/pci0000:00"]
+    assert [host.fact("platform"), host.fact("python"), host.fact("env", "PATH")] == [None, None, None]
+    assert host.fact("which", "nvidia-smi") == "/usr/bin/x"
+
+
+def test_a_python_version_from_a_snapshot_never_reaches_a_command(tmp_path):
+    inv = json.loads(dlws("inventory", "--json", "--snapshot", os.path.join(FIXTURES, "h100-sxm-server")).stdout)
+    from provision.planner import plan as make_plan
+    from provision.setup_command import make_request
+
+    request = make_request(("jax",), None, "auto", None, ".venv", "install", False)
+    for hostile, expected in (("3.11; touch /tmp/pwned #", "python3.11"), ("$(id)", "python3"), ("3", "python3")):
+        inv["python"]["version"] = hostile
+        steps = make_plan(inv, request).steps
+        assert "pwned" not in json.dumps([s.check for s in steps]) and "$(id)" not in json.dumps([s.check for s in steps])
+        assert [a.python for s in steps for a in s.actions if hasattr(a, "python")] == [expected]

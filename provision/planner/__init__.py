@@ -6,6 +6,7 @@ A pure function of the inventory JSON, the request and the knowledge base: same 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from typing import Any, Dict, List, Optional
 
@@ -18,6 +19,9 @@ from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packag
 #: Distributions whose packages dlws manages, with the oldest major release (dnf arrived with RHEL 8).
 APT_FAMILY = {"ubuntu": 20, "debian": 11}
 DNF_FAMILY = {"rhel": 8, "rocky": 8, "almalinux": 8, "centos": 8, "amzn": 2023, "fedora": 38, "ol": 8}
+
+#: A Python release as the inventory reports it ("3.11.4"): its X.Y is all a plan uses.
+PYTHON_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})(?![\d])")
 
 
 def package_manager(inv: Dict[str, Any]) -> Optional[str]:
@@ -32,8 +36,10 @@ def package_manager(inv: Dict[str, Any]) -> Optional[str]:
 
 
 def python_version(inv: Dict[str, Any], request: Request) -> Optional[str]:
+    """X.Y of the environment's Python, or None; it goes into package names and commands, so nothing else passes."""
     version = request.python or (inv.get("python") or {}).get("version")
-    return ".".join(version.split(".")[:2]) if version else None
+    match = PYTHON_VERSION.match(version) if isinstance(version, str) else None
+    return "%s.%s" % match.groups() if match else None
 
 
 def _machine(inv: Dict[str, Any]) -> Dict[str, Any]:
