@@ -256,14 +256,15 @@ def _explain(rules: Dict[str, Any], rule_id: str) -> int:
               help="install a missing NVIDIA driver; keep the driver as it is; upgrade an old one too.")
 @click.option("--with-cuda-toolkit", is_flag=True, help="Also install a system CUDA toolkit (wheels bring their own).")
 @click.option("--dry-run", is_flag=True, help="Print the plan and the script; change nothing.")
-@click.option("--format", "fmt", type=click.Choice(["shell", "ansible", "json"]), default="shell", show_default=True)
-@click.option("-o", "--output", metavar="FILE", help="Write the script, playbook or JSON to FILE.")
+@click.option("--format", "fmt", type=click.Choice(["shell", "ansible", "json"]),
+              help="What --dry-run prints (default: shell).")
+@click.option("-o", "--output", metavar="FILE", help="Write the script, playbook or JSON to FILE (with --dry-run).")
 @click.option("-y", "--yes", is_flag=True, help="Run without asking (needed without a terminal).")
 @click.option("--log", "log_path", metavar="FILE", help="Where to log every command's output (default: dlws-setup.log).")
 @machine_options
 def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], variant: str, python: Optional[str],
-          env: str, driver: str, with_cuda_toolkit: bool, dry_run: bool, fmt: str, output: Optional[str], yes: bool,
-          log_path: Optional[str]) -> int:
+          env: str, driver: str, with_cuda_toolkit: bool, dry_run: bool, fmt: Optional[str], output: Optional[str],
+          yes: bool, log_path: Optional[str]) -> int:
     """Plan the install of a framework that fits this machine; print it (--dry-run) or run it.
 
     \b
@@ -280,12 +281,13 @@ def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], varian
     first (a new driver): reboot, then run it again.
     """
     from provision.host import LiveHost
-    from provision.setup_command import make_request, run_setup
+    from provision.setup_command import check_printing, make_request, run_setup
 
     request = make_request(frameworks, version, variant, python, env, driver, with_cuda_toolkit)
+    check_printing(dry_run, fmt, output)
     if not dry_run and not isinstance(host, LiveHost):
         raise UsageError("a recorded machine cannot be changed: add --dry-run to plan for --snapshot")
-    return run_setup(_collect(host).to_dict(), request, dry_run, fmt, output, yes, log_path)
+    return run_setup(_collect(host).to_dict(), request, dry_run, fmt or "shell", output, yes, log_path)
 
 
 @cli.group(epilog=EXIT_CODES)
@@ -370,13 +372,16 @@ def fleet_plan(folder: str, frameworks: Tuple[str, ...], version: Optional[str],
 
 def main(argv: Optional[list] = None) -> None:
     """Run the CLI with the documented exit codes: one-line errors, a traceback only with --debug."""
+    from provision.output import fit_streams_to_locale
+
+    fit_streams_to_locale()
     try:
         code = cli.main(args=argv, prog_name="dlws", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except click.exceptions.Abort:  # Ctrl-C (click turns KeyboardInterrupt into Abort) or Ctrl-D at a question
         click.echo("dlws: aborted", err=True)
-        code = 2
+        code = 130
     except click.ClickException as exc:
         exc.show()
         code = 2 if isinstance(exc, click.UsageError) else exc.exit_code

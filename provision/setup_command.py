@@ -70,23 +70,30 @@ def render(plan: Plan, fmt: str) -> str:
     return shell.render(plan)
 
 
+def check_printing(dry_run: bool, fmt: Optional[str], output: Optional[str]) -> None:
+    """--format and -o say how to print the plan, which only --dry-run does: without it they are a mistake."""
+    if not dry_run and (fmt is not None or output is not None):
+        raise UsageError("--format and -o print the plan, and only with --dry-run (without it setup installs on "
+                         "this machine and writes no file): add --dry-run")
+
+
 def run_setup(inv: Dict[str, Any], request: Request, dry_run: bool, fmt: str, output: Optional[str], yes: bool,
               log_path: Optional[str]) -> int:
     result = make_plan(inv, request)
-    if fmt == "json" and (dry_run or output):
-        write_output(render(result, fmt), output)
+    if dry_run and fmt == "json":  # the JSON plan says why an impossible request fails, for scripts to read
+        write_output(render(result, fmt), output, verbatim=True)
         return 0 if result.ok else 1
     click.echo(summary(result), err=True)
     if not result.ok:
         return 1
     if dry_run:
-        write_output(render(result, fmt), output)
+        write_output(render(result, fmt), output, verbatim=True)
         return 0
     return _run(result, yes, log_path or "dlws-setup.log")
 
 
 def _run(result: Plan, yes: bool, log_path: str) -> int:
-    from provision.execute import RebootNeeded, StepFailed, run_plan
+    from provision.execute import Interrupted, NoRoot, RebootNeeded, StepFailed, run_plan
 
     if not yes:
         if not sys.stdin.isatty():
@@ -94,9 +101,15 @@ def _run(result: Plan, yes: bool, log_path: str) -> int:
         if not click.confirm("Run these steps on this machine?", default=False, err=True):
             click.echo("nothing changed", err=True)
             return 0
+    try:  # before any step runs: a log that cannot be written must not cost a half-done install
+        log = open(log_path, "a", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError("cannot write the log %s: %s; choose another with --log FILE"
+                         % (log_path, exc.strerror or exc)) from None
     click.echo("logging every command's output to %s" % log_path, err=True)
     try:
-        run_plan(result, log_path, lambda line: click.echo(line, err=True))
+        with log:
+            run_plan(result, log, lambda line: click.echo(line, err=True))
     except RebootNeeded as why:
         click.echo("reboot needed (%s): sudo reboot, then run the same command again; it resumes here" % why,
                    err=True)
@@ -106,5 +119,12 @@ def _run(result: Plan, yes: bool, log_path: str) -> int:
                    "fix the cause and run the same command again: finished steps are skipped"
                    % (failure, failure.tail, log_path), err=True)
         return 1
+    except NoRoot as why:
+        click.echo("dlws setup: %s" % why, err=True)
+        return 1
+    except Interrupted as stop:
+        click.echo("dlws setup: aborted: %s; its processes were stopped; run the same command again to pick up "
+                   "where it stopped" % stop, err=True)
+        return 128 + stop.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
     click.echo("dlws setup: done", err=True)
     return 0

@@ -1,6 +1,7 @@
 """The command line: help with examples, version, exit codes, one-line errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -9,9 +10,21 @@ import pytest
 from provision import __version__
 
 
+SNAPSHOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "snapshots")
+
+
 def dlws(*args):
     return subprocess.run([sys.executable, "-m", "provision"] + list(args), capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
+
+
+def dlws_bytes(args, **locale):
+    """dlws's raw stdout and stderr under the given locale variables alone (no PYTHONIOENCODING, PYTHONUTF8)."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LANG", "LANGUAGE", "PYTHONIOENCODING", "PYTHONUTF8") and not k.startswith("LC_")}
+    result = subprocess.run([sys.executable, "-m", "provision"] + args, capture_output=True, timeout=120,
+                            stdin=subprocess.DEVNULL, env=dict(env, **locale))
+    return result.stdout, result.stderr
 
 
 def test_version():
@@ -77,3 +90,23 @@ def test_unwritable_snapshot_output_is_a_one_line_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("dlws: error: cannot write snapshot")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+COMMANDS = [["inventory"], ["doctor", "--snapshot", os.path.join(SNAPSHOTS, "h100-sxm-server")],
+            ["setup", "-f", "pytorch", "--dry-run", "--snapshot", os.path.join(SNAPSHOTS, "h100-sxm-server")]]
+
+
+@pytest.mark.parametrize("locale", [{"LANG": "C", "LC_ALL": "C"}, {"LANG": "C.UTF-8", "LC_ALL": "POSIX"}, {}],
+                         ids=["C", "LC_ALL-wins", "unset"])
+def test_a_locale_without_utf8_gets_ascii(locale):
+    for args in COMMANDS:
+        stdout, stderr = dlws_bytes(args, **locale)
+        assert stdout and stdout.isascii() and stderr.isascii(), args
+
+
+def test_a_utf8_locale_keeps_utf8_and_the_script_is_the_same_bytes_in_any_locale():
+    stdout, _ = dlws_bytes(["inventory"], LANG="en_US.UTF-8")  # installed here or not
+    assert " \u00b7 ".encode() in stdout  # the summary's separator
+    setup = COMMANDS[2] + ["--env", "/opt/caf\u00e9"]  # a script is exact bytes, never transliterated
+    script = dlws_bytes(setup, LANG="C", LC_ALL="C")[0]
+    assert "/opt/caf\u00e9".encode() in script and script == dlws_bytes(setup, LANG="C.UTF-8")[0]

@@ -235,6 +235,21 @@ def test_setup_usage_errors(args, words):
     assert result.returncode == 2 and words in result.stderr
 
 
+@pytest.mark.parametrize("args", [["--format", "ansible", "-o", "x.yml"], ["--format", "json", "-o", "x.yml"],
+                                  ["-o", "x.yml"], ["--format", "shell"]])
+def test_format_and_output_without_dry_run_are_a_usage_error(tmp_path, args):
+    """Without --dry-run nothing is printed: -o or --format is a mistake, refused before anything runs."""
+    (tmp_path / "file").write_text("")
+    env = tmp_path / "file" / "env"  # were it to run anyway, the environment step fails at once: nothing installed
+    result = dlws("setup", "-f", "jax", "--variant", "cpu", "--driver", "keep", "--env", str(env), "--yes", *args,
+                  cwd=str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "dlws: error: --format and -o print the plan, and only with --dry-run (without it setup installs on this "
+        "machine and writes no file): add --dry-run"]
+    assert not (tmp_path / "x.yml").exists() and not (tmp_path / "dlws-setup.log").exists()
+
+
 def test_setup_of_a_snapshot_needs_dry_run():
     result = dlws("setup", "-f", "jax", "--snapshot", os.path.join(SNAPSHOTS, "h100-sxm-server"), "--yes")
     assert result.returncode == 2 and "--dry-run" in result.stderr
