@@ -1,7 +1,7 @@
 """The dlws command line.
 
 Exit codes (a public contract): 0 nothing at or above the failing level; 1 findings at or above the failing level;
-2 usage error (a bad option, expression or snapshot); 3 dlws itself failed.
+2 usage error (a bad option, expression or snapshot); 3 dlws itself failed; 130/143 interrupted by SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ Exit codes:
   0  nothing at or above the failing level
   1  findings at or above the failing level
   2  usage error (bad option, expression or snapshot)
-  3  dlws itself failed"""
+  3  dlws itself failed
+  130/143  interrupted by SIGINT/SIGTERM"""
 
 _DEBUG = {"on": False}
 
@@ -194,11 +195,11 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       sizes take units: 24GiB, 500GB; versions compare as many parts as given (driver >= 535).
     """
     from provision.doctor import all_rules, diagnose
-    from provision.doctor.require import evaluate, parse
+    from provision.doctor.require import evaluate, parse_all
 
     if explain:
         return _explain(all_rules(), explain)
-    parsed = [parse(text) for text in _requirements(requires, require_file)]
+    parsed = parse_all(_requirements(requires, require_file))
     from provision.compat import parse_target
     from provision.host import LiveHost
 

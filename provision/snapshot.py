@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Dict, Optional, Tuple
 from provision import __version__
 from provision.errors import SnapshotError, UsageError
 from provision.host import RecordingHost, SnapshotHost
-from provision.untrusted import parse_json, read_regular
+from provision.untrusted import excerpt as quote, parse_json, read_regular
 
 FORMAT = "dlws-snapshot/1"
 #: Limits that keep a hostile archive from filling the disk.
@@ -35,7 +35,6 @@ MAX_NAME_CHARS = 4096
 MAX_EXTENSION_HEADERS = 8
 MAX_ARCHIVE_BYTES = MAX_TOTAL_BYTES + 128 * 1024 * 1024
 #: Error messages quote at most this many characters of a name from an archive.
-NAME_EXCERPT = 100
 BLOCK = 512
 COPY_BYTES = 1024 * 1024
 EXTENSION_TYPES = ("x", "g", "L", "K")  # PAX (per member, global), GNU long name, GNU long link name
@@ -46,13 +45,6 @@ MARKERS = ("MANIFEST.json", "files", "commands.json", "nvml.json", "host.json")
 
 
 # --- opening ------------------------------------------------------------------------------------------------------
-
-
-def quote(value: str) -> str:
-    """A value from an archive, as an error message may show it: repr, at most NAME_EXCERPT characters of it."""
-    if len(value) <= NAME_EXCERPT:
-        return repr(value)
-    return "%r... (%d characters)" % (value[:NAME_EXCERPT], len(value))
 
 
 def open_snapshot(path: str) -> SnapshotHost:

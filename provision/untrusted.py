@@ -14,6 +14,8 @@ from typing import Any
 #: exhaust the stack of whatever walks it.
 MAX_JSON_DEPTH = 64
 SURROGATES = re.compile("[\ud800-\udfff]")
+#: Characters of an untrusted value that a message quotes.
+EXCERPT = 100
 
 
 def read_regular(path: str, limit: int) -> bytes:
@@ -55,3 +57,11 @@ def _clean(value: Any, depth: int) -> Any:
     if isinstance(value, list):
         return [_clean(item, depth + 1) for item in value]
     return value
+
+
+def excerpt(value: str, limit: int = EXCERPT) -> str:
+    """An untrusted value as a one-line message may quote it: repr (no raw newline or escape sequence), at most
+    limit characters of it."""
+    if len(value) <= limit:
+        return repr(value)
+    return "%r... (%d characters)" % (value[:limit], len(value))

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 from packaging.version import InvalidVersion, Version
 
 from provision.errors import UsageError
+from provision.untrusted import excerpt
 
 OPERATORS: Dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "!=": operator.ne,
@@ -65,7 +66,7 @@ class Outcome:
 
 
 def _fail(text: str, column: int, why: str) -> UsageError:
-    return UsageError("bad --require %r at column %d: %s" % (text, column + 1, why))
+    return UsageError("bad --require %s at column %d: %s" % (excerpt(text), column + 1, why))
 
 
 def _tokens(text: str) -> List[Tuple[int, str, str]]:
@@ -75,7 +76,7 @@ def _tokens(text: str) -> List[Tuple[int, str, str]]:
         match = (TOKEN if pos < last_bracket else TOKEN_NO_BRACKET).match(text, pos)
         if not match or match.end() == pos:
             pos += len(text[pos:]) - len(text[pos:].lstrip())
-            raise _fail(text, pos, "unexpected %r" % text[pos:pos + 1])
+            raise _fail(text, pos, "unexpected %s" % excerpt(text[pos:pos + 1]))
         kind = "op" if match.group("op") else "word"
         out.append((match.start(kind), kind, match.group(kind)))
         pos = match.end()
@@ -92,13 +93,13 @@ def parse_all(texts: List[str]) -> List[Requirement]:
 def parse(text: str) -> Requirement:
     """Parse one requirement; UsageError (exit 2) that points at the bad token otherwise."""
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise UsageError("bad --require %r...: longer than %d characters" % (text[:40], MAX_EXPRESSION_CHARS))
+        raise UsageError("bad --require %s: longer than %d characters" % (excerpt(text, 40), MAX_EXPRESSION_CHARS))
     tokens = _tokens(text)
     if not tokens:
         raise _fail(text, 0, "empty requirement")
     column, kind, subject = tokens[0]
     if kind != "word":
-        raise _fail(text, column, "expected a subject such as gpu.count, got %r" % subject)
+        raise _fail(text, column, "expected a subject such as gpu.count, got %s" % excerpt(subject))
     req = Requirement(text=text.strip(), subject=subject.lower())
     rest = tokens[1:]
     match = re.fullmatch(r"disk\[([^\]]+)\]\.(free|total)", subject)
@@ -110,15 +111,15 @@ def parse(text: str) -> Requirement:
         req.argument = rest[0][2].lower()
         return req
     if req.subject not in SUBJECTS and _framework(req.subject) is None:
-        raise _fail(text, column, "unknown subject %r (see dlws doctor --help)" % subject)
+        raise _fail(text, column, "unknown subject %s (see dlws doctor --help)" % excerpt(subject))
     if not rest:
         return req
     if rest[0][1] != "op":
-        raise _fail(text, rest[0][0], "expected an operator (>=, <=, >, <, ==, !=), got %r" % rest[0][2])
+        raise _fail(text, rest[0][0], "expected an operator (>=, <=, >, <, ==, !=), got %s" % excerpt(rest[0][2]))
     if len(rest) < 2:
-        raise _fail(text, len(text), "expected a value after %r" % rest[0][2])
+        raise _fail(text, len(text), "expected a value after %s" % excerpt(rest[0][2]))
     if len(rest) > 2:
-        raise _fail(text, rest[2][0], "unexpected %r after the value" % rest[2][2])
+        raise _fail(text, rest[2][0], "unexpected %s after the value" % excerpt(rest[2][2]))
     req.op, req.value = rest[0][2], rest[1][2]
     _coerce(req, req.value, lambda why: _fail(text, rest[1][0], why))
     return req
@@ -157,20 +158,20 @@ def _coerce(req: Requirement, raw: str, fail: Callable[[str], UsageError]) -> Va
     if kind == "size":
         value = _size(raw)
         if value is None:
-            raise fail("expected a size such as 24GiB or 500GB, got %r" % raw)
+            raise fail("expected a size such as 24GiB or 500GB, got %s" % excerpt(raw))
         return value
     if kind == "number":
         try:
             return float(raw)
         except ValueError:
-            raise fail("expected a number, got %r" % raw) from None
+            raise fail("expected a number, got %s" % excerpt(raw)) from None
     if kind == "text":
         if req.op not in ("==", "!="):
             raise fail("%s compares with == or != only" % req.subject)
         return raw.lower()
     version = _version(raw)
     if version is None:
-        raise fail("expected a version such as 12.1, got %r" % raw)
+        raise fail("expected a version such as 12.1, got %s" % excerpt(raw))
     return version
 
 

@@ -16,6 +16,7 @@ import typing
 from typing import Any, Dict, List, Tuple
 
 from provision.inventory.model import Inventory
+from provision.untrusted import excerpt
 
 #: Longer strings are no fact a machine reports (PATH_MAX is 4096): unknown rather than carried into every report.
 MAX_STRING = 4096
@@ -61,7 +62,7 @@ def _conform(value: Any, hint: Any, path: str, problems: List[str]) -> Any:
         kept = {}
         for key, item in list(value.items())[:MAX_ITEMS]:
             if isinstance(key, str) and len(key) <= MAX_STRING:
-                item = _conform(item, args[1], "%s[%s]" % (path, _excerpt(key)), problems)
+                item = _conform(item, args[1], "%s[%s]" % (path, excerpt(key, 40)), problems)
                 if item is not _DROP:
                     kept[key] = item
             else:
@@ -120,15 +121,9 @@ def _wrong(value: Any, expected: str, path: str, problems: List[str]) -> Any:
 
 def _describe(value: Any) -> str:
     if isinstance(value, str):
-        return "a string of %d characters" % len(value) if len(value) > MAX_STRING else "the string %s" % _excerpt(
-            value)
+        return "the string %s" % excerpt(value, 40)
     if _is_int(value) or (isinstance(value, float) and math.isfinite(value)):
-        return "the number %s" % _excerpt(str(value))
+        return "the number %s" % excerpt(str(value), 40)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return "an out-of-range number"
     return "a JSON %s" % {bool: "boolean", list: "list", dict: "object", type(None): "null"}.get(type(value), "value")
-
-
-def _excerpt(text: str, limit: int = 40) -> str:
-    """A short, printable quote of untrusted text for a message."""
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
