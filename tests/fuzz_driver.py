@@ -38,6 +38,7 @@ MAX_ERROR_CHARS = 2000
 CASE_SECONDS = 10
 MEMORY_CAP = 2 * 1024 ** 3
 PROGRESS = "progress.json"
+PWNED = "/tmp/dlws-fuzz-pwned"  # what the hostile strings' commands would create
 
 
 #: A placeholder for a JSON array nested this deep (building it as Python data would need the recursion it tests).
@@ -267,8 +268,9 @@ def _alarm(_signum: int, _frame: Any) -> None:
 
 def run_dlws(argv: List[str]) -> Tuple[Optional[int], str, str]:
     """(exit code or None on a deadline, stdout, stderr) of dlws's real entry point, in this process."""
-    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace")
-    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="replace")
+    # As a real process has them: stdout strict (text that cannot be encoded fails), stderr backslash-escaping.
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")
     code: Optional[int] = None
     cli._DEBUG["on"] = False  # --debug sticks for the process; each case starts without it
     signal.alarm(CASE_SECONDS)
@@ -305,8 +307,8 @@ def problems(argv: List[str], code: Optional[int], err: str, work: str) -> List[
         found.append("an error line longer than %d characters" % MAX_ERROR_CHARS)
     if argv[:2] == ["fleet", "plan"] and "-o" in argv and argv[argv.index("-o") + 1].endswith(".yml"):
         found += _foreign_plays(argv[argv.index("-o") + 1])
-    if os.path.exists("/tmp/dlws-fuzz-pwned"):
-        found.append("a hostile value ran as code (/tmp/dlws-fuzz-pwned exists)")
+    if os.path.exists(PWNED):
+        found.append("a hostile value ran as code (%s exists)" % PWNED)
     return found
 
 
@@ -352,6 +354,8 @@ def main() -> int:
     signal.signal(signal.SIGALRM, _alarm)
     sys.setrecursionlimit(3000)  # Python's default; the deep JSON cases must hit it, not a raised one
     rng = random.Random(args.seed)
+    if os.path.exists(PWNED):
+        os.remove(PWNED)
     start, ran, seen = time.monotonic(), 0, set()
     for number in range(args.cases):
         if time.monotonic() - start > args.seconds:
