@@ -221,10 +221,10 @@ def test_gather_keeps_hostile_names_inside_o_and_templates_nothing(tmp_path, cac
     out = tmp_path / ("out %s" % marker_lookup(marker))
     snapshot = fixture("docker-no-gpu")
     names = ["../victim", "a/b", "-rf", ".hidden", "gpu-%s" % marker_lookup(marker), "plain"]
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-             "dlws_snapshot": snapshot, "dlws_home": str(tmp_path / "home")}
-    inventory_file = tmp_path / "hosts.json"
-    inventory_file.write_text(json.dumps({"all": {"hosts": {name: dict(local) for name in names}}}))
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "dlws_snapshot": snapshot}
+    inventory_file = tmp_path / "hosts.json"  # one machine under several names: one dlws home each (pip races)
+    inventory_file.write_text(json.dumps({"all": {"hosts": {
+        name: dict(local, dlws_home=str(tmp_path / ("home%d" % number))) for number, name in enumerate(names)}}}))
     (tmp_path / "victim").mkdir()  # what ../victim would have written into (or deleted from)
     (tmp_path / "victim" / STATUS_FILE).write_text("keep")
     from test_fleet_gather import ansible_env, gather
