@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from packaging.version import InvalidVersion, Version
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.errors import UsageError
 from provision.knowledge import load, queries
 

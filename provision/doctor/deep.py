@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, Report
 from provision.host import Host
 

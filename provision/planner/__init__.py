@@ -10,7 +10,7 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.knowledge import load, queries
 from provision.planner import select
 from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from packaging.version import Version
 
 from provision import compat
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.knowledge import load, queries
 from provision.planner.model import Choice, Request
 

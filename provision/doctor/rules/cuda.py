@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterator
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
 

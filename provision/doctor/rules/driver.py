@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
 DRIVER_INSTALL = ("install the NVIDIA driver with your distribution's packages (Ubuntu: sudo ubuntu-drivers install; "

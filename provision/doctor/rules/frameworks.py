@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, Optional
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
 INSTALL_HINT = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
 #: NVML clock throttle reasons that mean lost performance (idle, application clocks and the software power cap

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
 #: Free space below which a disk is a problem (checkpoints, wheels of several GB, pip and dataset caches).

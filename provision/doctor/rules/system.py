@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from typing import Any, Dict
 
-from provision.doctor import facts
+from provision.inventory import facts
 from provision.doctor.model import rule
 
 #: Distribution ids dlws setup knows how to provision (see the setup planner).

@@ -1,4 +1,4 @@
-"""Small readers of the inventory JSON shared by the rules."""
+"""Small readers of the inventory JSON, shared by the doctor rules, the compatibility judgment and the planner."""
 
 from __future__ import annotations
 
