@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
+from provision.inventory.conform import typed
+
 
 def size(value: Optional[int]) -> str:
     if value is None:
@@ -62,6 +64,7 @@ def _gpu(gpu: Dict[str, Any]) -> str:
 
 
 def render(inv: Dict[str, Any]) -> str:
+    inv = typed(inv).to_dict()
     rows: List[tuple] = []
     cpu_lines = _cpu(inv.get("cpu") or {})
     rows.append(("CPU", cpu_lines[0]))

@@ -7,11 +7,8 @@ from typing import Callable, Tuple
 
 from provision import __version__
 from provision.host import Host
-from provision.inventory.conform import conform_inventory
+from provision.inventory.conform import typed
 from provision.inventory.model import Inventory
-
-#: A snapshot with thousands of wrongly typed values gets this many errors about them, then a count.
-MAX_TYPE_ERRORS = 20
 
 #: (probe name, module) in the order they run; later probes read what earlier ones found (the OS probe reads the
 #: CPU flags, the CUDA probe the GPUs). Each module has probe(host, inventory).
@@ -48,15 +45,4 @@ def collect(host: Host, debug: bool = False) -> Inventory:
 
                 traceback.print_exc(file=sys.stderr)
             inv.error(name, "%s: %s" % (type(exc).__name__, exc))
-    return _typed(inv)
-
-
-def _typed(inv: Inventory) -> Inventory:
-    """The inventory with every value of the model's type; a wrong one (from a hand-written or hostile snapshot) is
-    unknown, and an error says which."""
-    typed, problems = conform_inventory(inv)
-    for problem in problems[:MAX_TYPE_ERRORS]:
-        typed.error("inventory", problem)
-    if len(problems) > MAX_TYPE_ERRORS:
-        typed.error("inventory", "and %d more values of the wrong type" % (len(problems) - MAX_TYPE_ERRORS))
-    return typed
+    return typed(inv)  # probes build it from evidence anyone can write

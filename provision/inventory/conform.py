@@ -25,6 +25,9 @@ MAX_ITEMS = 10_000
 #: JSON readers of other languages keep integers in 64 bits.
 MAX_INT = 2 ** 63 - 1
 
+#: An inventory with thousands of wrongly typed values gets this many errors about them, then a count.
+MAX_TYPE_ERRORS = 20
+
 _DROP = object()  # an entry of a list or dict that cannot be kept (a required field is wrong)
 
 
@@ -38,6 +41,18 @@ def conform_inventory(value: Any) -> Tuple[Inventory, List[str]]:
     problems: List[str] = []
     result = _conform(value, Inventory, "inventory", problems)
     return (result if isinstance(result, Inventory) else Inventory()), problems
+
+
+def typed(value: Any) -> Inventory:
+    """The inventory (or its JSON form) held to the model's types; each value that was not is unknown now, and an
+    entry in errors names it. Every reader of an inventory goes through this once (collect, the doctor, the
+    planner, the summary, a fleet host's results), so none of them meets a type the model does not declare."""
+    inv, problems = conform_inventory(value)
+    for problem in problems[:MAX_TYPE_ERRORS]:
+        inv.error("inventory", problem)
+    if len(problems) > MAX_TYPE_ERRORS:
+        inv.error("inventory", "and %d more values of the wrong type" % (len(problems) - MAX_TYPE_ERRORS))
+    return inv
 
 
 def _conform(value: Any, hint: Any, path: str, problems: List[str]) -> Any:
