@@ -33,6 +33,9 @@ RC_NOT_FOUND = 127
 #: (128 + SIGPIPE); its output up to the cap is kept, and stderr ends with a line saying where it was cut.
 RC_OUTPUT_CUT = 141
 
+#: The most GPUs one machine is taken to have: a driver in a bad state may report any count.
+MAX_GPUS = 1024
+
 #: Environment variables the probes may read; only these are recorded in a snapshot.
 ENV_VARS = (
     "PATH", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
@@ -167,7 +170,7 @@ def _fact_which(name: str) -> Optional[str]:
 
 
 def _fact_nvml(_: str) -> Dict[str, Any]:
-    from provision.inventory.nvml import query_nvml
+    from provision.host_nvml import query_nvml  # most machines have no NVIDIA GPU: keep start-up light
 
     return query_nvml()
 

@@ -13,8 +13,9 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import pytest
 
+from provision import host_nvml
 from provision.host import RC_NOT_FOUND, CommandResult, Host, command_key
-from provision.inventory import nvidia, nvml
+from provision.inventory import nvidia
 from provision.inventory.model import Inventory
 
 SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
@@ -559,7 +560,7 @@ def fake_pynvml(init_error: Optional[str] = None, lost: Sequence[int] = (), unsu
         setattr(mod, "NVMLError_" + name, type("NVMLError_" + name, (NVMLError,), {}))
     mod.NVML_MEMORY_ERROR_TYPE_CORRECTED, mod.NVML_MEMORY_ERROR_TYPE_UNCORRECTED = 0, 1
     mod.NVML_VOLATILE_ECC, mod.NVML_AGGREGATE_ECC, mod.NVML_TEMPERATURE_GPU, mod.NVML_DEVICE_MIG_ENABLE = 0, 1, 0, 1
-    for i, (_, const) in enumerate(nvml.THROTTLE_REASONS):
+    for i, (_, const) in enumerate(host_nvml.THROTTLE_REASONS):
         setattr(mod, const, 1 << i)
     calls: List[str] = []
     mod.calls = calls
@@ -621,7 +622,7 @@ def stub(monkeypatch):
 
 def test_query_nvml_all_fine(stub):
     mod = stub()
-    result = nvml.query_nvml()
+    result = host_nvml.query_nvml()
     assert result["error"] is None and result["driver_version"] == "550.54.15"
     assert result["cuda_driver_version"] == 12040 and len(result["gpus"]) == 2
     gpu = result["gpus"][0]
@@ -640,14 +641,14 @@ def test_query_nvml_all_fine(stub):
 
 def test_query_nvml_metric_not_supported_is_none(stub):
     stub(unsupported=("nvmlDeviceGetMigMode", "nvmlDeviceGetRemappedRows", "nvmlDeviceGetTemperature"))
-    gpu = nvml.query_nvml()["gpus"][0]
+    gpu = host_nvml.query_nvml()["gpus"][0]
     assert gpu["mig_mode"] is None and gpu["temperature_c"] is None
     assert gpu["ecc"]["remapped_rows_pending"] is None and gpu["compute_capability"] == "9.0"
 
 
 def test_query_nvml_gpu_lost_while_the_other_reports(stub):
     mod = stub(lost=(0,))
-    gpus = nvml.query_nvml()["gpus"]
+    gpus = host_nvml.query_nvml()["gpus"]
     assert gpus[0] == {"index": 0, "error": {"name": "NVMLError_GpuIsLost", "message": "GPU is lost"}}
     assert gpus[1]["error"] is None and gpus[1]["name"] == "NVIDIA H100 80GB HBM3"
     assert mod.calls[-1] == "shutdown"
@@ -657,14 +658,14 @@ def test_query_nvml_gpu_lost_while_the_other_reports(stub):
                                   "NVMLError_LibRmVersionMismatch"])
 def test_query_nvml_init_failures(stub, name):
     mod = stub(init_error=name)
-    result = nvml.query_nvml()
+    result = host_nvml.query_nvml()
     assert result["error"]["name"] == name and result["gpus"] == [] and result["driver_version"] is None
     assert "shutdown" not in mod.calls  # nothing to shut down
 
 
 def test_query_nvml_without_pynvml(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` raise ImportError
-    result = nvml.query_nvml()
+    result = host_nvml.query_nvml()
     assert result["error"]["name"] == "ImportError" and result["gpus"] == []
 
 
@@ -672,8 +673,13 @@ def test_query_nvml_real_library_decodes_throttle_bits():
     import pynvml
 
     mask = pynvml.nvmlClocksThrottleReasonGpuIdle | pynvml.nvmlClocksThrottleReasonHwPowerBrakeSlowdown
-    assert nvml.decode_throttle_reasons(pynvml, mask) == ["gpu_idle", "hw_power_brake_slowdown"]
-    assert nvml.decode_throttle_reasons(pynvml, 0) == [] and nvml.decode_throttle_reasons(pynvml, None) is None
+    assert host_nvml.decode_throttle_reasons(pynvml, mask) == ["gpu_idle", "hw_power_brake_slowdown"]
+    assert host_nvml.decode_throttle_reasons(pynvml, 0) == []
+    assert host_nvml.decode_throttle_reasons(pynvml, None) is None
+
+
+def test_the_xml_fallback_names_the_throttle_reasons_as_nvml_does():
+    assert nvidia.THROTTLE_NAMES == tuple(name for name, _ in host_nvml.THROTTLE_REASONS)
 
 
 def test_pci_gpu_count_and_no_nvml_when_the_bus_has_no_nvidia_device():

@@ -37,7 +37,7 @@ FAILURES: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 #: The most of what nvidia-smi printed that goes into a message (its output may be megabytes of garbage).
 MAX_MESSAGE = 4096
 
-#: Throttle reasons in the order nvml.THROTTLE_REASONS lists them; the XML names them clocks_throttle_reason_<x>
+#: Throttle reasons in the order host_nvml.THROTTLE_REASONS lists them; the XML names them clocks_throttle_reason_<x>
 #: (drivers before 535) or clocks_event_reason_<x>, and says display_clocks_setting.
 THROTTLE_NAMES = ("gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost",
                   "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting")
@@ -221,7 +221,7 @@ def parse_nvidia_smi_xml(text: str) -> Tuple[Optional[str], Optional[str], List[
     return _value(root, "driver_version"), _value(root, "cuda_version"), gpus, None
 
 
-# --- NVML (the "nvml" fact, see provision/inventory/nvml.py) --------------------------------------------------------
+# --- NVML (the "nvml" fact, see provision/host_nvml.py) -------------------------------------------------------------
 
 
 def _sub(data: Any, cls: Any) -> Any:

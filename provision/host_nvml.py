@@ -1,15 +1,16 @@
 """What NVML (through pynvml, the nvidia-ml-py package) says about the driver and each GPU, as plain JSON data.
 
-Only the LiveHost calls this (the "nvml" fact); probes read its answer through host.fact("nvml"), so a snapshot
-replays it from nvml.json. Never raises: a failure to load or initialise NVML is an "error" entry, a metric a GPU does
-not support is None, and a GPU whose handle fails (fallen off the bus) is an entry with its own "error".
+Part of the host layer: only the LiveHost calls this (the "nvml" fact, imported when first asked); probes read its
+answer through host.fact("nvml"), so a snapshot replays it from nvml.json. Never raises: a failure to load or
+initialise NVML is an "error" entry, a metric a GPU does not support is None, and a GPU whose handle fails (fallen off
+the bus) is an entry with its own "error".
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from provision.inventory.common import MAX_GPUS
+from provision.host import MAX_GPUS
 
 #: Active clock throttle ("clocks event") reasons: our name -> the pynvml constant holding its bit.
 THROTTLE_REASONS: Tuple[Tuple[str, str], ...] = (
