@@ -10,7 +10,7 @@ from html import escape
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from provision import __version__
-from provision.fleet.report import cpu_cell, framework_cells, gpu_cells, item_label, value_label, verdict
+from provision.fleet.cells import cpu_cell, framework_cells, gpu_cells, item_label, value_label, verdict
 
 CSS = """
 :root { color-scheme: light dark; --fg: #1d2330; --muted: #5f6b7a; --bg: #fff; --line: #dfe3ea; --head: #f3f5f8;
