@@ -172,7 +172,7 @@ def _fact_which(name: str) -> Optional[str]:
 def _fact_nvml(_: str) -> Dict[str, Any]:
     from provision.host_nvml import query_nvml  # most machines have no NVIDIA GPU: keep start-up light
 
-    return query_nvml()
+    return query_nvml(MAX_GPUS)
 
 
 def _fact_cpuinfo(_: str) -> Dict[str, Any]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from provision.host import MAX_GPUS
-
 #: Active clock throttle ("clocks event") reasons: our name -> the pynvml constant holding its bit.
 THROTTLE_REASONS: Tuple[Tuple[str, str], ...] = (
     ("gpu_idle", "nvmlClocksThrottleReasonGpuIdle"),
@@ -105,8 +103,8 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
     }
 
 
-def query_nvml() -> Dict[str, Any]:
-    """Initialise NVML, read the driver and every GPU, shut NVML down; see the module docstring."""
+def query_nvml(max_gpus: int) -> Dict[str, Any]:
+    """Initialise NVML, read the driver and the first max_gpus GPUs, shut NVML down; see the module docstring."""
     try:
         import pynvml
     except ImportError as exc:  # ModuleNotFoundError included: one name for "nvidia-ml-py is not installed"
@@ -130,7 +128,7 @@ def query_nvml() -> Dict[str, Any]:
         except pynvml.NVMLError as exc:
             return _failed(exc)
         gpus = []
-        for index in range(min(count, MAX_GPUS)):  # a driver in a bad state may report any count
+        for index in range(min(count, max_gpus)):  # a driver in a bad state may report any count
             try:
                 handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             except pynvml.NVMLError as exc:  # GPU is lost, unknown error: the others still report

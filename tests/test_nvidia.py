@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import pytest
 
 from provision import host_nvml
-from provision.host import RC_NOT_FOUND, CommandResult, Host, command_key
+from provision.host import MAX_GPUS, RC_NOT_FOUND, CommandResult, Host, command_key
 from provision.inventory import nvidia
 from provision.inventory.model import Inventory
 
@@ -622,7 +622,7 @@ def stub(monkeypatch):
 
 def test_query_nvml_all_fine(stub):
     mod = stub()
-    result = host_nvml.query_nvml()
+    result = host_nvml.query_nvml(MAX_GPUS)
     assert result["error"] is None and result["driver_version"] == "550.54.15"
     assert result["cuda_driver_version"] == 12040 and len(result["gpus"]) == 2
     gpu = result["gpus"][0]
@@ -641,14 +641,14 @@ def test_query_nvml_all_fine(stub):
 
 def test_query_nvml_metric_not_supported_is_none(stub):
     stub(unsupported=("nvmlDeviceGetMigMode", "nvmlDeviceGetRemappedRows", "nvmlDeviceGetTemperature"))
-    gpu = host_nvml.query_nvml()["gpus"][0]
+    gpu = host_nvml.query_nvml(MAX_GPUS)["gpus"][0]
     assert gpu["mig_mode"] is None and gpu["temperature_c"] is None
     assert gpu["ecc"]["remapped_rows_pending"] is None and gpu["compute_capability"] == "9.0"
 
 
 def test_query_nvml_gpu_lost_while_the_other_reports(stub):
     mod = stub(lost=(0,))
-    gpus = host_nvml.query_nvml()["gpus"]
+    gpus = host_nvml.query_nvml(MAX_GPUS)["gpus"]
     assert gpus[0] == {"index": 0, "error": {"name": "NVMLError_GpuIsLost", "message": "GPU is lost"}}
     assert gpus[1]["error"] is None and gpus[1]["name"] == "NVIDIA H100 80GB HBM3"
     assert mod.calls[-1] == "shutdown"
@@ -658,14 +658,14 @@ def test_query_nvml_gpu_lost_while_the_other_reports(stub):
                                   "NVMLError_LibRmVersionMismatch"])
 def test_query_nvml_init_failures(stub, name):
     mod = stub(init_error=name)
-    result = host_nvml.query_nvml()
+    result = host_nvml.query_nvml(MAX_GPUS)
     assert result["error"]["name"] == name and result["gpus"] == [] and result["driver_version"] is None
     assert "shutdown" not in mod.calls  # nothing to shut down
 
 
 def test_query_nvml_without_pynvml(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", None)  # makes `import pynvml` raise ImportError
-    result = host_nvml.query_nvml()
+    result = host_nvml.query_nvml(MAX_GPUS)
     assert result["error"]["name"] == "ImportError" and result["gpus"] == []
 
 
