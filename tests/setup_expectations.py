@@ -1,0 +1,210 @@
+"""What each golden setup plan should pick, written by hand, and the checker that holds a plan to it.
+
+The goldens in tests/golden/setup/ are the code's own output; these expectations say, per case, which framework
+release and build, which driver and which NVIDIA repository are right for that machine, and why. Values follow the
+knowledge tables where the right pick moves with a new release, so adding one touches data only:
+
+- release: an exact row ("2.4") or NEWEST, the table's newest row of that framework (for Keras: its one row);
+- variant: an exact build ("cpu", "cuda", "cuda12", "cu121", "jax" for a Keras backend), "cu<=X.Y" (the newest
+  CUDA build of the chosen release at or below CUDA X.Y: what the driver runs natively) or "rocm" (its newest ROCm
+  build);
+- driver: "keep" (a working driver stays), "none" (no NVIDIA GPU), "manual" (the plan leaves the install to the
+  user), "open" (the newest open-module branch of install.json) or a branch ("580");
+- repo: the folder of NVIDIA's CUDA repository the plan adds ("ubuntu2004"), or None;
+- toolkit: whether a CUDA toolkit of the chosen build's CUDA is installed;
+- impossible / alternatives (requests that cannot be met): words each of which some reason contains, and the
+  (framework, release, variant) of each way out the plan offers.
+
+A case whose golden I believe wrong carries golden_wrong (why) and python (the interpreter its plan's own python step
+installs): its test is an xfail until the planner picks what the expectation says.
+"""
+
+import re
+
+from packaging.version import Version
+
+from provision.knowledge import load
+
+NEWEST = "newest"
+
+#: The plans install the distribution's python3 when the inventory names no Python (packages.ubuntu.com python3:
+#: focal 3.8.2, jammy 3.10.6; packages.debian.org python3: bullseye 3.9.2); wheels for that Python must exist.
+DISTRO_PYTHON = ("the plan installs the distribution's python3 (%s), which the pinned wheels do not support "
+                 "(their Requires-Python); it should pick for that Python")
+
+EXPECTED = {
+    "h100-sxm-server--pytorch": dict(
+        picks=[("pytorch", NEWEST, "cu<=12.8")], driver="keep", repo=None,
+        why="H100 is Hopper (sm_90), in every torch CUDA arch list; driver 570.195.03 runs CUDA 12.8 natively, so "
+            "the newest torch's cu128 (cu130 needs driver >= 580); a working driver is kept"),
+    "h100-sxm-server--pytorch+jax": dict(
+        picks=[("pytorch", NEWEST, "cu<=12.8"), ("jax", "0.6.2", "cuda12")], driver="keep", repo=None,
+        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; JAX >= 0.7.0 needs 3.11",
+        why="torch as alone; JAX must share CUDA 12 and run on 22.04's Python 3.10: jax 0.6.2 (the last for 3.10) "
+            "cuda12 (cuda13 needs driver >= 580)"),
+    "h100-sxm-server--tensorflow": dict(
+        picks=[("tensorflow", NEWEST, "cuda")], driver="keep", repo=None,
+        why="the newest TensorFlow's one wheel with its and-cuda extra (tested with CUDA 12.5 <= the driver's "
+            "12.8); the Xeon has AVX"),
+    "h100-sxm-server--pytorch--with_cuda_toolkit-True": dict(
+        picks=[("pytorch", NEWEST, "cu<=12.8")], driver="keep", repo="ubuntu2204", toolkit=True,
+        why="the same torch build; the toolkit asked for matches its CUDA 12.8 and comes from NVIDIA's ubuntu2204 "
+            "repository (Ubuntu 22.04)"),
+    "h100-sxm-server--keras+jax": dict(
+        impossible=["needs Python >="], alternatives=[], driver="keep", repo=None,
+        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; Keras 3.15 and JAX >= 0.7.0 need 3.11",
+        why="Keras 3.15 (the table's one release) needs Python >= 3.11, and the plan's environment gets 22.04's "
+            "Python 3.10"),
+    "macos-m2-max--pytorch": dict(
+        picks=[("pytorch", NEWEST, "cpu")], driver="none", repo=None,
+        why="macOS arm64 has one torch wheel, from PyPI, which the table calls cpu and which uses the M2 Max GPU "
+            "through MPS (Metal); no NVIDIA driver on a Mac"),
+    "rtx4090-ryzen-workstation--pytorch--version-2.4": dict(
+        picks=[("pytorch", "2.4", "cu121")], driver="keep", repo=None,
+        why="--version 2.4; RTX 4090 is Ada (sm_89, runs the sm_86 SASS); driver 535.86.05 runs CUDA 12.2 natively: "
+            "cu121, not cu124 (only under minor-version compatibility, no PTX JIT)"),
+    "dgx-a100-8gpu--jax--driver-upgrade": dict(
+        impossible=["no wheels for Python 3.8"], alternatives=[], driver="keep", repo=None,
+        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; every JAX row needs >= 3.9",
+        why="the newest open branch (A100 is Ampere, sm_80) would allow jax[cuda13], but no JAX release in the "
+            "table has wheels for 20.04's Python 3.8: nothing to install, the driver included"),
+    "driver-not-loaded--pytorch": dict(
+        picks=[("pytorch", "2.4", "cu124")], driver="open", repo="ubuntu2004",
+        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; torch >= 2.5 needs 3.9",
+        why="RTX 2070 (Turing, sm_75) with no driver: the newest open branch from NVIDIA's ubuntu2004 repository; "
+            "torch 2.4 is the last for 20.04's Python 3.8, its newest CUDA build cu124 (sm_75 in its arch list)"),
+    "gtx1080-pascal--pytorch--driver-upgrade": dict(
+        picks=[("pytorch", "2.5", "cu124")], driver="manual", repo=None,
+        why="GTX 1080 is Pascal (sm_61): driver 580 is its last branch (CUDA 13.0); glibc 2.27 (Ubuntu 18.04) is "
+            "below torch >= 2.6's manylinux_2_28, so 2.5, whose cu124 ships sm_60 SASS (runs on sm_61); dlws does "
+            "not manage 18.04's packages, so the user installs the driver"),
+    "cpu-without-avx--pytorch": dict(
+        picks=[("pytorch", "2.8", "cpu")], driver="none", repo=None,
+        python="3.9", golden_wrong=DISTRO_PYTHON % "Debian 11: 3.9; torch >= 2.9 needs 3.10",
+        why="no GPU: the CPU build (torch needs no AVX); torch 2.8 is the last for Debian 11's Python 3.9"),
+    "graviton3-arm64-server--jax": dict(
+        picks=[("jax", "0.6.2", "cpu")], driver="none", repo=None,
+        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; JAX >= 0.7.0 needs 3.11",
+        why="Graviton3 has no GPU: jaxlib's aarch64 CPU wheel; jax 0.6.2 is the last for 22.04's Python 3.10"),
+    "mi250x-rocm-server--pytorch": dict(
+        picks=[("pytorch", NEWEST, "rocm")], driver="none", repo=None,
+        why="MI250X (gfx90a, CDNA2) is in the ROCm builds: the newest torch's ROCm wheel, which brings ROCm's "
+            "user space; no NVIDIA driver (the OS is unknown: nothing to install by package)"),
+    "wsl2-rtx4070-laptop--pytorch": dict(
+        picks=[("pytorch", NEWEST, "cu<=12.7")], driver="keep", repo=None,
+        why="WSL 2: the Windows driver 566.36 (CUDA 12.7) serves the GPU and is never replaced from Linux; RTX 4070 "
+            "Laptop is Ada (sm_89): the newest torch's cu126 (cu128 only under minor-version compatibility)"),
+    "docker-no-gpu--jax--variant-cpu": dict(
+        picks=[("jax", "0.4.30", "cpu")], driver="none", repo=None,
+        python="3.9", golden_wrong=DISTRO_PYTHON % "Debian 11: 3.9; JAX >= 0.4.31 needs 3.10",
+        why="--variant cpu in a container without a GPU; jax 0.4.30 is the last for Debian 11's Python 3.9"),
+    "centos7-k80--pytorch": dict(
+        picks=[("pytorch", "2.5", "cpu")], driver="none", repo=None,
+        why="the fixture has no GPU evidence yet, so the CPU build; glibc 2.17 (CentOS 7) loads manylinux2014 "
+            "wheels only: torch 2.5 is the last; dlws does not manage CentOS 7's packages (Python is the user's)"),
+    "cpu-without-avx--tensorflow": dict(
+        impossible=["no AVX"], alternatives=[], driver="none", repo=None,
+        why="every TensorFlow x86_64 wheel needs AVX and the Atom C3758 has none; there is no other build to offer"),
+    "gtx1080-pascal--pytorch--driver-keep": dict(
+        impossible=["driver 430.26 supports CUDA 10.2"],
+        alternatives=[("pytorch", "2.5", "cu124"), ("pytorch", "2.5", "cpu")], driver="keep", repo=None,
+        why="driver 430.26 (CUDA 10.2) is below every torch CUDA build; a 580 upgrade gives 2.5 cu124 as above, and "
+            "the CPU build is 2.5 (glibc 2.27)"),
+    "debian12-docker-epyc-dev--mxnet": dict(
+        impossible=["no wheels for Python 3.11"], alternatives=[], driver="none", repo=None,
+        why="MXNet is retired; its last release 1.9.1 has wheels up to Python 3.8 and the machine's is 3.11.7"),
+    "dgx-a100-8gpu--jax": dict(
+        impossible=["no wheels for Python 3.8"], alternatives=[], driver="keep", repo=None,
+        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; every JAX row needs >= 3.9",
+        why="driver 450.51.06 (CUDA 11.0) is below jax[cuda12] and --driver install keeps it; but no JAX release "
+            "has wheels for 20.04's Python 3.8, so neither a driver upgrade nor the CPU build is a way out"),
+}
+
+
+def newest_release(framework):
+    if framework == "keras":
+        return load("frameworks")["keras"]["version"]
+    return max((row["version"] for row in load("frameworks")["frameworks"][framework]["releases"]), key=Version)
+
+
+def _variant(framework, release, spec):
+    """The build name a variant spec means for one release row (an exact name stands for itself)."""
+    if framework == "keras" or not (spec == "rocm" or spec.startswith("cu<=")):
+        return spec
+    row = next(r for r in load("frameworks")["frameworks"][framework]["releases"] if r["version"] == release)
+    if spec == "rocm":
+        return max((n for n in row["variants"] if n.startswith("rocm")), key=lambda n: Version(n[4:]), default=None)
+    ceiling = Version(spec[4:])
+    cuda = [(Version(info["cuda"]), n) for n, info in row["variants"].items()
+            if info.get("cuda") and Version(info["cuda"]) <= ceiling]
+    return max(cuda)[1] if cuda else None
+
+
+def resolve(framework, release, variant):
+    """(framework, release, variant) with NEWEST and the variant rules replaced by the table's names."""
+    release = newest_release(framework) if release == NEWEST else release
+    return framework, release, _variant(framework, release, variant)
+
+
+def _driver(plan):
+    step = next((s for s in plan["steps"] if s["id"] == "nvidia-driver"), None)
+    if step is None:
+        if any("install the NVIDIA driver yourself" in note for note in plan["notes"]):
+            return "manual"
+        return "keep" if plan["machine"]["driver"] else "none"
+    names = [n for a in step["actions"] if a["kind"] == "packages" for n in a["names"]]
+    for branch in load("install")["driver_branches"]:  # newest first: the first match names the branch
+        if names in (branch["apt"], branch["dnf"]):
+            newest_open = next(b for b in load("install")["driver_branches"] if b["flavour"] == "open")
+            return "open" if branch is newest_open else branch["branch"]
+    return "packages %s" % names
+
+
+def _repo(plan):
+    step = next((s for s in plan["steps"] if s["id"] == "nvidia-repo"), None)
+    if step is None:
+        return None
+    text = " ".join(str(v) for a in step["actions"] for v in a.values())
+    found = re.search(r"/compute/cuda/repos/([a-z0-9]+)/", text)
+    return found.group(1) if found else "unreadable"
+
+
+def _alternative(text):
+    """'... (pytorch 2.5, cu124)' -> ('pytorch', '2.5', 'cu124'); the CPU build's '(pytorch 2.5)' -> ..., 'cpu'."""
+    found = re.search(r"\((\S+) (\S+?)(?:, (\S+))?\)$", text)
+    return (found.group(1), found.group(2), found.group(3) or "cpu") if found else ("unreadable", text, None)
+
+
+def mismatches(plan, expected):
+    """How the plan (its JSON form) differs from the expectation; empty when it picks what is expected."""
+    out = []
+    picks = [(c["framework"], c["release"], c["variant"]) for c in plan["frameworks"]]
+    if "picks" in expected:
+        want = [resolve(*pick) for pick in expected["picks"]]
+        if plan["impossible"]:
+            out.append("expected a plan, got impossible: %s" % "; ".join(plan["impossible"]))
+        elif picks != want:
+            out.append("picks: expected %s, got %s" % (want, picks))
+    elif not plan["impossible"]:
+        out.append("expected impossible, got a plan: %s" % picks)
+    else:
+        for words in expected["impossible"]:
+            if not any(words in reason for reason in plan["impossible"]):
+                out.append("impossible: no reason says %r (%s)" % (words, "; ".join(plan["impossible"])))
+    if "impossible" in expected:
+        want = [resolve(*alt) for alt in expected["alternatives"]]
+        have = [_alternative(text) for text in plan["alternatives"]]
+        if have != want:
+            out.append("alternatives: expected %s, got %s" % (want, have))
+    for label, have, want in (("driver", _driver(plan), expected["driver"]), ("repo", _repo(plan), expected["repo"])):
+        if have != want:
+            out.append("%s: expected %s, got %s" % (label, want, have))
+    toolkit = next((s for s in plan["steps"] if s["id"] == "cuda-toolkit"), None)
+    if expected.get("toolkit", False):
+        cuda = plan["frameworks"][0]["cuda"] if plan["frameworks"] else None
+        package = "cuda-toolkit-%s" % (cuda or "?").replace(".", "-")
+        if toolkit is None or package not in str(toolkit["actions"]):
+            out.append("toolkit: expected %s, got %s" % (package, toolkit and toolkit["title"]))
+    elif toolkit is not None:
+        out.append("toolkit: expected none, got %s" % toolkit["title"])
+    return out
