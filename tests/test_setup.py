@@ -173,3 +173,195 @@ def test_each_expectation_check_can_fail(key, change, words):
         expected.pop("picks", None)
     found = mismatches(plan, dict(expected, **change))
     assert any(line.startswith(words) for line in found), found
+
+
+def goldens(ext):
+    return sorted(os.path.join(GOLDEN, f) for f in os.listdir(GOLDEN) if f.endswith("." + ext)) \
+        if os.path.isdir(GOLDEN) else []
+
+
+def tool(name):
+    path = os.path.join(BIN, name)
+    return path if os.path.exists(path) else shutil.which(name)
+
+
+def test_every_golden_script_passes_shellcheck():
+    scripts = goldens("sh")
+    assert scripts
+    result = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style"] + scripts,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_golden_playbook_passes_syntax_check():
+    for playbook in goldens("yml"):
+        result = subprocess.run([tool("ansible-playbook"), "--syntax-check", "-i", "localhost,", playbook],
+                                capture_output=True, text=True, env=dict(os.environ, ANSIBLE_NOCOLOR="1"))
+        assert result.returncode == 0, playbook + "\n" + result.stdout + result.stderr
+
+
+def test_every_golden_playbook_passes_ansible_lint_production(tmp_path):
+    playbooks = goldens("yml")
+    assert playbooks
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_COLOR="1", HOME=str(tmp_path), ANSIBLE_LOCAL_TEMP=str(tmp_path))
+    result = subprocess.run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor"] + playbooks,
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+
+
+# --- real runs on this machine: the CPU JAX plan, as a bash script, through Ansible, and by dlws setup itself --------
+
+HOSTILE_NAME = "env with space $HOME 'q'"
+
+
+def live_plan(env):
+    from provision.host import LiveHost
+
+    request = make_request(("jax",), None, "cpu", None, env, "keep", False)
+    plan = make_plan(collect(LiveHost()).to_dict(), request)
+    assert plan.ok, plan.impossible
+    return plan
+
+
+def run(argv, **kwargs):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL, **kwargs)
+
+
+def jax_product(env):
+    code = "import jax.numpy as jnp; print(float((jnp.ones((8, 8)) @ jnp.ones((8, 8))).sum()))"
+    return run([os.path.join(env, "bin", "python"), "-c", code]).stdout.strip()
+
+
+def test_bash_script_installs_jax_and_is_idempotent(tmp_path):
+    env = str(tmp_path / HOSTILE_NAME)
+    script = tmp_path / "setup.sh"
+    script.write_text(render(live_plan(env), "shell"))
+    first = run(["bash", str(script)])
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "jax matmul on cpu 16777216.0" in first.stdout
+    assert jax_product(env) == "512.0"
+    again = run(["bash", str(script)])
+    assert again.returncode == 0 and again.stdout.count("already done") >= 2  # environment and jax are there
+
+
+def test_ansible_playbook_installs_jax_locally(tmp_path):
+    env = str(tmp_path / HOSTILE_NAME)
+    playbook = tmp_path / "setup.yml"
+    playbook.write_text(render(live_plan(env), "ansible"))
+    ansible_env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+                       ANSIBLE_HOME=str(tmp_path / "ansible"))
+    command = [tool("ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+               "-e", "ansible_python_interpreter=" + sys.executable]
+    check = run(command + ["--check"], env=ansible_env)
+    assert check.returncode == 0, check.stdout[-3000:]
+    assert not os.path.exists(env)  # --check changes nothing
+    first = run(command, env=ansible_env)
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-2000:]
+    assert jax_product(env) == "512.0"
+    again = run(command, env=ansible_env)
+    assert again.returncode == 0 and "changed=0" in again.stdout  # idempotent
+
+
+def dlws(*args, **kwargs):
+    return run([sys.executable, "-m", "provision"] + list(args), **kwargs)
+
+
+def test_dlws_setup_runs_the_plan_and_picks_up_where_it_stopped(tmp_path):
+    env = str(tmp_path / "env")
+    log = str(tmp_path / "setup.log")
+    # A file where the environment should go: the venv step fails, and says so with its output and a hint.
+    with open(env, "w") as handle:
+        handle.write("in the way")
+    failed = dlws("setup", "--framework", "jax", "--variant", "cpu", "--driver", "keep", "--env", env, "--yes",
+                  "--log", log)
+    assert failed.returncode == 1
+    assert "failed with exit code" in failed.stderr and "run the same command again" in failed.stderr
+    assert "### step" in open(log).read()
+    os.remove(env)
+    done = dlws("setup", "--framework", "jax", "--variant", "cpu", "--driver", "keep", "--env", env, "--yes",
+                "--log", log)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "dlws setup: done" in done.stderr and jax_product(env) == "512.0"
+    again = dlws("setup", "-f", "jax", "--variant", "cpu", "--driver", "keep", "--env", env, "--yes", "--log", log)
+    assert again.returncode == 0 and again.stderr.count("already done") >= 2
+
+
+def test_setup_without_a_terminal_or_yes_refuses(tmp_path):
+    result = dlws("setup", "--framework", "jax", "--variant", "cpu", "--env", str(tmp_path / "env"))
+    assert result.returncode == 2 and "--yes" in result.stderr
+    assert not os.path.exists(str(tmp_path / "env"))
+
+
+def test_setup_cli_dry_run_formats(tmp_path):
+    snapshot = os.path.join(SNAPSHOTS, "h100-sxm-server")
+    shell = dlws("setup", "-f", "torch", "--dry-run", "--snapshot", snapshot)
+    assert shell.returncode == 0 and shell.stdout.startswith("#!/usr/bin/env bash")
+    assert "dlws setup plan for pytorch" in shell.stderr  # the plan for people goes to stderr
+    out = tmp_path / "plan.json"
+    assert dlws("setup", "-f", "pytorch", "--dry-run", "--format", "json", "-o", str(out), "--snapshot",
+                snapshot).returncode == 0
+    data = json.loads(out.read_text())
+    torch = data["frameworks"][0]
+    assert torch["index_url"].startswith("https://download.pytorch.org/whl/cu")
+    assert all("==" in requirement for requirement in torch["requirements"])
+
+
+@pytest.mark.parametrize("args,words", [
+    (["-f", "caffe"], "unknown framework"),
+    (["-f", "torch", "--variant", "cu99x"], "unknown --variant"),
+    (["-f", "torch", "--python", "three"], "--python takes"),
+])
+def test_setup_usage_errors(args, words):
+    result = dlws("setup", *args, "--dry-run")
+    assert result.returncode == 2 and words in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--format", "ansible", "-o", "x.yml"], ["--format", "json", "-o", "x.yml"],
+                                  ["-o", "x.yml"], ["--format", "shell"]])
+def test_format_and_output_without_dry_run_are_a_usage_error(tmp_path, args):
+    """Without --dry-run nothing is printed: -o or --format is a mistake, refused before anything runs."""
+    (tmp_path / "file").write_text("")
+    env = tmp_path / "file" / "env"  # were it to run anyway, the environment step fails at once: nothing installed
+    result = dlws("setup", "-f", "jax", "--variant", "cpu", "--driver", "keep", "--env", str(env), "--yes", *args,
+                  cwd=str(tmp_path))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "dlws: error: --format and -o print the plan, and only with --dry-run (without it setup installs on this "
+        "machine and writes no file): add --dry-run"]
+    assert not (tmp_path / "x.yml").exists() and not (tmp_path / "dlws-setup.log").exists()
+
+
+def test_setup_of_a_snapshot_needs_dry_run():
+    result = dlws("setup", "-f", "jax", "--snapshot", os.path.join(SNAPSHOTS, "h100-sxm-server"), "--yes")
+    assert result.returncode == 2 and "--dry-run" in result.stderr
+
+
+def test_impossible_setup_exits_1_with_the_reasons():
+    result = dlws("setup", "-f", "tensorflow", "--dry-run", "--snapshot", os.path.join(SNAPSHOTS, "cpu-without-avx"))
+    assert result.returncode == 1 and "AVX" in result.stderr and result.stdout == ""
+
+
+def test_rhel9_pascal_enables_the_driver_module_stream_first(tmp_path):
+    """On RHEL 8/9 NVIDIA's driver packages come from dnf module streams (Driver Installation Guide): a Pascal GPU
+    gets the 580 proprietary stream enabled before cuda-drivers-580 installs."""
+    inv = inventory("gtx1080-pascal")
+    inv["os"].update(id="rhel", version="9.4", glibc="2.34")
+    inv["nvidia"].update(status="no-driver", driver_version=None, cuda_driver_version=None)
+    request = make_request(("pytorch",), None, "auto", "3.11", "/opt/dlws/env", "install", False)
+    plan = make_plan(inv, request)
+    assert plan.ok, plan.impossible
+    driver = [s for s in plan.steps if s.id == "nvidia-driver"][0]
+    kinds = [type(a).__name__ for a in driver.actions]
+    assert kinds == ["DnfModule", "Packages"] and driver.actions[0].stream == "nvidia-driver:580-dkms"
+    script, playbook = tmp_path / "rhel9.sh", tmp_path / "rhel9.yml"
+    script.write_text(render(plan, "shell"))
+    playbook.write_text(render(plan, "ansible"))
+    assert "as_root dnf -y module enable nvidia-driver:580-dkms" in script.read_text()
+    assert '"@nvidia-driver:580-dkms"' in playbook.read_text()
+    checked = subprocess.run([tool("shellcheck"), "--shell=bash", "--severity=style", str(script)],
+                             capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_COLOR="1", HOME=str(tmp_path), ANSIBLE_LOCAL_TEMP=str(tmp_path))
+    linted = subprocess.run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor", str(playbook)],
+                            capture_output=True, text=True, env=env, cwd=str(tmp_path))
+    assert linted.returncode == 0, linted.stdout[-3000:]
