@@ -82,7 +82,7 @@ def _drift_marks(report: Dict[str, Any]) -> Dict[str, Dict[str, str]]:
 
 def _cuda_lines(row: Dict[str, Any], note: Callable[[str], Optional[str]]) -> List[Tuple[str, Optional[str]]]:
     cuda = row["cuda"]
-    lines = [("driver " + cuda["driver"], None)] if cuda["driver"] else []
+    lines: List[Tuple[str, Optional[str]]] = [("driver " + cuda["driver"], None)] if cuda["driver"] else []
     if cuda["toolkits"] or note("cuda_toolkit"):
         lines.append(("toolkit " + (" + ".join(cuda["toolkits"]) or "none"), note("cuda_toolkit")))
     if row["cudnn"] or note("cudnn"):

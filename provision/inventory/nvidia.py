@@ -239,7 +239,8 @@ def _error_text(error: Any) -> str:
 
 def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
     """GPUs from the NVML fact, and the error message of each GPU NVML could not read."""
-    gpus, lost = [], []
+    gpus: List[Gpu] = []
+    lost: List[str] = []
     for entry in fact.get("gpus") or []:
         if not isinstance(entry, dict):
             continue
@@ -337,7 +338,7 @@ DRIVER_LIB = re.compile(r"^lib(cuda|nvidia-ml)\.so\.\d+\.\d+")
 
 def wsl_linux_driver(host: Host) -> List[str]:
     """Driver libraries (libcuda.so.535.104.05, ...) that a Linux driver install left inside WSL 2."""
-    found = []
+    found: List[str] = []
     for folder in LINUX_DRIVER_LIBS:
         found.extend("%s/%s" % (folder, name) for name in host.listdir(folder) or [] if DRIVER_LIB.match(name))
     return found
