@@ -149,11 +149,15 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
     _judge_glibc(inv, build, verdict)
-    if build.framework == "tensorflow" and cpu.get("arch") == "x86_64" and cpu.get("flags") \
-            and "avx" not in cpu["flags"]:
-        verdict.problems.append("the CPU has no AVX, which TensorFlow's wheels need")
-    if build.framework == "mxnet":
-        verdict.notes.append("MXNet is retired (Apache Attic): 1.9.1 is its last release, for Python <= 3.8")
+    if cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"] \
+            and queries.needs_avx(build.framework, build.release):
+        verdict.problems.append("the CPU has no AVX, which %s's wheels need" % queries.display_name(build.framework))
+    retired = queries.retirement(build.framework)
+    if retired:
+        last = queries.framework_release(build.framework, retired["last_release"]) or {}
+        verdict.notes.append("%s is retired%s: %s is its last release, for Python <= %s" % (
+            queries.display_name(build.framework), " (Apache Attic)" if retired["attic"] else "",
+            retired["last_release"], (last.get("python") or {}).get("max")))
     if build.rocm:
         verdict.notes.append("ROCm compatibility with this GPU and its driver is not judged yet")
     elif build.cuda or build.variant.startswith("cu"):

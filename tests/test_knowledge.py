@@ -12,8 +12,11 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from provision import compat, planner
+from provision.inventory import nvidia
 from provision.knowledge import load
 from provision.knowledge import queries as q
+from provision.planner.model import AptRepo, DnfRepo, Request
 
 TABLES = ("cuda", "frameworks", "distributions")
 DRIVER = re.compile(r"^\d{3}(\.\d+){0,2}$")
@@ -22,7 +25,7 @@ DRIVER = re.compile(r"^\d{3}(\.\d+){0,2}$")
 def _rows():
     """(table, row) for every row that must cite a source."""
     cuda = load("cuda")
-    for row in cuda["toolkits"] + cuda["minor_version_compatibility"] + [cuda["nvml_cuda_version"]]:
+    for row in cuda["toolkits"] + cuda["minor_version_compatibility"]:
         yield "cuda", row
     frameworks = load("frameworks")["frameworks"]
     for name, entry in frameworks.items():
@@ -117,11 +120,12 @@ def test_cuda_compute_capabilities():
 
 
 def test_nvml_cuda_version():
-    assert q.cuda_version_from_nvml(12040) == "12.4"
-    assert q.cuda_version_from_nvml("11080") == "11.8"
-    assert q.cuda_version_from_nvml(13000) == "13.0"
-    for bad in (0, -1, 42, "12.4", None, True, 12.4):
-        assert q.cuda_version_from_nvml(bad) is None
+    # nvml.h: NVML_CUDA_DRIVER_VERSION_MAJOR(v) ((v)/1000), NVML_CUDA_DRIVER_VERSION_MINOR(v) (((v)%1000)/10)
+    assert nvidia.cuda_version_string(12040) == "12.4"
+    assert nvidia.cuda_version_string(11080) == "11.8"
+    assert nvidia.cuda_version_string(13000) == "13.0"
+    for bad in (0, -1, "12.4", None, True, 12.4):
+        assert nvidia.cuda_version_string(bad) is None
 
 
 def test_framework_names():
@@ -155,17 +159,22 @@ def test_framework_shape():
 
 def test_torch_facts():
     # RELEASE.md release compatibility matrix and previous-versions.md.
-    assert q.framework_cuda_variants("torch", "2.1") == ["cu118", "cu121"]
-    assert q.framework_cuda_variants("pytorch", "2.1.2+cu121") == ["cu118", "cu121"]
-    assert q.framework_cuda_variants("torch", "2.9.0") == ["cu126", "cu128", "cu130"]
+    assert _cuda_builds("2.1") == ["cu118", "cu121"]
+    assert _cuda_builds("2.1.2+cu121") == ["cu118", "cu121"]
+    assert _cuda_builds("2.9.0") == ["cu126", "cu128", "cu130"]
     assert q.torch_release("2.0.1")["pypi_default_linux_x86_64"] == "cu117"
-    assert q.framework_cuda_variants("torch", "2.10") == ["cu126", "cu128", "cu130"]
+    assert _cuda_builds("2.10") == ["cu126", "cu128", "cu130"]
     assert q.torch_release("2.1")["variants"]["cu121"]["cudnn"] == "8.9.2.26"
     assert q.torch_arch_list("2.0", "cu118") == ["3.7", "5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"]
     assert q.torch_arch_list("2.0", "cpu") is None
     assert q.python_supported("torch", "2.9", "3.9") is False
     assert q.python_supported("torch", "2.9", "3.14") is True
     assert q.python_supported("torch", "2.5", "3.13") is True  # experimental wheels exist
+
+
+def _cuda_builds(release):
+    """The CUDA variants of a torch release, as the judgment sees them."""
+    return [build.variant for build in compat.builds("pytorch", release) if build.cuda]
 
 
 def test_torch_kernels_for_gpu():
@@ -188,21 +197,23 @@ def test_tensorflow_facts():
     assert q.python_supported("tensorflow", "2.20", "3.13") is True
     assert q.python_supported("tensorflow", "2.16", "3.12") is True
     assert q.python_supported("tensorflow", "2.13", "3.12") is False
-    info = q.framework_info("tensorflow")
-    assert info["avx"]["required"] is True
+    assert q.needs_avx("tf", "2.15.1") and q.needs_avx("tensorflow", "1.6") and not q.needs_avx("tf", "1.5")
+    assert q.needs_avx("tensorflow", "garbage") and not q.needs_avx("torch", "2.4") and not q.needs_avx(None, "2")
+    info = load("frameworks")["frameworks"]["tensorflow"]
     assert info["windows_native_gpu"]["last_version"] == "2.10"
     assert all(not row["windows_native_gpu"] for row in info["releases"])
 
 
 def test_jax_and_mxnet():
-    extras = {row["extra"]: row for row in q.framework_info("jax")["extras"]}
+    extras = {row["extra"]: row for row in load("frameworks")["frameworks"]["jax"]["extras"]}
     assert extras["cuda12"]["min_driver_linux"] == "525.60.13"
     assert extras["cuda12"]["pip"] == "jax[cuda12]"
     assert "cuda13" in extras
-    mxnet = q.framework_info("mxnet")
-    assert mxnet["retired"] is True
-    assert mxnet["attic"] == "https://attic.apache.org/projects/mxnet.html"
-    assert mxnet["last_release"] == "1.9.1"
+    assert q.retirement("mxnet-cu112") == {"last_release": "1.9.1",
+                                           "attic": "https://attic.apache.org/projects/mxnet.html"}
+    assert q.retirement("torch") is None and q.retirement("gluon") is None
+    notes = compat.judge({"python": {"version": "3.8.10"}}, compat.Build("mxnet", "1.9", "cpu")).notes
+    assert notes == ["MXNet is retired (Apache Attic): 1.9.1 is its last release, for Python <= 3.8"]
 
 
 def test_distribution_facts():
@@ -211,12 +222,25 @@ def test_distribution_facts():
     assert q.distribution_eol("ubuntu", "22.04") == datetime.date(2027, 4, 1)  # month only: its first day
     assert q.distribution("fedora", "41")["package_manager"] == "dnf"
     assert q.distribution_eol("fedora", "41") is None
-    assert q.distribution_cuda_repo("ubuntu", "22.04") == (
-        "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/")
-    assert q.distribution_cuda_repo("amzn", "2023").endswith("/amzn2023/x86_64/")
-    assert q.distribution_cuda_repo("debian", "12").endswith("/debian12/x86_64/")
-    assert q.distribution_cuda_repo("amzn", "2") is None
+    assert _cuda_repo("ubuntu", "22.04") == "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/"
+    assert _cuda_repo("amzn", "2023").endswith("/amzn2023/x86_64/cuda-amzn2023.repo")
+    assert _cuda_repo("debian", "12").endswith("/debian12/x86_64/")
+    assert _cuda_repo("amzn", "2") is None  # Amazon Linux 2: yum, which dlws does not drive
     assert q.distribution("gentoo", "2.15") is None
+
+
+def _cuda_repo(id, version):
+    """Where the setup planner adds NVIDIA's repository from, for a driverless x86_64 Turing box of that release."""
+    inv = {"os": {"system": "linux", "id": id, "version": version}, "cpu": {"arch": "x86_64"},
+           "python": {"version": "3.11.4"}, "nvidia": {"status": "no-driver"},
+           "gpus": [{"vendor": "nvidia", "name": "Tesla T4", "compute_capability": "7.5"}]}
+    plan = planner.plan(inv, Request(("pytorch",)))
+    for action in [a for step in plan.steps if step.id == "nvidia-repo" for a in step.actions]:
+        if isinstance(action, AptRepo):
+            return action.line.split()[-2]  # deb [signed-by=...] URL /
+        if isinstance(action, DnfRepo):
+            return action.repo_url
+    return None
 
 
 def test_distribution_shape():
@@ -270,7 +294,6 @@ def test_torch_pins_facts():
     assert q.pip_index_url("torch", "2.9", "cpu", system="darwin") is None  # macOS wheels come from PyPI
     assert q.pip_index_url("torch", "2.9", "cu118") is None
     assert q.pip_requirements("torch", "2.5", "rocm6.1") == ["torch==2.5.1", "torchvision==0.20.1", "torchaudio==2.5.1"]
-    assert q.torch_pypi_default_is_cuda("2.0") is True
 
 
 def test_torch_pins_match_published_metadata():
@@ -288,7 +311,6 @@ def test_torch_pins_match_published_metadata():
         # The PyPI wheel is the CUDA build the row names: its nvidia-cuda-runtime pin gives the CUDA minor.
         runtime = next(r for r in _published("torch==" + pins["torch"])["requires_dist"] if "cuda-runtime" in r)
         cuda = Requirement(runtime).specifier
-        assert row["pypi_default_is_cuda"] is True
         assert "cu" + "".join(str(next(iter(cuda)).version).split(".")[:2]) == row["pypi_default_linux_x86_64"]
         command = row["pip_command"].format(variant="cu126")
         assert command == "pip install %s --index-url https://download.pytorch.org/whl/cu126" % " ".join(
@@ -313,11 +335,12 @@ def test_tensorflow_pins():
         assert ("and-cuda" in meta["provides_extra"]) is row["and_cuda_extra"] is (Version(row["version"]) >= Version("2.14"))
         assert meta["requires_python"] == ">=" + row["python"]["min"]
         assert max(meta["python_classifiers"], key=Version) == row["python"]["max"]
-    assert q.framework_info("tensorflow")["and_cuda_extra"]["since"] == "2.14"
+    assert q.pip_requirements("tf", "2.14", "cuda") == ["tensorflow[and-cuda]==2.14.1"]
+    assert q.pip_requirements("tf", "2.13", "cuda") == ["tensorflow==2.13.1"]
 
 
 def test_jax_releases_match_pypi():
-    releases = q.jax_releases()
+    releases = compat.releases("jax")
     assert releases[0] == max(PYPI["indexes"]["jax"].split(", "), key=Version)  # the newest recorded on PyPI
     assert releases == sorted(releases, key=Version, reverse=True)
     assert {"0.4.%d" % i for i in range(20, 39) if i != 32} <= set(releases)  # jaxlib 0.4.32 was yanked
@@ -352,9 +375,10 @@ def test_jax_facts():
     assert q.pip_requirements("jax", "0.4.30", "cpu") == ["jax==0.4.30", "jaxlib==0.4.30"]
     assert q.pip_requirements("jax", "0.6.2", "cuda13") == []
     assert q.pip_index_url("jax", "0.10.2", "cuda12") is None
-    extras = {row["extra"]: row for row in q.framework_info("jax")["extras"]}
+    jax = load("frameworks")["frameworks"]["jax"]
+    extras = {row["extra"]: row for row in jax["extras"]}
     assert (extras["cuda12"]["first_release"], extras["cuda13"]["first_release"]) == ("0.4.22", "0.7.2")
-    assert q.framework_info("jax")["legacy_extras"][0]["removed_in"] == "0.6.0"
+    assert jax["legacy_extras"][0]["removed_in"] == "0.6.0"
 
 
 @pytest.mark.skipif(not os.environ.get("DLWS_PYPI_TESTS"), reason="asks PyPI: set DLWS_PYPI_TESTS=1")
@@ -362,7 +386,7 @@ def test_newest_jax_row_is_on_pypi_live():
     out = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "jax"], capture_output=True, text=True,
                          timeout=120).stdout
     listed = out.split("Available versions:", 1)[1].split("\n", 1)[0]
-    assert q.jax_releases()[0] in [version.strip() for version in listed.split(",")]
+    assert compat.releases("jax")[0] in [version.strip() for version in listed.split(",")]
 
 
 def test_mxnet_pins():
@@ -373,7 +397,6 @@ def test_mxnet_pins():
     assert Version(row["pins"]["numpy"]) < Version("1.24")  # apache/mxnet#21165: np.bool is gone in NumPy 1.24
     assert q.python_supported("mxnet", "1.9.1", "3.8") is True
     assert q.python_supported("mxnet", "1.9.1", "3.9") is False
-    assert q.framework_info("mxnet")["retired"] is True
     for pins in [row["pins"]] + list(row["variant_pins"].values()):
         meta = _published("%s==%s" % next(iter(pins.items())))  # mxnet / mxnet-cuXYZ 1.9.1: classifiers 3.5 .. 3.8
         assert row["python"]["max"] == max(meta["python_classifiers"], key=Version)
@@ -417,12 +440,10 @@ def test_queries_never_raise_on_garbage(bad):
     assert q.cuda_supports_cc(bad, "8.0") is None
     if not isinstance(bad, (int, float)):  # numbers are compute capabilities (4.2 is one, and a CUDA 12 toolkit can't build it)
         assert q.cuda_supports_cc("12.4", bad) is None
-    assert q.cuda_version_from_nvml(bad) is None
     assert q.normalize_framework(bad) is None
     assert q.framework_release(bad, "2.1") is None
     assert q.framework_release("torch", bad) is None
     assert q.torch_release(bad) is None
-    assert q.framework_cuda_variants("torch", bad) == []
     assert q.torch_arch_list(bad, "cu118") is None
     assert q.torch_arch_list("2.0", bad) is None
     if not isinstance(bad, (int, float)):
@@ -431,7 +452,12 @@ def test_queries_never_raise_on_garbage(bad):
     assert q.distribution(bad, "22.04") is None
     assert q.distribution("ubuntu", bad) is None
     assert q.distribution_eol(bad, bad) is None
-    assert q.distribution_cuda_repo("ubuntu", bad) is None
+    assert q.setup_family(bad) is None
+    assert q.package_manager(bad, 22) is None
+    assert q.provisionable(bad, 22) is False
+    assert q.driver_module_streams(bad, 9) is False
+    assert q.retirement(bad) is None and q.display_name(bad) is None
+    assert q.needs_avx(bad, "2.15") is False
     assert q.framework_pins(bad, "2.4", "cu121") == {}
     assert q.framework_pins("torch", bad, "cu121") == {}
     assert q.framework_pins("torch", "2.4", bad) == {}
@@ -439,7 +465,6 @@ def test_queries_never_raise_on_garbage(bad):
     assert q.pip_requirements("jax", "0.10.2", bad) == []
     assert q.pip_index_url("torch", "2.4", bad) is None
     assert q.pip_index_url("torch", "2.4", "cu121", system=bad) is None
-    assert q.torch_pypi_default_is_cuda(bad) is None
     assert q.jax_cuda_extras(bad) == []
     assert q.keras_backend(bad) is None
 

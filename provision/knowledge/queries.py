@@ -138,17 +138,6 @@ def cuda_supports_cc(cuda: str, cc: Union[str, float, Tuple[int, int]]) -> Optio
     return want <= high
 
 
-def cuda_version_from_nvml(value: Any) -> Optional[str]:
-    """NVML's/cudaDriverGetVersion's integer to 'major.minor': 12040 -> '12.4'."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    # CUDA 1.0 is 1000: anything smaller is not this encoding.
-    if not isinstance(value, int) or value < 1000:
-        return None
-    return "%d.%d" % (value // 1000, (value % 1000) // 10)
-
 
 # --- frameworks -------------------------------------------------------------------------------------------------
 
@@ -186,21 +175,6 @@ def torch_release(version: str) -> Optional[Row]:
     return framework_release("pytorch", version)
 
 
-def framework_info(framework: str) -> Optional[Row]:
-    """The framework's whole entry (retired flag, extras, AVX note...), or None."""
-    name = normalize_framework(framework)
-    return load("frameworks")["frameworks"][name] if name else None
-
-
-def framework_cuda_variants(framework: str, version: str) -> List[str]:
-    """The CUDA builds of a release: the wheel index variants for torch ('cu118', 'cu121', ...); for TensorFlow,
-    one wheel whose CUDA comes from pip extras, the CUDA it was tested with ('cuda12.2'). Empty when unknown."""
-    row = framework_release(framework, version)
-    if row is None:
-        return []
-    if "variants" in row:
-        return sorted(name for name, info in row["variants"].items() if "cuda" in info)
-    return ["cuda" + row["cuda"]] if row.get("cuda") else []
 
 
 def torch_arch_list(version: str, variant: str) -> Optional[List[str]]:
@@ -223,6 +197,27 @@ def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, 
             return True
     ptx = _version(torch_release(version)["variants"][variant].get("ptx"))
     return bool(ptx is not None and ptx <= want)
+
+
+def display_name(framework: Any) -> Optional[str]:
+    """'mxnet' -> 'MXNet', as messages name it; None for an unknown framework."""
+    name = normalize_framework(framework)
+    return load("frameworks")["frameworks"][name]["name"] if name else None
+
+
+def retirement(framework: Any) -> Optional[Row]:
+    """{'last_release', 'attic'} of a retired framework (MXNet); None for a maintained or unknown one."""
+    name = normalize_framework(framework)
+    entry = load("frameworks")["frameworks"][name] if name else {}
+    return {"last_release": entry.get("last_release"), "attic": entry.get("attic")} if entry.get("retired") else None
+
+
+def needs_avx(framework: Any, version: Any) -> bool:
+    """Whether the framework's x86_64 wheels need AVX (TensorFlow from 1.6 on); an unreadable version counts as new."""
+    name = normalize_framework(framework)
+    avx = (load("frameworks")["frameworks"][name].get("avx") or {}) if name else {}
+    since, have = _version(avx.get("since")), _version(version)
+    return bool(avx.get("required")) and (since is None or have is None or have >= since)
 
 
 def python_supported(framework: str, version: str, python: str) -> Optional[bool]:
@@ -275,12 +270,32 @@ def distribution_eol(id: str, version: str) -> Optional[datetime.date]:
     return _date(row.get("eol")) if row else None
 
 
-def distribution_cuda_repo(id: str, version: str) -> Optional[str]:
-    """NVIDIA's CUDA repository URL for the distribution (x86_64), or None where NVIDIA publishes none we know."""
-    row = distribution(id, version)
-    if row is None or not row.get("cuda_repo"):
+
+def setup_family(id: Any) -> Optional[Row]:
+    """How dlws setup provisions an os-release ID (macOS too): its package manager (None: pip only), the oldest major
+    release it manages and the releases whose driver comes from dnf module streams; None where it cannot."""
+    if not isinstance(id, str):
         return None
-    return load("distributions")["cuda_repo_url"].format(folder=row["cuda_repo"])
+    return next((row for row in load("distributions")["setup"] if row["id"] == id.strip().lower()), None)
+
+
+def package_manager(id: Any, major: Optional[int]) -> Optional[str]:
+    """apt or dnf where dlws setup manages this release's system packages; None elsewhere (CentOS 7, macOS)."""
+    row = setup_family(id)
+    if row is None or not row["package_manager"] or major is None or row["oldest_major"] is None:
+        return None
+    return row["package_manager"] if major >= row["oldest_major"] else None
+
+
+def provisionable(id: Any, major: Optional[int]) -> bool:
+    """Whether dlws setup provisions this release: its package manager is one dlws drives, or (macOS) pip is all."""
+    row = setup_family(id)
+    return row is not None and (row["package_manager"] is None or package_manager(id, major) is not None)
+
+
+def driver_module_streams(id: Any, major: Optional[int]) -> bool:
+    """Whether NVIDIA's dnf driver packages of this release come from module streams to enable first."""
+    return major in ((setup_family(id) or {}).get("driver_module_streams") or [])
 
 
 # --- pins: what the setup planner installs ----------------------------------------------------------------------
@@ -335,17 +350,6 @@ def pip_index_url(framework: str, release: str, variant: str, system: str = "lin
     return template.format(variant=variant)
 
 
-def torch_pypi_default_is_cuda(release: str) -> Optional[bool]:
-    """Whether plain `pip install torch` (PyPI) gets a CUDA build on Linux x86_64 for this release; None if unknown."""
-    row = torch_release(release)
-    value = row.get("pypi_default_is_cuda") if row else None
-    return value if isinstance(value, bool) else None
-
-
-def jax_releases() -> List[str]:
-    """The JAX releases the table knows, newest first."""
-    rows = load("frameworks")["frameworks"]["jax"].get("releases", [])
-    return sorted((row["version"] for row in rows), key=Version, reverse=True)
 
 
 def jax_cuda_extras(release: str) -> List[str]:

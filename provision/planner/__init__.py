@@ -16,10 +16,6 @@ from provision.planner import select
 from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
                                      Step, Venv)
 
-#: Distributions whose packages dlws manages, with the oldest major release (dnf arrived with RHEL 8).
-APT_FAMILY = {"ubuntu": 20, "debian": 11}
-DNF_FAMILY = {"rhel": 8, "rocky": 8, "almalinux": 8, "centos": 8, "amzn": 2023, "fedora": 38, "ol": 8}
-
 #: A Python release as the inventory reports it ("3.11.4"): its X.Y is all a plan uses.
 PYTHON_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})(?![\d])")
 
@@ -27,12 +23,12 @@ PYTHON_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})(?![\d])")
 def package_manager(inv: Dict[str, Any]) -> Optional[str]:
     """apt or dnf where dlws manages the system's packages; None elsewhere (macOS, CentOS 7, unknown)."""
     info = facts.os_info(inv)
-    major = facts.version(info.get("version"))
-    for manager, family in (("apt", APT_FAMILY), ("dnf", DNF_FAMILY)):
-        oldest = family.get(info.get("id") or "")
-        if oldest is not None and major is not None and major.release[0] >= oldest:
-            return manager
-    return None
+    return queries.package_manager(info.get("id"), _major(info))
+
+
+def _major(info: Dict[str, Any]) -> Optional[int]:
+    version = facts.version(info.get("version"))
+    return version.release[0] if version is not None else None
 
 
 def python_version(inv: Dict[str, Any], request: Request) -> Optional[str]:
@@ -195,17 +191,11 @@ def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
     ]
 
 
-#: Where NVIDIA's dnf driver packages come from module streams that must be enabled first (RHEL 10 has none).
-MODULE_STREAM_RELEASES = {"rhel": (8, 9), "rocky": (8, 9), "almalinux": (8, 9), "centos": (8, 9), "ol": (8, 9),
-                          "amzn": (2023,)}
-
-
 def _module_streams(inv: Dict[str, Any], manager: str, branch: Dict[str, Any]) -> List[Any]:
+    """Where NVIDIA's dnf driver packages come from module streams, the stream is enabled first (RHEL 10 has none)."""
     info = facts.os_info(inv)
-    major = facts.version(info.get("version"))
-    if manager != "dnf" or major is None or not branch.get("dnf_module_stream"):
-        return []
-    if major.release[0] not in MODULE_STREAM_RELEASES.get(info.get("id") or "", ()):
+    if manager != "dnf" or not branch.get("dnf_module_stream") or not queries.driver_module_streams(
+            info.get("id"), _major(info)):
         return []
     return [DnfModule(branch["dnf_module_stream"])]
 

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any, Dict, Iterator, Optional
 
 from provision.inventory import facts
 from provision.doctor.model import Finding, rule
 
-INSTALL_HINT = {
-    "torch": "pip install --force-reinstall torch --index-url https://download.pytorch.org/whl/cu126 "
-             "(pick the variant with: dlws setup --framework pytorch --dry-run)",
-    "tensorflow": "pip install 'tensorflow[and-cuda]'",
-    "jax": "pip install -U 'jax[cuda12]'",
-}
+
+def _gpu_install_hint(inv: Dict[str, Any], name: str) -> str:
+    """The GPU build the setup planner would choose for this machine (its pins and index): a fixed variant would
+    be wrong for some GPUs (cu126 has no Blackwell kernels) or drivers."""
+    from provision.knowledge import queries
+    from provision.planner import select
+    from provision.planner.model import Request
+
+    framework = queries.normalize_framework(name) or name
+    dry_run = "dlws setup --framework %s --dry-run" % framework
+    verdict, _ = select.choose_framework(inv, Request((framework,)), framework, None)
+    if verdict is None:
+        return "no %s GPU build fits this machine as it is; %s says why" % (framework, dry_run)
+    choice = select.make_choice(verdict, facts.os_info(inv).get("system") or "linux")
+    index = " --index-url %s" % choice.index_url if choice.index_url else ""
+    return "pip install --force-reinstall %s%s (the whole plan: %s)" % (
+        " ".join(shlex.quote(r) for r in choice.requirements), index, dry_run)
 
 
 def _driver_works(inv: Dict[str, Any]) -> bool:
@@ -30,7 +42,7 @@ def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
         if entry and facts.build_kind(entry) == "cpu":
             yield cpu_build_on_gpu.rule.finding({"framework": name, "version": entry.get("version"),
                                                  "build": entry.get("build")},
-                                                INSTALL_HINT[name], subject=name)
+                                                _gpu_install_hint(inv, name), subject=name)
 
 
 @rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
@@ -79,7 +91,11 @@ def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
     machine."""
     entry = facts.frameworks(inv).get("tensorflow")
     cpu = inv.get("cpu") or {}
-    if entry and cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"]:
+    if not entry or cpu.get("arch") != "x86_64" or not cpu.get("flags") or "avx" in cpu["flags"]:
+        return None
+    from provision.knowledge import queries
+
+    if queries.needs_avx("tensorflow", (entry.get("version") or "").split("+")[0]):
         return tensorflow_without_avx.rule.finding({"tensorflow": entry.get("version"), "cpu": cpu.get("model")},
                                                    "build TensorFlow from source without AVX, or run it on a CPU "
                                                    "with AVX")
@@ -89,8 +105,10 @@ def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
 def mxnet_retired(inv: Dict[str, Any]) -> Any:
     """Apache MXNet was retired to the Apache Attic in 2023: no releases, no fixes, no builds for current CUDA or
     Python. Its last release is 1.9.1."""
+    from provision.knowledge import queries
+
     entry = facts.frameworks(inv).get("mxnet")
-    if entry:
+    if entry and queries.retirement("mxnet"):
         return mxnet_retired.rule.finding({"mxnet": entry.get("version"), "package": entry.get("package")},
                                           "migrate to PyTorch or JAX; keep MXNet only in a pinned legacy environment")
 

@@ -8,10 +8,6 @@ from typing import Any, Dict
 from provision.inventory import facts
 from provision.doctor.model import rule
 
-#: Distribution ids dlws setup knows how to provision (see the setup planner).
-PROVISIONABLE = ("ubuntu", "debian", "rhel", "rocky", "almalinux", "amzn", "macos")
-
-
 @rule("DLWS-OS-003", "error", "Container without GPU passthrough on a host with NVIDIA GPUs")
 def container_without_gpu(inv: Dict[str, Any]) -> Any:
     """The container sees the host's NVIDIA GPUs on the PCI bus, but neither the driver's libraries nor the
@@ -28,10 +24,14 @@ def container_without_gpu(inv: Dict[str, Any]) -> Any:
 
 @rule("DLWS-OS-002", "info", "Not a distribution dlws can provision")
 def not_provisionable(inv: Dict[str, Any]) -> Any:
-    """dlws setup writes plans for Ubuntu, Debian, RHEL and its rebuilds (Rocky, Alma), Amazon Linux and macOS.
-    Elsewhere the inventory and the doctor work, but the install steps must be adapted by hand."""
-    os_id = facts.os_info(inv).get("id")
-    if os_id and os_id not in PROVISIONABLE:
+    """dlws setup writes plans for current releases of Ubuntu, Debian, RHEL and its rebuilds (Rocky, Alma, Oracle),
+    Fedora, Amazon Linux, and for macOS. Elsewhere the inventory and the doctor work, but the install steps must be
+    adapted by hand."""
+    from provision.knowledge import queries
+
+    info = facts.os_info(inv)
+    os_id, version = info.get("id"), facts.version(info.get("version"))
+    if os_id and not queries.provisionable(os_id, version.release[0] if version else None):  # as the planner does
         return not_provisionable.rule.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
                                               "use the plan of the closest supported distribution as a guide: "
                                               "dlws setup --dry-run --format shell")
