@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import click
 
@@ -113,8 +113,11 @@ def inventory(host: Any, as_json: bool) -> None:
 @click.option("--redact", is_flag=True,
               help="Replace host and user names, serial numbers, machine ids, UUIDs, MAC and IP addresses, and "
                    "network mounts' servers with placeholders.")
+@click.option("--deep", is_flag=True,
+              help="Also record the runs of dlws doctor --deep (each installed framework imported and timed), so "
+                   "that dlws doctor --deep --snapshot replays them.")
 @machine_options
-def snapshot(host: Any, output: str, redact: bool) -> None:
+def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
     """Record the evidence the probes read, so the machine can be replayed elsewhere with --snapshot.
 
     With --snapshot, rewrite a recorded snapshot instead (to redact it, or to turn a folder into a .tar.gz).
@@ -124,6 +127,7 @@ def snapshot(host: Any, output: str, redact: bool) -> None:
       dlws snapshot -o box.tar.gz
       dlws snapshot --redact -o bug-report.tar.gz
       dlws snapshot -o box/
+      dlws snapshot --deep -o box.tar.gz
       dlws snapshot --snapshot box/ --redact -o bug-report.tar.gz
     """
     from provision.host import LiveHost, RecordingHost
@@ -131,7 +135,14 @@ def snapshot(host: Any, output: str, redact: bool) -> None:
 
     if isinstance(host, LiveHost):
         recording = RecordingHost(host)
-        members = snapshot_members(recording, _collect(recording).to_dict())
+        inv = _collect(recording).to_dict()
+        if deep:
+            from provision.doctor_command import record_deep
+
+            record_deep(recording, inv)
+        members = snapshot_members(recording, inv)
+    elif deep:
+        raise UsageError("--deep records the framework runs of a live machine: it cannot add them to --snapshot")
     else:
         members = read_members(host.folder)
     if redact:
@@ -146,15 +157,6 @@ def snapshot(host: Any, output: str, redact: bool) -> None:
     except OSError as exc:
         raise UsageError("cannot write snapshot %s: %s" % (output, exc.strerror or exc)) from None
     click.echo("snapshot written to %s (%d files)" % (written, len(members)), err=True)
-
-
-def _requirements(exprs: Tuple[str, ...], require_file: Optional[str]) -> List[str]:
-    texts = list(exprs)
-    if require_file:
-        from provision.doctor.requirefile import read_require_file
-
-        texts.extend(read_require_file(require_file))
-    return texts
 
 
 @cli.command(epilog=EXIT_CODES)
@@ -194,54 +196,15 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       FRAMEWORK (torch, tensorflow, jax, ...), FRAMEWORK.cuda, FRAMEWORK.rocm, FRAMEWORK.cpu
       sizes take units: 24GiB, 500GB; versions compare as many parts as given (driver >= 535).
     """
-    from provision.doctor import all_rules, diagnose
-    from provision.doctor.require import evaluate, parse_all
+    from provision import doctor_command as command
 
     if explain:
-        return _explain(all_rules(), explain)
-    parsed = parse_all(_requirements(requires, require_file))
-    from provision.compat import parse_target
-    from provision.host import LiveHost
-
-    for target in targets:
-        parse_target(target)  # a bad framework name is a usage error before anything runs
-
-    if deep and not isinstance(host, LiveHost):
-        raise UsageError("--deep runs the frameworks, so it needs a live machine, not --snapshot")
-    inv = _collect(host).to_dict()
-    report = diagnose(inv, [evaluate(req, inv) for req in parsed], fail_on=fail_on, debug=_DEBUG["on"])
-    if targets:
-        from provision.doctor.target import check_target
-
-        for target in targets:
-            report.checks.append("target: " + target)
-            report.findings.extend(check_target(inv, target))
-        report.sort()
-    if deep:
-        from provision.doctor.deep import run_deep
-
-        run_deep(host, inv, report)
-    from provision.doctor import report as render
-
-    if fmt == "json":
-        text = render.to_json(report)
-    elif fmt == "junit":
-        text = render.to_junit(report)
-    else:
-        import os
-
-        colour = output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        text = render.to_text(report, colour)
-    write_output(text, output)
+        click.echo(command.explain(explain))
+        return 0
+    request = command.make_request(requires, require_file, targets, deep, fail_on)
+    report = command.run_doctor(host, _collect(host).to_dict(), request, _DEBUG["on"])
+    write_output(command.render(report, fmt, output), output)
     return 1 if report.failing else 0
-
-
-def _explain(rules: Dict[str, Any], rule_id: str) -> int:
-    found = rules.get(rule_id.upper())
-    if found is None:
-        raise UsageError("unknown check %r; known: %s" % (rule_id, ", ".join(sorted(rules))))
-    click.echo("%s (%s, %s): %s\n\n%s" % (found.id, found.severity, found.area, found.title, found.explain))
-    return 0
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -34,7 +34,7 @@ def test_met_requirement_exits_zero():
 def test_junit_has_one_case_per_check_and_counts_failures(tmp_path):
     out = tmp_path / "doctor.xml"
     result = dlws("doctor", "--format", "junit", "-o", str(out), "--require", "gpu.count >= 64",
-                  "--require", "cpu.threads >= 1")
+                  "--require", "cpu.threads >= 1", "--target", "mxnet")
     assert result.returncode == 1
     suites = ET.parse(str(out)).getroot()
     suite = suites.find("testsuite")
@@ -44,6 +44,7 @@ def test_junit_has_one_case_per_check_and_counts_failures(tmp_path):
     assert int(suite.get("failures")) == len(failed) >= 1
     assert "require: gpu.count >= 64" in [c.get("name") for c in failed]
     assert "require: cpu.threads >= 1" not in [c.get("name") for c in failed]
+    assert "target: mxnet" in [c.get("name") for c in failed]  # MXNet is retired: an error everywhere
 
 
 def test_require_file_pyproject(tmp_path):
@@ -76,6 +77,14 @@ def test_explain():
     result = dlws("doctor", "--explain", "dlws-drv-003")
     assert result.returncode == 0 and "version mismatch" in result.stdout.lower()
     assert dlws("doctor", "--explain", "DLWS-NOPE").returncode == 2
+
+
+@pytest.mark.parametrize("check_id", ["DLWS-REQ-001", "DLWS-TGT-001", "DLWS-TGT-002", "DLWS-DEEP-001",
+                                      "DLWS-DEEP-004"])
+def test_explain_knows_the_checks_outside_the_rules(check_id):
+    result = dlws("doctor", "--explain", check_id)
+    assert result.returncode == 0 and result.stdout.startswith(check_id + " (")
+    assert len(result.stdout.split("\n\n", 1)[1]) > 80  # the long form, not only the title
 
 
 def test_text_report_without_colour_when_piped():

@@ -14,14 +14,17 @@ import datetime
 import json
 import os
 import re
+from collections import Counter
 from functools import lru_cache
+from xml.etree import ElementTree as ET
 
 import pytest
 
-from provision.doctor import all_rules, diagnose
+from provision.doctor import all_checks, diagnose
+from provision.doctor.model import at_least
 from provision.doctor.report import to_json, to_junit, to_text
 from provision.doctor.require import evaluate, parse
-from provision.doctor.target import check_target
+from provision.doctor.target import add_targets
 from provision.inventory import collect
 from provision.snapshot import open_snapshot
 
@@ -77,17 +80,10 @@ FIRES = {
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],
 }
-#: Findings that do not come from all_rules(): --require and --target.
-EXTRA_IDS = {"DLWS-REQ-001", "DLWS-TGT-001", "DLWS-TGT-002"}
+#: Checks a snapshot cannot show (they run the frameworks): tests/test_deep.py has them.
+DEEP_IDS = {"DLWS-DEEP-001", "DLWS-DEEP-002", "DLWS-DEEP-003", "DLWS-DEEP-004"}
 #: A probe that raised: collect() turns it into an inventory error "<ExceptionClass>: message".
 PROBE_CRASH = re.compile(r"^[A-Z]\w*(Error|Exception): ")
-
-
-@pytest.fixture(autouse=True)
-def fixed_today(monkeypatch):
-    from provision.doctor.rules import system
-
-    monkeypatch.setattr(system, "today", lambda: TODAY)
 
 
 @lru_cache(maxsize=None)
@@ -100,12 +96,11 @@ def inventory(name):
     return json.loads(inventory_json(name))
 
 
-def doctor(name):
-    """A doctor run as `dlws doctor --require ... --target pytorch==2.4` does it (see provision/cli.py)."""
+def doctor(name, requirements=REQUIREMENTS, targets=(TARGET,), fail_on="error", today=TODAY):
+    """A doctor run as `dlws doctor --require ... --target pytorch==2.4` does it (see provision/doctor_command.py)."""
     inv = inventory(name)
-    report = diagnose(inv, [evaluate(parse(text), inv) for text in REQUIREMENTS])
-    report.findings.extend(check_target(inv, TARGET))
-    report.sort()
+    report = diagnose(inv, [evaluate(parse(text), inv) for text in requirements], fail_on=fail_on, today=today)
+    add_targets(report, targets)
     return report
 
 
@@ -119,12 +114,12 @@ def verdict(report):
     return sorted({(f.id, f.severity) for f in report.findings})
 
 
-def fired(name):
-    return {f.id for f in doctor(name).findings}
+def fired(name, today=TODAY):
+    return {f.id for f in doctor(name, today=today).findings}
 
 
 def test_the_table_covers_every_check_and_names_real_fixtures():
-    assert set(FIRES) == set(all_rules()) | EXTRA_IDS
+    assert set(FIRES) == set(all_checks()) - DEEP_IDS
     for rule_id, names in FIRES.items():
         assert names, rule_id
         assert set(names) <= set(FIXTURES), "%s names a fixture that does not exist" % rule_id
@@ -172,10 +167,50 @@ def test_every_golden_has_its_fixture():
     assert not stale, stale
 
 
-def test_verdicts_do_not_change_with_the_calendar(monkeypatch):
+def test_verdicts_do_not_change_with_the_calendar():
     """Before CentOS 7's end of support (2024-06-30) the same machine has no end-of-life finding."""
-    from provision.doctor.rules import system
-
     assert "DLWS-OS-001" in fired("centos7-k80")
-    monkeypatch.setattr(system, "today", lambda: datetime.date(2024, 1, 1))
-    assert "DLWS-OS-001" not in fired("centos7-k80")
+    assert "DLWS-OS-001" not in fired("centos7-k80", today=datetime.date(2024, 1, 1))
+
+
+FINDING_LINE = re.compile(r"^  \[(DLWS-[A-Z]+-\d+)\] ")
+SUMMARY_LINE = re.compile(r"^(OK|FAIL): (\d+) errors, (\d+) warnings, (\d+) info from (\d+) checks")
+HEADINGS = {"ERRORS": "error", "WARNINGS": "warning", "INFO": "info"}
+
+
+def _text_says(report):
+    """The failing ids (with repeats), the number of checks and the verdict, as the text report prints them."""
+    failing, severity = Counter(), "info"
+    for line in to_text(report, colour=False).splitlines():
+        heading, finding, summary = line.split(" (")[0], FINDING_LINE.match(line), SUMMARY_LINE.match(line)
+        severity = HEADINGS.get(heading, severity)
+        if finding and at_least(severity, report.fail_on):
+            failing[finding.group(1)] += 1
+        if summary:
+            checks, verdict = int(summary.group(5)), summary.group(1)
+    return failing, checks, verdict
+
+
+def _junit_says(report):
+    suite = ET.fromstring(to_junit(report)).find("testsuite")
+    cases = suite.findall("testcase")
+    failures = [c.find("failure") for c in cases if c.find("failure") is not None]
+    failing = Counter(re.match(r"\[(DLWS-[A-Z]+-\d+)\]", line).group(1) for failure in failures
+                      for line in failure.text.splitlines() if line.startswith("[DLWS-"))
+    assert int(suite.get("tests")) == len(cases) and int(suite.get("failures")) == len(failures)
+    return failing, len(cases), "FAIL" if failures else "OK"
+
+
+@pytest.mark.parametrize("fail_on", ["error", "warning"])
+@pytest.mark.parametrize("name", FIXTURES)
+def test_junit_and_text_agree(name, fail_on):
+    """Same failing ids, as many times each, the same number of checks and the same verdict; a --require and a
+    --target that fail everywhere are cases of their own."""
+    report = doctor(name, requirements=REQUIREMENTS + ("gpu.count >= 64",), targets=(TARGET, "mxnet"),
+                    fail_on=fail_on)
+    assert _junit_says(report) == _text_says(report)
+    failing = _junit_says(report)[0]
+    assert failing["DLWS-REQ-001"] >= 1 and failing["DLWS-TGT-001"] >= 1
+    names = [c.get("name") for c in ET.fromstring(to_junit(report)).iter("testcase")]
+    assert "require: gpu.count >= 64" in names and "target: mxnet" in names
+    assert len(names) == len(set(names)) == len(report.checks)

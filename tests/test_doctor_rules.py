@@ -1,23 +1,19 @@
 """Every doctor rule fires on the machine it is about and stays quiet on a healthy one."""
 
 import copy
+import datetime
+import os
+import sys
 
 import pytest
 
-from provision.doctor import all_rules, diagnose
+from provision.doctor import all_checks, all_rules, diagnose, model, rule_modules
+from provision.doctor.model import Rule
 from provision.inventory.model import Ecc, Framework, Gpu, Inventory, Pcie, Toolkit
 
 GiB = 2 ** 30
-
-
-@pytest.fixture(autouse=True)
-def fixed_today(monkeypatch):
-    """End-of-life checks compare with today: pin it, so the tests do not change verdict with the calendar."""
-    import datetime
-
-    from provision.doctor.rules import system
-
-    monkeypatch.setattr(system, "today", lambda: datetime.date(2026, 11, 25))
+#: End-of-life checks compare with the day they are given: the tests pin it, so verdicts do not move with the calendar.
+TODAY = datetime.date(2026, 11, 25)
 
 
 def healthy():
@@ -49,8 +45,8 @@ def healthy():
     return d
 
 
-def fired(inv, rule_id):
-    return [f for f in diagnose(inv).findings if f.id == rule_id]
+def fired(inv, rule_id, today=TODAY):
+    return [f for f in diagnose(inv, today=today).findings if f.id == rule_id]
 
 
 def gpu0(inv, **fields):
@@ -65,7 +61,8 @@ def mutate(func):
 
 
 CASES = {
-    "DLWS-DRV-001": lambda i: i["nvidia"].update(status="no-driver", driver_version=None),
+    "DLWS-DRV-001": lambda i: (i["os"].update(secure_boot=False),
+                              i["nvidia"].update(status="no-driver", driver_version=None)),
     "DLWS-DRV-002": lambda i: i["nvidia"].update(status="nouveau"),
     "DLWS-DRV-003": lambda i: i["nvidia"].update(status="version-mismatch",
                                                  message="Failed to initialize NVML: Driver/library version mismatch"),
@@ -113,7 +110,7 @@ ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machi
 
 
 def test_healthy_machine_has_no_findings_but_information():
-    findings = diagnose(healthy()).findings
+    findings = diagnose(healthy(), today=TODAY).findings
     assert {f.id for f in findings} == ALWAYS_INFO
 
 
@@ -143,11 +140,10 @@ def test_minor_cuda_mismatch_is_a_warning_major_an_error():
 
 
 def test_a_rule_that_raises_becomes_a_finding(monkeypatch):
-    rules = all_rules()
-    broken = copy.copy(rules["DLWS-SYS-001"])
+    broken = copy.copy(all_rules()["DLWS-SYS-001"])
     broken.check = lambda inv: 1 / 0
-    monkeypatch.setitem(rules, "DLWS-SYS-001", broken)
-    findings = [f for f in diagnose(healthy()).findings if f.id == "DLWS-SYS-001"]
+    monkeypatch.setitem(model.RULES, "DLWS-SYS-001", broken)
+    findings = fired(healthy(), "DLWS-SYS-001")
     assert findings and "ZeroDivisionError" in findings[0].evidence["exception"]
 
 
@@ -161,3 +157,63 @@ def test_glibc_older_than_the_frameworks_wheels():
                             i["frameworks"]["torch"].update(version="2.10.0+cu128", build="cuda 12.8", cuda="12.8")))
     found = [f for f in fired(inv, "DLWS-FW-006") if "glibc" in f.title]
     assert found and found[0].evidence["glibc_needed"] == "2.28"
+
+
+def test_end_of_life_is_judged_as_of_the_day_given():
+    inv = mutate(CASES["DLWS-OS-001"])  # CentOS 7: standard support ended 2024-06-30
+    assert fired(inv, "DLWS-OS-001", today=datetime.date(2024, 7, 1))
+    assert not fired(inv, "DLWS-OS-001", today=datetime.date(2024, 6, 29))
+
+
+def test_a_rule_is_a_typed_rule_object():
+    from provision.doctor.rules import driver
+
+    assert isinstance(driver.no_driver, Rule) and driver.no_driver is all_rules()["DLWS-DRV-001"]
+    finding = driver.no_driver.finding({"x": 1}, "fix it")
+    assert (finding.id, finding.severity, finding.title) == ("DLWS-DRV-001", "error", driver.no_driver.title)
+
+
+def test_every_rule_module_registers_rules():
+    from provision.doctor import rules
+
+    files = sorted(f[:-3] for f in os.listdir(os.path.dirname(rules.__file__))
+                   if f.endswith(".py") and f != "__init__.py")
+    assert [name.rsplit(".", 1)[-1] for name in rule_modules()] == files
+    areas = {rule.area for rule in all_rules().values()}
+    assert areas == set(files)
+
+
+def test_a_new_rule_module_is_found_without_being_listed(tmp_path, monkeypatch):
+    from provision.doctor import rules
+
+    (tmp_path / "zz_extra.py").write_text(
+        "from provision.doctor.model import rule\n\n\n"
+        "@rule('DLWS-ZZ-001', 'info', 'An extra rule')\n"
+        "def extra(inv):\n"
+        "    \"\"\"Found by discovery.\"\"\"\n"
+        "    return extra.finding({'seen': True}, 'nothing to fix')\n")
+    all_checks()  # everything else registered first: the copies below are thrown away afterwards
+    monkeypatch.setattr(rules, "__path__", list(rules.__path__) + [str(tmp_path)])
+    monkeypatch.setattr(model, "RULES", dict(model.RULES))
+    monkeypatch.setattr(model, "CHECKS", dict(model.CHECKS))
+    try:
+        assert rule_modules()[-1] == "provision.doctor.rules.zz_extra"
+        assert "DLWS-ZZ-001" in all_rules() and "DLWS-ZZ-001" in all_checks()
+        assert fired(healthy(), "DLWS-ZZ-001")[0].evidence == {"seen": True}
+    finally:
+        sys.modules.pop("provision.doctor.rules.zz_extra", None)
+        if hasattr(rules, "zz_extra"):
+            delattr(rules, "zz_extra")
+
+
+def test_rules_run_in_a_stable_order():
+    assert list(all_rules()) == sorted(all_rules())
+    assert diagnose(healthy(), today=TODAY).checks == sorted(all_rules())
+
+
+def test_every_check_the_doctor_prints_is_registered():
+    checks = all_checks()
+    for prefix in ("DLWS-REQ-", "DLWS-TGT-", "DLWS-DEEP-"):
+        assert [c for c in checks if c.startswith(prefix)], prefix
+    for check in checks.values():
+        assert check.explain and check.title and check.severity in ("error", "warning", "info"), check.id

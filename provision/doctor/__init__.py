@@ -2,51 +2,75 @@
 
 from __future__ import annotations
 
+import datetime
 import importlib
 import sys
 import traceback
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from provision.doctor.model import RULES, Finding, Report, Rule
+from provision.doctor import model
+from provision.doctor.model import Check, Finding, Report, Rule
 
-#: The rule modules, one per area; importing one registers its rules.
-RULE_MODULES = ("driver", "health", "sizing", "system", "frameworks", "cuda")
+if TYPE_CHECKING:
+    from provision.doctor.require import Outcome
+
+#: The modules that register the checks made outside the rules (--require, --target, --deep), for --explain.
+CHECK_MODULES = ("require", "target", "deep")
+
+
+def rule_modules() -> List[str]:
+    """Every module of provision.doctor.rules, sorted: a new one is loaded without being listed anywhere."""
+    import pkgutil  # only when the doctor runs
+
+    from provision.doctor import rules
+
+    return sorted("provision.doctor.rules." + found.name for found in pkgutil.iter_modules(rules.__path__))
 
 
 def all_rules() -> Dict[str, Rule]:
-    for name in RULE_MODULES:
-        importlib.import_module("provision.doctor.rules." + name)
-    return RULES
+    """The rules diagnose() runs, by id (importing a rule module registers its rules)."""
+    for name in rule_modules():
+        importlib.import_module(name)
+    return {rule_id: model.RULES[rule_id] for rule_id in sorted(model.RULES)}
 
 
-def _as_list(result: Any) -> List[Finding]:
-    if result is None:
+def all_checks() -> Dict[str, Check]:
+    """Every id the doctor can print, by id."""
+    all_rules()
+    for name in CHECK_MODULES:
+        importlib.import_module("provision.doctor." + name)
+    return {check_id: model.CHECKS[check_id] for check_id in sorted(model.CHECKS)}
+
+
+def _run(rule: Rule, inv: Dict[str, Any], today: datetime.date, debug: bool) -> List[Finding]:
+    try:
+        return rule.run(inv, today)
+    except Exception as exc:  # a broken rule must not hide the others
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        return [rule.finding({"exception": "%s: %s" % (type(exc).__name__, exc)},
+                             "report this as a dlws bug (rerun with --debug for the traceback)",
+                             title="dlws check %s failed" % rule.id, severity="warning")]
+
+
+def _unmet(outcome: Outcome) -> List[Finding]:
+    from provision.doctor.require import UNMET
+
+    if outcome.met:
         return []
-    if isinstance(result, Finding):
-        return [result]
-    return list(result)
+    text = outcome.requirement.text
+    return [UNMET.finding({"requirement": text, "found": outcome.actual}, "run on a machine that meets it, or "
+                          "change the requirement", title="requirement not met: %s" % text, subject=text)]
 
 
-def diagnose(inv: Dict[str, Any], requirements: Optional[List[Any]] = None, fail_on: str = "error",
-             debug: bool = False) -> Report:
-    """Run every rule (and each --require) over an inventory; a rule that raises becomes an error finding."""
+def diagnose(inv: Dict[str, Any], requirements: Optional[List[Outcome]] = None, fail_on: str = "error",
+             debug: bool = False, today: Optional[datetime.date] = None) -> Report:
+    """Run every rule (and each --require) over an inventory, as of today unless told another day (tests pin
+    it); a rule that raises becomes a warning finding."""
     report = Report(inventory=inv, fail_on=fail_on)
+    day = today or datetime.date.today()
     for rule in all_rules().values():
-        report.checks.append(rule.id)
-        try:
-            report.findings.extend(_as_list(rule.check(inv)))
-        except Exception as exc:  # a broken rule must not hide the others
-            if debug:
-                traceback.print_exc(file=sys.stderr)
-            report.findings.append(rule.finding({"exception": "%s: %s" % (type(exc).__name__, exc)},
-                                                "report this as a dlws bug (rerun with --debug for the traceback)",
-                                                title="dlws check %s failed" % rule.id, severity="warning"))
+        report.add(rule.id, _run(rule, inv, day, debug))
     for outcome in requirements or []:
-        report.checks.append("require: " + outcome.requirement.text)
-        if not outcome.met:
-            report.findings.append(Finding(
-                "DLWS-REQ-001", "error", "requirement not met: %s" % outcome.requirement.text,
-                {"requirement": outcome.requirement.text, "found": outcome.actual},
-                "run on a machine that meets it, or change the requirement", subject=outcome.requirement.text))
-    report.sort()
+        report.add("require: " + outcome.requirement.text, _unmet(outcome))
     return report

@@ -1,8 +1,9 @@
 """Run inside the inventoried Python by `dlws doctor --deep`: import one framework, list its devices, time a matmul.
 
 Standalone on purpose (it runs in the user's interpreter, where dlws may not be installed): standard library only,
-and it prints one JSON object on its last line whatever happens.
-Usage: python deep_probe.py FRAMEWORK
+and it prints one JSON object on its last line whatever happens. The doctor passes this file's text to
+`python -c`, so the command line (a snapshot's key for the run) does not depend on where dlws is installed.
+Usage: python -c "$(cat deep_probe.py)" FRAMEWORK   (or: python deep_probe.py FRAMEWORK)
 """
 
 import json
@@ -81,6 +82,8 @@ PROBES = {"torch": probe_torch, "jax": probe_jax, "tensorflow": probe_tensorflow
 
 
 def main():
+    if sys.path and sys.path[0] == "":  # -c puts the working directory first: a ./torch there must not shadow
+        del sys.path[0]
     name = sys.argv[1] if len(sys.argv) > 1 else ""
     try:
         result = {"ok": True, **PROBES[name]()}

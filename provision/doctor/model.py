@@ -1,11 +1,12 @@
-"""Findings and the rule registry: each rule is a small function with a stable id, a severity and a fix."""
+"""Findings and the check registry: each check has a stable id, a severity, a title and a long explanation."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import inspect
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -32,52 +33,105 @@ Result = Union[None, Finding, Iterable[Finding]]
 
 
 @dataclass
-class Rule:
+class Check:
+    """What the doctor can report under one id: the rules, and the findings of --require, --target and --deep."""
+
     id: str
     severity: str
     title: str
     area: str
-    check: Callable[..., Result]
-    explain: str = ""
+    explain: str  # the long form `dlws doctor --explain ID` prints
 
     def finding(self, evidence: Dict[str, Any], fix: str, title: Optional[str] = None,
                 severity: Optional[str] = None, subject: Optional[str] = None) -> Finding:
         return Finding(self.id, severity or self.severity, title or self.title, evidence, fix, subject)
 
 
+@dataclass
+class Rule(Check):
+    """A check that runs on every inventory: check(inv), or check(inv, today=...) when it asks for the date."""
+
+    check: Callable[..., Result]
+    takes_today: bool = False
+
+    def run(self, inv: Dict[str, Any], today: datetime.date) -> List[Finding]:
+        result = self.check(inv, today=today) if self.takes_today else self.check(inv)
+        if result is None:
+            return []
+        if isinstance(result, Finding):
+            return [result]
+        return list(result)
+
+
+#: Every id the doctor can print; RULES are the ones diagnose() runs.
+CHECKS: Dict[str, Check] = {}
 RULES: Dict[str, Rule] = {}
 
 
-def rule(rule_id: str, severity: str, title: str) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
-    """Register a check; its docstring is the long form `dlws doctor --explain ID` prints."""
-    if severity not in SEVERITIES:
-        raise ValueError("unknown severity %r for %s" % (severity, rule_id))
+def _register(check: Check) -> None:
+    if check.severity not in SEVERITIES:
+        raise ValueError("unknown severity %r for %s" % (check.severity, check.id))
+    if check.id in CHECKS:
+        raise ValueError("duplicate check id %s" % check.id)
+    CHECKS[check.id] = check
 
-    def register(func: Callable[..., Result]) -> Callable[..., Result]:
-        if rule_id in RULES:
-            raise ValueError("duplicate rule id %s" % rule_id)
-        area = func.__module__.rsplit(".", 1)[-1]
-        RULES[rule_id] = Rule(rule_id, severity, title, area, func, inspect.cleandoc(func.__doc__ or ""))
-        func.rule = RULES[rule_id]  # type: ignore[attr-defined]
-        return func
 
-    return register
+def declare(check_id: str, severity: str, title: str, area: str, explain: str) -> Check:
+    """Register a check whose findings are made outside the rules; explain is what --explain prints."""
+    check = Check(check_id, severity, title, area, inspect.cleandoc(explain))
+    _register(check)
+    return check
+
+
+def rule(rule_id: str, severity: str, title: str) -> Callable[[Callable[..., Result]], Rule]:
+    """Register a check function as a Rule; its docstring is the long form `dlws doctor --explain ID` prints.
+
+    The decorated name is the Rule, so the function's body makes its findings with NAME.finding(...)."""
+
+    def register_rule(func: Callable[..., Result]) -> Rule:
+        found = Rule(rule_id, severity, title, func.__module__.rsplit(".", 1)[-1],
+                     inspect.cleandoc(func.__doc__ or ""), func, "today" in inspect.signature(func).parameters)
+        _register(found)
+        RULES[rule_id] = found
+        return found
+
+    return register_rule
+
+
+def ordered(findings: Iterable[Finding]) -> Tuple[Finding, ...]:
+    """Errors first, then by id and subject, so reports are stable."""
+    return tuple(sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject or "")))
+
+
+@dataclass
+class Case:
+    """One check as it ran (a rule, one --require, one --target, one framework of --deep): a JUnit test case."""
+
+    name: str
+    findings: List[Finding]
 
 
 @dataclass
 class Report:
     inventory: Dict[str, Any]
-    findings: List[Finding] = field(default_factory=list)
-    checks: List[str] = field(default_factory=list)  # every rule id that ran, for JUnit
     fail_on: str = "error"
+    cases: List[Case] = field(default_factory=list)
+
+    def add(self, name: str, findings: Iterable[Finding]) -> None:
+        self.cases.append(Case(name, list(findings)))
+
+    @property
+    def checks(self) -> List[str]:
+        return [case.name for case in self.cases]
+
+    @property
+    def findings(self) -> Tuple[Finding, ...]:
+        """Every finding, in order (add() adds them)."""
+        return ordered(f for case in self.cases for f in case.findings)
 
     @property
     def failing(self) -> List[Finding]:
         return [f for f in self.findings if at_least(f.severity, self.fail_on)]
-
-    def sort(self) -> None:
-        """Errors first, then by id and subject, so reports are stable."""
-        self.findings.sort(key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject or ""))
 
     def counts(self) -> Dict[str, int]:
         return {sev: sum(1 for f in self.findings if f.severity == sev) for sev in SEVERITIES}

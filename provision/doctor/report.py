@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Dict, List
+from typing import List
 from xml.etree import ElementTree as ET
 
-from provision.doctor.model import SEVERITIES, Finding, Report, at_least
+from provision.doctor.model import SEVERITIES, Case, Finding, Report, at_least, ordered
 
 COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 RESET = "\033[0m"
@@ -54,29 +54,32 @@ def to_text(report: Report, colour: bool) -> str:
     return "\n".join(lines)
 
 
+def _headline(finding: Finding) -> str:
+    return "[%s] %s" % (finding.id, finding.title) + (" (%s)" % finding.subject if finding.subject else "")
+
+
+def _junit_case(suite: ET.Element, case: Case, fail_on: str) -> bool:
+    """Add one check's test case; whether it failed (it found something at or above the failing level)."""
+    element = ET.SubElement(suite, "testcase", classname="dlws.doctor", name=case.name)
+    found = ordered(case.findings)
+    failing = [f for f in found if at_least(f.severity, fail_on)]
+    if failing:
+        failure = ET.SubElement(element, "failure", type=failing[0].severity,
+                                message="; ".join(_headline(f) for f in failing))
+        failure.text = "\n".join("[%s] %s\nevidence: %s\nfix: %s" % (f.id, f.title, _evidence(f), f.fix)
+                                 for f in failing)
+    elif found:
+        out = ET.SubElement(element, "system-out")
+        out.text = "\n".join("%s: [%s] %s (fix: %s)" % (f.severity, f.id, f.title, f.fix) for f in found)
+    return bool(failing)
+
+
 def to_junit(report: Report) -> str:
-    """One test case per check; a check fails when it found something at or above the failing level."""
-    by_check: Dict[str, List[Finding]] = {}
-    for finding in report.findings:
-        key = "require: " + finding.subject if finding.id == "DLWS-REQ-001" else finding.id
-        by_check.setdefault(key, []).append(finding)
-    suite = ET.Element("testsuite", name="dlws doctor", tests=str(len(report.checks)))
-    failures = 0
-    for check in report.checks:
-        found = by_check.get(check, [])
-        case = ET.SubElement(suite, "testcase", classname="dlws.doctor", name=check)
-        failing = [f for f in found if at_least(f.severity, report.fail_on)]
-        if failing:
-            failures += 1
-            failure = ET.SubElement(case, "failure", type=failing[0].severity,
-                                    message="; ".join(f.title + (" (%s)" % f.subject if f.subject else "")
-                                                      for f in failing))
-            failure.text = "\n".join("%s\nevidence: %s\nfix: %s" % (f.title, _evidence(f), f.fix) for f in failing)
-        elif found:
-            out = ET.SubElement(case, "system-out")
-            out.text = "\n".join("%s: %s (fix: %s)" % (f.severity, f.title, f.fix) for f in found)
+    """One test case per check (each --require, --target and --deep framework is a check of its own)."""
+    suite = ET.Element("testsuite", name="dlws doctor", tests=str(len(report.cases)))
+    failures = sum(_junit_case(suite, case, report.fail_on) for case in report.cases)
     suite.set("failures", str(failures))
     suite.set("errors", "0")
-    suites = ET.Element("testsuites", name="dlws", tests=str(len(report.checks)), failures=str(failures))
+    suites = ET.Element("testsuites", name="dlws", tests=str(len(report.cases)), failures=str(failures))
     suites.append(suite)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"

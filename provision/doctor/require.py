@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from packaging.version import InvalidVersion, Version
 
+from provision.doctor.model import declare
 from provision.errors import UsageError
 from provision.untrusted import excerpt
 
@@ -63,6 +64,13 @@ class Outcome:
     requirement: Requirement
     met: bool
     actual: str  # what the inventory says, for the finding's evidence
+
+
+UNMET = declare("DLWS-REQ-001", "error", "Requirement not met", "require", """
+    A requirement given with --require (or in a --require-file) that this machine does not meet. A requirement
+    about something the inventory does not know (no GPU to compare, a tool that is not installed) is not met
+    either. The evidence shows the requirement and what the inventory says; each requirement is a check of its
+    own (one JUnit test case, named "require: EXPR").""")
 
 
 def _fail(text: str, column: int, why: str) -> UsageError:

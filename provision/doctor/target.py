@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 from provision import compat
-from provision.doctor.model import Finding
+from provision.doctor.model import Finding, Report, declare
 from provision.errors import UsageError
+
+UNFIT = declare("DLWS-TGT-001", "error", "Target framework cannot work on this machine", "target", """
+    `dlws doctor --target FRAMEWORK[==VERSION]` judges a framework that is not installed yet: every published build
+    of that release (CUDA, ROCm and CPU variants) against the GPUs' compute capabilities, the driver, the Python
+    and the glibc, from the knowledge base. An error when no build works (the evidence says why for each one), a
+    warning when only the CPU build would run on a GPU machine. MXNet is retired: no build fits a current
+    machine. Each target is a check of its own (one JUnit test case, named "target: TEXT").""")
+READY = declare("DLWS-TGT-002", "info", "Target framework fits this machine", "target", """
+    The --target framework has a build that works here (a GPU build where there are GPUs); the finding names it
+    and the fix is the dlws setup command that plans its install.""")
 
 
 def _describe(verdict: compat.Verdict) -> str:
@@ -21,22 +31,27 @@ def check_target(inv: Dict[str, Any], text: str) -> List[Finding]:
         raise UsageError("dlws knows no %s release %s; known: %s" % (
             framework, version, ", ".join(compat.releases(framework)) or "none"))
     if framework == "mxnet":
-        return [Finding("DLWS-TGT-001", "error", "%s: MXNet is retired" % text,
-                        {"target": text, "last_release": "1.9.1", "python": "<= 3.8"},
-                        "use PyTorch or JAX; for legacy code only: dlws setup --framework mxnet --python 3.8",
-                        subject=text)]
+        return [UNFIT.finding({"target": text, "last_release": "1.9.1", "python": "<= 3.8"},
+                              "use PyTorch or JAX; for legacy code only: dlws setup --framework mxnet --python 3.8",
+                              title="%s: MXNet is retired" % text, subject=text)]
     verdicts = compat.best_build(inv, framework, release)
     best = verdicts[0]
     evidence = {"target": text, "builds": {v.build.variant: v.problems or v.notes or ["works"] for v in verdicts}}
     has_gpu = any(v.build.variant != "cpu" for v in verdicts)
     if best.ok and (best.build.variant != "cpu" or not has_gpu):
-        return [Finding("DLWS-TGT-002", "info", "%s is ready: %s fits this machine" % (text, _describe(best)),
-                        dict(evidence, notes=best.notes), "dlws setup --framework %s%s --dry-run" % (
-                            framework, " --version " + version if version else ""), subject=text)]
+        fix = "dlws setup --framework %s%s --dry-run" % (framework, " --version " + version if version else "")
+        return [READY.finding(dict(evidence, notes=best.notes), fix,
+                              title="%s is ready: %s fits this machine" % (text, _describe(best)), subject=text)]
     gpu_problems = sorted({p for v in verdicts if v.build.variant != "cpu" for p in v.problems})
     if best.ok:  # only the CPU build works on a GPU machine
-        return [Finding("DLWS-TGT-001", "warning", "%s would only run on the CPU here" % text, evidence,
-                        "fix what blocks the GPU builds: %s" % "; ".join(gpu_problems), subject=text)]
+        return [UNFIT.finding(evidence, "fix what blocks the GPU builds: %s" % "; ".join(gpu_problems),
+                              title="%s would only run on the CPU here" % text, severity="warning", subject=text)]
     problems = sorted({p for v in verdicts for p in v.problems})
-    return [Finding("DLWS-TGT-001", "error", "%s cannot work on this machine" % text, evidence,
-                    "; ".join(problems) or "see the evidence", subject=text)]
+    return [UNFIT.finding(evidence, "; ".join(problems) or "see the evidence",
+                          title="%s cannot work on this machine" % text, subject=text)]
+
+
+def add_targets(report: Report, targets: Sequence[str]) -> None:
+    """Judge each --target as a check of its own, named as the text and JUnit reports show it."""
+    for text in targets:
+        report.add("target: " + text, check_target(report.inventory, text))

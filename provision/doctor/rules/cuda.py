@@ -17,9 +17,9 @@ def path_disagrees(inv: Dict[str, Any]) -> Any:
     cuda = inv.get("cuda") or {}
     by_path, by_ld = cuda.get("path_selects"), cuda.get("ld_library_path_selects")
     if by_path and by_ld and by_path != by_ld:
-        return path_disagrees.rule.finding({"PATH": by_path, "LD_LIBRARY_PATH": by_ld},
-                                           "export PATH=%s/bin:$PATH LD_LIBRARY_PATH=%s/lib64:$LD_LIBRARY_PATH "
-                                           "(the same toolkit for both) in your shell profile" % (by_path, by_path))
+        return path_disagrees.finding({"PATH": by_path, "LD_LIBRARY_PATH": by_ld},
+                                      "export PATH=%s/bin:$PATH LD_LIBRARY_PATH=%s/lib64:$LD_LIBRARY_PATH "
+                                      "(the same toolkit for both) in your shell profile" % (by_path, by_path))
 
 
 @rule("DLWS-CUDA-002", "error", "cuDNN built for another CUDA major than the framework")
@@ -34,7 +34,7 @@ def cudnn_cuda_major(inv: Dict[str, Any]) -> Iterator[Finding]:
     for lib in inv.get("cudnn") or []:
         match = re.search(r"cu(\d{2})\b", lib.get("source") or "")
         if match and int(match.group(1)) not in majors:
-            yield cudnn_cuda_major.rule.finding(
+            yield cudnn_cuda_major.finding(
                 {"cudnn": lib.get("version"), "source": lib.get("source"), "framework_cuda_majors": sorted(majors)},
                 "pip uninstall %s, then reinstall the framework so it pulls its own cuDNN"
                 % (lib.get("source") or "").replace("pip:", ""), subject=lib.get("source"))

@@ -21,8 +21,8 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     driver lives on Windows (DLWS-DRV-007 when a Linux one was installed by mistake)."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "no-driver" and not facts.os_info(inv).get("container") and not facts.os_info(inv).get("wsl"):
-        return no_driver.rule.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
-                                      "sudo modprobe nvidia; if that fails, " + DRIVER_INSTALL)
+        return no_driver.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
+                                 "sudo modprobe nvidia; if that fails, " + DRIVER_INSTALL)
 
 
 @rule("DLWS-DRV-002", "error", "The open-source nouveau driver is driving the NVIDIA GPU")
@@ -31,7 +31,7 @@ def nouveau(inv: Dict[str, Any]) -> Any:
     usually add /etc/modprobe.d/blacklist-nouveau.conf, then the initramfs has to be rebuilt and the machine
     rebooted."""
     if facts.nvidia(inv).get("status") == "nouveau":
-        return nouveau.rule.finding(
+        return nouveau.finding(
             {"nvidia.status": "nouveau"},
             "printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | sudo tee /etc/modprobe.d/blacklist-nouveau.conf"
             " && sudo update-initramfs -u (RHEL: sudo dracut --force) && sudo reboot; then " + DRIVER_INSTALL)
@@ -44,7 +44,7 @@ def version_mismatch(inv: Dict[str, Any]) -> Any:
     loaded: reboot, or unload and reload the nvidia modules when no process uses the GPU."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "version-mismatch":
-        return version_mismatch.rule.finding(
+        return version_mismatch.finding(
             {"nvidia.message": nv.get("message"), "nvidia.kernel_module_version": nv.get("kernel_module_version")},
             "sudo reboot (or, with no GPU process running: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
             "&& sudo modprobe nvidia)")
@@ -57,9 +57,9 @@ def gpu_lost(inv: Dict[str, Any]) -> Any:
     and the PSU, and the GPU's temperature."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "gpu-lost":
-        return gpu_lost.rule.finding({"nvidia.message": nv.get("message")},
-                                     "power-cycle the machine; check `sudo dmesg | grep -i xid`, the PCIe seating, "
-                                     "power cables and cooling")
+        return gpu_lost.finding({"nvidia.message": nv.get("message")},
+                                "power-cycle the machine; check `sudo dmesg | grep -i xid`, the PCIe seating, "
+                                "power cables and cooling")
 
 
 @rule("DLWS-DRV-005", "error", "A CUDA toolkit needs a newer driver than the one installed")
@@ -75,7 +75,7 @@ def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         if have is None or have <= supported:
             continue
         severity = "error" if have[0] > supported[0] else "warning"
-        yield toolkit_newer_than_driver.rule.finding(
+        yield toolkit_newer_than_driver.finding(
             {"toolkit": toolkit.get("path"), "toolkit_version": toolkit.get("version"),
              "driver_version": facts.nvidia(inv).get("driver_version"),
              "driver_cuda": facts.nvidia(inv).get("cuda_driver_version")},
@@ -93,9 +93,9 @@ def nvml_error(inv: Dict[str, Any]) -> Any:
     container, and configure the runtime with CDI (nvidia-ctk cdi generate) so it cannot happen again."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "nvml-error":
-        return nvml_error.rule.finding({"nvidia.message": nv.get("message")},
-                                       "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
-                                       "reinstall the driver packages if libraries are missing")
+        return nvml_error.finding({"nvidia.message": nv.get("message")},
+                                  "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
+                                  "reinstall the driver packages if libraries are missing")
 
 
 @rule("DLWS-DRV-007", "error", "A Linux NVIDIA driver is installed inside WSL 2")
@@ -106,7 +106,7 @@ def linux_driver_in_wsl(inv: Dict[str, Any]) -> Any:
     WSL guide: do not install any NVIDIA Linux driver within WSL 2."""
     files = facts.nvidia(inv).get("wsl_linux_driver") or []
     if facts.os_info(inv).get("wsl") == 2 and files:
-        return linux_driver_in_wsl.rule.finding(
+        return linux_driver_in_wsl.finding(
             {"files": files},
             "remove the Linux driver packages inside WSL (sudo apt-get purge 'nvidia-driver-*' 'libnvidia-*' "
             "'nvidia-utils-*'), keep the Windows driver, then wsl --shutdown from Windows")
@@ -117,7 +117,7 @@ def secure_boot_blocks_module(inv: Dict[str, Any]) -> Any:
     """With UEFI Secure Boot on, the kernel loads only signed modules. A driver built by DKMS without an enrolled
     Machine Owner Key is refused ("Key was rejected by service" in dmesg), so the GPU has no driver."""
     if facts.os_info(inv).get("secure_boot") and facts.nvidia(inv).get("status") == "no-driver":
-        return secure_boot_blocks_module.rule.finding(
+        return secure_boot_blocks_module.finding(
             {"os.secure_boot": True, "nvidia.status": "no-driver"},
             "enroll the DKMS signing key and reboot to confirm it in the MOK manager: sudo mokutil --import "
             "/var/lib/shim-signed/mok/MOK.der (Ubuntu; Debian: /var/lib/dkms/mok.pub), or disable Secure Boot")
@@ -131,6 +131,6 @@ def gpus_missing(inv: Dict[str, Any]) -> Any:
     nv = facts.nvidia(inv)
     on_bus, reported = nv.get("pci_gpus"), len(facts.gpus(inv, "nvidia"))
     if on_bus and nv.get("status") == "ok" and reported < on_bus and not facts.os_info(inv).get("container"):
-        return gpus_missing.rule.finding({"pci_gpus": on_bus, "driver_gpus": reported},
-                                         "sudo dmesg | grep -i xid; power-cycle the machine; reseat the GPU if it "
-                                         "recurs")
+        return gpus_missing.finding({"pci_gpus": on_bus, "driver_gpus": reported},
+                                    "sudo dmesg | grep -i xid; power-cycle the machine; reseat the GPU if it "
+                                    "recurs")

@@ -40,9 +40,9 @@ def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
     for name in ("torch", "tensorflow", "jax"):
         entry = facts.frameworks(inv).get(name)
         if entry and facts.build_kind(entry) == "cpu":
-            yield cpu_build_on_gpu.rule.finding({"framework": name, "version": entry.get("version"),
-                                                 "build": entry.get("build")},
-                                                _gpu_install_hint(inv, name), subject=name)
+            yield cpu_build_on_gpu.finding({"framework": name, "version": entry.get("version"),
+                                            "build": entry.get("build")},
+                                           _gpu_install_hint(inv, name), subject=name)
 
 
 @rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
@@ -59,7 +59,7 @@ def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         needs = facts.major_minor(entry.get("cuda"))
         if needs is None or needs <= supported:
             continue
-        yield framework_newer_than_driver.rule.finding(
+        yield framework_newer_than_driver.finding(
             {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
              "driver_cuda": nv.get("cuda_driver_version")},
             "upgrade the NVIDIA driver to one that supports CUDA %d.%d, or install %s built for CUDA <= %d.%d"
@@ -79,9 +79,9 @@ def conflicting_cuda(inv: Dict[str, Any]) -> Any:
         if cuda and name in ("torch", "tensorflow", "jax", "jaxlib", "mxnet"):
             majors[name] = cuda[0]
     if len(set(majors.values())) > 1:
-        return conflicting_cuda.rule.finding({"cuda_major_by_framework": majors},
-                                             "use one virtual environment per framework, or builds for the same CUDA "
-                                             "major (dlws setup --framework A --framework B --dry-run)")
+        return conflicting_cuda.finding({"cuda_major_by_framework": majors},
+                                        "use one virtual environment per framework, or builds for the same CUDA "
+                                        "major (dlws setup --framework A --framework B --dry-run)")
 
 
 @rule("DLWS-FW-005", "error", "TensorFlow installed on a CPU without AVX")
@@ -96,9 +96,9 @@ def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
     from provision.knowledge import queries
 
     if queries.needs_avx("tensorflow", (entry.get("version") or "").split("+")[0]):
-        return tensorflow_without_avx.rule.finding({"tensorflow": entry.get("version"), "cpu": cpu.get("model")},
-                                                   "build TensorFlow from source without AVX, or run it on a CPU "
-                                                   "with AVX")
+        return tensorflow_without_avx.finding({"tensorflow": entry.get("version"), "cpu": cpu.get("model")},
+                                              "build TensorFlow from source without AVX, or run it on a CPU "
+                                              "with AVX")
 
 
 @rule("DLWS-FW-007", "warning", "MXNet is retired")
@@ -109,8 +109,8 @@ def mxnet_retired(inv: Dict[str, Any]) -> Any:
 
     entry = facts.frameworks(inv).get("mxnet")
     if entry and queries.retirement("mxnet"):
-        return mxnet_retired.rule.finding({"mxnet": entry.get("version"), "package": entry.get("package")},
-                                          "migrate to PyTorch or JAX; keep MXNet only in a pinned legacy environment")
+        return mxnet_retired.finding({"mxnet": entry.get("version"), "package": entry.get("package")},
+                                     "migrate to PyTorch or JAX; keep MXNet only in a pinned legacy environment")
 
 
 def _torch_variant(entry: Dict[str, Any]) -> Optional[str]:
@@ -135,7 +135,7 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
     for gpu in facts.gpus(inv, "nvidia"):
         cc = gpu.get("compute_capability")
         if cc and queries.torch_variant_supports_cc(version, variant, cc) is False:
-            yield no_kernel_image.rule.finding(
+            yield no_kernel_image.finding(
                 {"framework": "torch", "version": entry.get("version"), "variant": variant,
                  "arch_list": queries.torch_arch_list(version, variant), "gpu": facts.gpu_label(gpu),
                  "compute_capability": cc},
@@ -158,12 +158,12 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
         version = (entry.get("version") or "").split("+")[0]
         evidence = {"framework": name, "version": entry.get("version"), "python": python}
         if python and queries.python_supported(name, version, python) is False:
-            yield python_unsupported.rule.finding(
+            yield python_unsupported.finding(
                 evidence, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
                 "upgrade %s" % name, subject=name)
         floor = (queries.framework_release(name, version) or {}).get("glibc_min_linux_x86_64")
         if floor and glibc and x86 and glibc < facts.version(floor):
-            yield python_unsupported.rule.finding(
+            yield python_unsupported.finding(
                 dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
                 "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
                 title="glibc older than the installed framework's wheels need", subject=name)

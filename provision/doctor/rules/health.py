@@ -21,11 +21,11 @@ def ecc_errors(inv: Dict[str, Any]) -> Iterator[Finding]:
         volatile, aggregate = ecc.get("volatile_uncorrected") or 0, ecc.get("aggregate_uncorrected") or 0
         evidence = {"gpu": facts.gpu_label(gpu), "volatile_uncorrected": volatile, "aggregate_uncorrected": aggregate}
         if volatile:
-            yield ecc_errors.rule.finding(
+            yield ecc_errors.finding(
                 evidence, "drain the GPU and reset it (sudo nvidia-smi -r -i %s); if the aggregate count grows, run "
                 "dcgmi diag -r 3 and contact the vendor" % gpu.get("index"), subject=facts.gpu_label(gpu))
         elif aggregate:  # only in the lifetime count: repaired (remapped/retired) unless DLWS-GPU-002 says otherwise
-            yield ecc_errors.rule.finding(
+            yield ecc_errors.finding(
                 evidence, "watch the count: if it grows, run dcgmi diag -r 3 and contact the vendor",
                 title="GPU has had uncorrectable ECC errors in its lifetime", severity="info",
                 subject=facts.gpu_label(gpu))
@@ -41,12 +41,12 @@ def pending_repairs(inv: Dict[str, Any]) -> Iterator[Finding]:
                     "remapped_rows_pending": ecc.get("remapped_rows_pending"),
                     "remapped_rows_failure": ecc.get("remapped_rows_failure")}
         if ecc.get("remapped_rows_failure"):
-            yield pending_repairs.rule.finding(evidence, "the GPU has no spare rows left: contact the vendor for an RMA",
-                                               title="GPU row remapping failed", severity="error",
-                                               subject=facts.gpu_label(gpu))
+            yield pending_repairs.finding(evidence, "the GPU has no spare rows left: contact the vendor for an RMA",
+                                          title="GPU row remapping failed", severity="error",
+                                          subject=facts.gpu_label(gpu))
         elif ecc.get("retired_pages_pending") or ecc.get("remapped_rows_pending"):
-            yield pending_repairs.rule.finding(evidence, "drain the GPU, then sudo nvidia-smi -r -i %s (or reboot)"
-                                               % gpu.get("index"), subject=facts.gpu_label(gpu))
+            yield pending_repairs.finding(evidence, "drain the GPU, then sudo nvidia-smi -r -i %s (or reboot)"
+                                          % gpu.get("index"), subject=facts.gpu_label(gpu))
 
 
 @rule("DLWS-GPU-003", "warning", "GPU is throttled by a thermal, power-brake or hardware slowdown")
@@ -56,7 +56,7 @@ def throttled(inv: Dict[str, Any]) -> Iterator[Finding]:
     for gpu in facts.gpus(inv, "nvidia"):
         active = [r for r in gpu.get("throttle_reasons") or [] if r in BAD_THROTTLES]
         if active:
-            yield throttled.rule.finding(
+            yield throttled.finding(
                 {"gpu": facts.gpu_label(gpu), "throttle_reasons": active, "temperature_c": gpu.get("temperature_c")},
                 "check cooling and power: nvidia-smi -q -d PERFORMANCE,TEMPERATURE,POWER -i %s" % gpu.get("index"),
                 subject=facts.gpu_label(gpu))
@@ -72,7 +72,7 @@ def narrow_link(inv: Dict[str, Any]) -> Iterator[Finding]:
         pcie = gpu.get("pcie") or {}
         current, widest = pcie.get("width_current"), pcie.get("width_max")
         if current and widest and current < widest and not facts.os_info(inv).get("virtual_machine"):
-            yield narrow_link.rule.finding(
+            yield narrow_link.finding(
                 {"gpu": facts.gpu_label(gpu), "width_current": current, "width_max": widest},
                 "reseat the GPU in a slot wired x%d (see the board manual), without a narrower riser" % widest,
                 subject=facts.gpu_label(gpu))
@@ -86,8 +86,8 @@ def persistence_off(inv: Dict[str, Any]) -> Any:
     off = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia")
            if g.get("persistence_mode") == "disabled" and g.get("display_active") is False]
     if off and facts.headless(inv):
-        return persistence_off.rule.finding({"gpus": off},
-                                            "sudo systemctl enable --now nvidia-persistenced")
+        return persistence_off.finding({"gpus": off},
+                                       "sudo systemctl enable --now nvidia-persistenced")
 
 
 @rule("DLWS-GPU-006", "info", "MIG is enabled: frameworks see MIG instances, not whole GPUs")
@@ -97,7 +97,7 @@ def mig_enabled(inv: Dict[str, Any]) -> Any:
     and small jobs; turn it off for full-GPU training."""
     on = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia") if g.get("mig_mode") == "enabled"]
     if on:
-        return mig_enabled.rule.finding({"gpus": on}, "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
+        return mig_enabled.finding({"gpus": on}, "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
 
 
 @rule("DLWS-GPU-007", "warning", "GPU memory is already taken by other processes")
@@ -107,7 +107,7 @@ def busy_memory(inv: Dict[str, Any]) -> Iterator[Finding]:
     for gpu in facts.gpus(inv):
         total, used = gpu.get("memory_total_bytes"), gpu.get("memory_used_bytes")
         if total and used and used > total / 2 and (gpu.get("processes") or 0) > 0:
-            yield busy_memory.rule.finding(
+            yield busy_memory.finding(
                 {"gpu": facts.gpu_label(gpu), "memory_used": facts.gib(used), "memory_total": facts.gib(total),
                  "processes": gpu.get("processes")},
                 "see who holds it: nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv",
@@ -127,7 +127,7 @@ def no_tensor_cores(inv: Dict[str, Any]) -> Iterator[Finding]:
         tensor, bf16 = gpu_table.has_tensor_cores(spec), gpu_table.has_bf16(spec)
         if tensor is None or (tensor and bf16 is not False):
             continue
-        yield no_tensor_cores.rule.finding(
+        yield no_tensor_cores.finding(
             {"gpu": facts.gpu_label(gpu), "architecture": (spec or {}).get("architecture"),
              "tensor_core_precisions": (spec or {}).get("tensor_core_precisions")},
             "use FP16 autocast with a gradient scaler, not bfloat16" if tensor else

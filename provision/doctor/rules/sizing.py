@@ -24,8 +24,8 @@ def ram_below_gpu_memory(inv: Dict[str, Any]) -> Any:
     ram = (inv.get("memory") or {}).get("total_bytes")
     gpu_memory = sum(g.get("memory_total_bytes") or 0 for g in facts.gpus(inv) if not g.get("integrated"))
     if ram and gpu_memory and ram < gpu_memory:
-        return ram_below_gpu_memory.rule.finding({"ram": facts.gib(ram), "gpu_memory_total": facts.gib(gpu_memory)},
-                                                 "add RAM to at least %s" % facts.gib(gpu_memory))
+        return ram_below_gpu_memory.finding({"ram": facts.gib(ram), "gpu_memory_total": facts.gib(gpu_memory)},
+                                            "add RAM to at least %s" % facts.gib(gpu_memory))
 
 
 @rule("DLWS-SYS-002", "warning", "No swap space")
@@ -35,10 +35,10 @@ def no_swap(inv: Dict[str, Any]) -> Any:
     memory = inv.get("memory") or {}
     if memory.get("swap_total_bytes") == 0 and facts.os_info(inv).get("system") == "linux" \
             and not facts.os_info(inv).get("container"):
-        return no_swap.rule.finding({"swap_total": "0"},
-                                    "sudo fallocate -l 16G /swapfile && sudo chmod 600 /swapfile && sudo mkswap "
-                                    "/swapfile && sudo swapon /swapfile && echo '/swapfile none swap sw 0 0' | "
-                                    "sudo tee -a /etc/fstab")
+        return no_swap.finding({"swap_total": "0"},
+                               "sudo fallocate -l 16G /swapfile && sudo chmod 600 /swapfile && sudo mkswap "
+                               "/swapfile && sudo swapon /swapfile && echo '/swapfile none swap sw 0 0' | "
+                               "sudo tee -a /etc/fstab")
 
 
 def _watched_disks(inv: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -60,7 +60,7 @@ def low_disk(inv: Dict[str, Any]) -> Iterator[Finding]:
         free = disk.get("free_bytes")
         if free is None or free >= LOW_FREE_WARNING:
             continue
-        yield low_disk.rule.finding(
+        yield low_disk.finding(
             {"mountpoint": disk.get("mountpoint"), "free": facts.gib(free), "total": facts.gib(disk.get("total_bytes"))},
             "free space on %s: pip cache purge; conda clean -a; docker system prune; remove old checkpoints "
             "(du -xh %s | sort -h | tail)" % (disk.get("mountpoint"), disk.get("mountpoint")),
@@ -80,7 +80,7 @@ def data_on_hdd(inv: Dict[str, Any]) -> Any:
     hdd, nvme = _largest(disks, "hdd"), _largest(disks, "nvme")
     if hdd and nvme and hdd.get("total_bytes", 0) > nvme.get("total_bytes", 0) \
             and (nvme.get("free_bytes") or 0) >= 100 * facts.GiB:
-        return data_on_hdd.rule.finding(
+        return data_on_hdd.finding(
             {"hdd": hdd.get("mountpoint"), "nvme": nvme.get("mountpoint"), "nvme_free": facts.gib(nvme.get("free_bytes"))},
             "keep the active dataset on %s (the NVMe drive); use %s for archives" % (nvme.get("mountpoint"),
                                                                                    hdd.get("mountpoint")))
@@ -93,9 +93,9 @@ def few_cores(inv: Dict[str, Any]) -> Any:
     cores = (inv.get("cpu") or {}).get("physical_cores")
     count = len([g for g in facts.gpus(inv) if not g.get("integrated")])
     if cores and count and cores / count < MIN_CORES_PER_GPU:
-        return few_cores.rule.finding({"physical_cores": cores, "gpus": count},
-                                      "use fewer data-loader workers per GPU, preprocess datasets offline, or move "
-                                      "to a CPU with at least %d cores" % (MIN_CORES_PER_GPU * count))
+        return few_cores.finding({"physical_cores": cores, "gpus": count},
+                                 "use fewer data-loader workers per GPU, preprocess datasets offline, or move "
+                                 "to a CPU with at least %d cores" % (MIN_CORES_PER_GPU * count))
 
 
 @rule("DLWS-SYS-006", "info", "Power budget of the GPUs")
@@ -103,8 +103,8 @@ def power_budget(inv: Dict[str, Any]) -> Any:
     """The GPUs' power limits add up; transient spikes of modern GPUs exceed them for milliseconds. A common sizing
     rule for a workstation is a PSU rated for 1.5x the GPUs' total power limit plus 300 W for the CPU and the rest;
     servers have their own PSU sizing by the vendor."""
-    limits = [g.get("power_limit_watts") for g in facts.gpus(inv) if g.get("power_limit_watts")]
+    limits: List[float] = [g["power_limit_watts"] for g in facts.gpus(inv) if g.get("power_limit_watts")]
     if len(limits) >= 1 and not facts.os_info(inv).get("virtual_machine"):
         total = sum(limits)
-        return power_budget.rule.finding({"gpu_power_limits_w": total, "gpus": len(limits)},
-                                         "for a workstation: a PSU of at least %d W" % round(total * 1.5 + 300, -1))
+        return power_budget.finding({"gpu_power_limits_w": total, "gpus": len(limits)},
+                                    "for a workstation: a PSU of at least %d W" % round(total * 1.5 + 300, -1))

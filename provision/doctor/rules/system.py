@@ -15,7 +15,7 @@ def container_without_gpu(inv: Dict[str, Any]) -> Any:
     Kubernetes needs a nvidia.com/gpu resource limit and the NVIDIA device plugin."""
     container = facts.os_info(inv).get("container")
     if container and facts.nvidia(inv).get("status") == "no-driver":
-        return container_without_gpu.rule.finding(
+        return container_without_gpu.finding(
             {"container": container, "nvidia.status": "no-driver"},
             "docker run --gpus all ... (host: install nvidia-container-toolkit, then sudo nvidia-ctk runtime "
             "configure --runtime=docker && sudo systemctl restart docker); Kubernetes: resources.limits."
@@ -32,17 +32,13 @@ def not_provisionable(inv: Dict[str, Any]) -> Any:
     info = facts.os_info(inv)
     os_id, version = info.get("id"), facts.version(info.get("version"))
     if os_id and not queries.provisionable(os_id, version.release[0] if version else None):  # as the planner does
-        return not_provisionable.rule.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
-                                              "use the plan of the closest supported distribution as a guide: "
-                                              "dlws setup --dry-run --format shell")
-
-
-def today() -> datetime.date:
-    return datetime.date.today()
+        return not_provisionable.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
+                                         "use the plan of the closest supported distribution as a guide: "
+                                         "dlws setup --dry-run --format shell")
 
 
 @rule("DLWS-OS-001", "warning", "Distribution past its end of standard support")
-def end_of_life(inv: Dict[str, Any]) -> Any:
+def end_of_life(inv: Dict[str, Any], today: datetime.date) -> Any:
     """After the end of standard support a release gets no regular security fixes, and NVIDIA drops it from the
     CUDA repositories and new toolkits soon after (CentOS 7 and Ubuntu 18.04 went that way). Paid or community
     extended support (Ubuntu ESM, Debian LTS, RHEL ELS) may still cover it."""
@@ -52,10 +48,10 @@ def end_of_life(inv: Dict[str, Any]) -> Any:
     if not info.get("id") or not info.get("version"):
         return None
     eol = queries.distribution_eol(info["id"], info["version"])
-    if eol is None or eol > today():
+    if eol is None or eol > today:
         return None
     row = queries.distribution(info["id"], info["version"]) or {}
-    return end_of_life.rule.finding(
+    return end_of_life.finding(
         {"os": info.get("pretty_name") or "%s %s" % (info["id"], info["version"]), "end_of_standard_support":
          eol.isoformat(), "source": row.get("source"), "verified": row.get("verified", True)},
         "upgrade to a supported release of %s (dlws setup plans for the current ones)" % info["id"])
@@ -68,7 +64,7 @@ def no_container_toolkit(inv: Dict[str, Any]) -> Any:
     info, nv = facts.os_info(inv), facts.nvidia(inv)
     engines = info.get("container_engines") or []
     if engines and facts.gpus(inv, "nvidia") and not nv.get("container_toolkit") and not info.get("container"):
-        return no_container_toolkit.rule.finding(
+        return no_container_toolkit.finding(
             {"container_engines": engines, "nvidia.container_toolkit": None},
             "install nvidia-container-toolkit from NVIDIA's signed repository, then sudo nvidia-ctk runtime "
             "configure --runtime=%s and restart %s" % (engines[0], engines[0]))
