@@ -159,6 +159,12 @@ def test_glibc_older_than_the_frameworks_wheels():
     assert found and found[0].evidence["glibc_needed"] == "2.28"
 
 
+def test_secure_boot_explains_the_missing_driver_alone():
+    """With Secure Boot refusing the module, DLWS-DRV-008 says why; DLWS-DRV-001 does not repeat it."""
+    inv = mutate(CASES["DLWS-DRV-008"])
+    assert fired(inv, "DLWS-DRV-008") and not fired(inv, "DLWS-DRV-001")
+
+
 def test_end_of_life_is_judged_as_of_the_day_given():
     inv = mutate(CASES["DLWS-OS-001"])  # CentOS 7: standard support ended 2024-06-30
     assert fired(inv, "DLWS-OS-001", today=datetime.date(2024, 7, 1))

@@ -12,15 +12,22 @@ DRIVER_INSTALL = ("install the NVIDIA driver with your distribution's packages (
                   "or plan it with: dlws setup --driver install --dry-run")
 
 
+def _secure_boot_refused(inv: Dict[str, Any]) -> bool:
+    """No driver while Secure Boot is on: DLWS-DRV-008 explains it, so DLWS-DRV-001 stays quiet."""
+    return bool(facts.os_info(inv).get("secure_boot")) and facts.nvidia(inv).get("status") == "no-driver"
+
+
 @rule("DLWS-DRV-001", "error", "NVIDIA GPU present but no NVIDIA driver is loaded")
 def no_driver(inv: Dict[str, Any]) -> Any:
     """The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not loaded, so nvidia-smi, NVML and every
     framework see no GPU. Typical after a kernel upgrade without DKMS rebuilding the module, on a fresh install,
     or when Secure Boot refused an unsigned module (check `dmesg | grep -i nvidia` and `mokutil --sb-state`).
-    Inside a container this is DLWS-OS-003 instead (the host's driver has to be passed in), and under WSL 2 the
-    driver lives on Windows (DLWS-DRV-007 when a Linux one was installed by mistake)."""
-    nv = facts.nvidia(inv)
-    if nv.get("status") == "no-driver" and not facts.os_info(inv).get("container") and not facts.os_info(inv).get("wsl"):
+    When the inventory sees Secure Boot on this is DLWS-DRV-008 instead, inside a container DLWS-OS-003 (the
+    host's driver has to be passed in), and under WSL 2 the driver lives on Windows (DLWS-DRV-007 when a Linux
+    one was installed by mistake)."""
+    nv, info = facts.nvidia(inv), facts.os_info(inv)
+    if nv.get("status") == "no-driver" and not info.get("container") and not info.get("wsl") \
+            and not _secure_boot_refused(inv):
         return no_driver.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
                                  "sudo modprobe nvidia; if that fails, " + DRIVER_INSTALL)
 
@@ -116,7 +123,7 @@ def linux_driver_in_wsl(inv: Dict[str, Any]) -> Any:
 def secure_boot_blocks_module(inv: Dict[str, Any]) -> Any:
     """With UEFI Secure Boot on, the kernel loads only signed modules. A driver built by DKMS without an enrolled
     Machine Owner Key is refused ("Key was rejected by service" in dmesg), so the GPU has no driver."""
-    if facts.os_info(inv).get("secure_boot") and facts.nvidia(inv).get("status") == "no-driver":
+    if _secure_boot_refused(inv):
         return secure_boot_blocks_module.finding(
             {"os.secure_boot": True, "nvidia.status": "no-driver"},
             "enroll the DKMS signing key and reboot to confirm it in the MOK manager: sudo mokutil --import "
