@@ -1,6 +1,7 @@
 """The knowledge base: versioned JSON tables shipped in the package, each row citing its source.
 
-Tables load lazily, once, and DLWS_KNOWLEDGE_DIR can point at a folder of newer tables without a code change.
+Tables load lazily, once, and DLWS_KNOWLEDGE_DIR can point at a folder of newer tables without a code change. Each
+table's shape is declared beside it in schema/<table>.schema.json (JSON Schema, checked by the tests).
 """
 
 from __future__ import annotations

@@ -1,0 +1,148 @@
+"""Every knowledge table has a JSON Schema beside it (provision/knowledge/schema/<table>.schema.json) and keeps to
+it; and every key of every table is read by some code, so that no fact lives in the tables while code restates it.
+"""
+
+import copy
+import glob
+import json
+import os
+
+import jsonschema
+import pytest
+
+from provision import knowledge
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA_DIR = os.path.join(os.path.dirname(knowledge.DATA_DIR), "schema")
+TABLES = sorted(name[:-len(".json")] for name in os.listdir(knowledge.DATA_DIR) if name.endswith(".json"))
+
+#: Keys that document a row for people (provenance, prose, what is unverified) and no code needs to read; so does a
+#: key ending in one of DOCUMENTATION_SUFFIXES ('cc_source', 'pypi_note', 'products_description').
+DOCUMENTATION_KEYS = {"source", "sources", "note", "notes", "description", "verified", "unverified", "unverified_fields",
+                      "table"}
+DOCUMENTATION_SUFFIXES = ("_source", "_sources", "_note", "_notes", "_description")
+#: Facts kept for readers and checked against their sources by the tests, that no decision of dlws reads yet. Each
+#: is either to be read by the code that restates it or to be dropped; the list may only shrink: a key here that
+#: code reads, or that no table has any more, fails the test below.
+UNREAD_REFERENCE_FACTS = {
+    "cuda": {"label", "upper_driver_branch"},
+    "distributions": {"full_support_end", "lts_eol", "standard_support_end"},
+    "frameworks": {"bazel", "built_with", "command", "compatible_with", "compiler", "cpu_requires", "find_links",
+                   "first_release", "github_archived", "last_version", "legacy_extras", "local_variant",
+                   "min_driver_linux", "nvidia_gpu_wheels", "pip_command", "pip_packages", "platforms",
+                   "published_cuda_extras", "pypi_default_linux_x86_64", "removed_in", "windows_native_gpu",
+                   "wsl2_gpu"},
+    "install": {"apt_branch_pin", "dnf_versionlock"},
+    "amd_gpus": {"chip"},
+    "apple_gpus": {"gpu_cores", "memory_bandwidth_gbs_by_gpu_cores", "unified_memory_gb"},
+    "intel_gpus": {"family"},
+    "jetson": {"modules", "soc"},
+}
+
+
+def schema(name):
+    with open(os.path.join(SCHEMA_DIR, name + ".schema.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def errors(name, data):
+    return sorted(error.message for error in jsonschema.Draft7Validator(schema(name)).iter_errors(data))
+
+
+def test_every_table_has_a_schema_and_every_schema_a_table():
+    schemas = sorted(name[:-len(".schema.json")] for name in os.listdir(SCHEMA_DIR) if name.endswith(".schema.json"))
+    assert schemas == TABLES
+
+
+@pytest.mark.parametrize("name", TABLES)
+def test_table_keeps_to_its_schema(name):
+    jsonschema.Draft7Validator.check_schema(schema(name))
+    assert errors(name, knowledge.load(name)) == []
+
+
+def test_schema_requires_a_source_and_an_honest_verified_flag():
+    table = copy.deepcopy(knowledge.load("distributions"))
+    del table["distributions"][0]["source"]
+    assert errors("distributions", table) == ["'source' is a required property"]
+    table = copy.deepcopy(knowledge.load("distributions"))
+    table["distributions"][2].update(verified=True)  # Ubuntu 22.04: its eol is unverified
+    assert errors("distributions", table) == ["False was expected"]
+    table = copy.deepcopy(knowledge.load("nvidia_gpus"))
+    del next(iter(table["gpus"].values()))["verified"]  # GPU rows always say whether they were checked
+    assert errors("nvidia_gpus", table) == ["'verified' is a required property"]
+    table = copy.deepcopy(knowledge.load("frameworks"))
+    table["frameworks"]["pytorch"]["releases"][0]["typo_field"] = 1  # a key the schema does not declare
+    assert errors("frameworks", table) == ["Additional properties are not allowed ('typo_field' was unexpected)"]
+
+
+# --- every key is read by some code -----------------------------------------------------------------------------
+
+
+def data_keys(data, node):
+    """The field names used in data, walked along its schema: the keys of maps (GPU names, PCI ids, variants) are
+    values, not fields, and are not collected."""
+    found = set()
+    if isinstance(data, dict):
+        fields = node.get("properties")
+        for key, value in data.items():
+            if fields is not None:
+                found.add(key)
+            found |= data_keys(value, fields.get(key, {}) if fields is not None else
+                               node.get("additionalProperties") or {})
+    elif isinstance(data, list):
+        for value in data:
+            found |= data_keys(value, node.get("items") or {})
+    return found
+
+
+def documentation(key):
+    return key in DOCUMENTATION_KEYS or key.endswith(DOCUMENTATION_SUFFIXES)
+
+
+def code_text():
+    text = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "provision", "**", "*.py"), recursive=True)):
+        with open(path, encoding="utf-8") as handle:
+            text.append(handle.read())
+    return "\n".join(text)
+
+
+def unread(tables, code):
+    """table -> the keys of its data that appear in no code as a string literal ('"key"' or "'key'")."""
+    out = {}
+    for name, (data, node) in tables.items():
+        keys = {key for key in data_keys(data, node) if not documentation(key)}
+        missing = {key for key in keys if '"%s"' % key not in code and "'%s'" % key not in code}
+        if missing:
+            out[name] = missing
+    return out
+
+
+def shipped_tables():
+    return {name: (knowledge.load(name), schema(name)) for name in TABLES}
+
+
+def test_every_data_key_is_read_by_some_code():
+    found = unread(shipped_tables(), code_text())
+    new = {name: sorted(keys - UNREAD_REFERENCE_FACTS.get(name, set())) for name, keys in found.items()}
+    assert {name: keys for name, keys in new.items() if keys} == {}
+    # The reference list only shrinks: an entry now read by code, or gone from its table, must leave it.
+    stale = {name: sorted(keys - found.get(name, set())) for name, keys in UNREAD_REFERENCE_FACTS.items()}
+    assert {name: keys for name, keys in stale.items() if keys} == {}
+
+
+def test_the_unread_key_checker_finds_a_planted_key():
+    tables = shipped_tables()
+    data, node = tables["distributions"]
+    planted = copy.deepcopy(data)
+    planted["distributions"][0]["kernel_floor"] = "5.4"
+    planted["setup"][0]["upstream_note"] = "documentation: not reported"
+    planted_node = copy.deepcopy(node)
+    planted_node["properties"]["distributions"]["items"]["properties"]["kernel_floor"] = {"type": "string"}
+    tables["distributions"] = (planted, planted_node)
+    found = unread(tables, code_text())
+    assert found["distributions"] - UNREAD_REFERENCE_FACTS["distributions"] == {"kernel_floor"}
+    # A key of a map (a GPU's name) is a value, never reported; a literal in the code counts as reading.
+    assert "RTX 4090" in data_keys(knowledge.load("nvidia_gpus")["gpus"], {"properties": {}}) and \
+        "RTX 4090" not in data_keys(*tables["nvidia_gpus"])
+    assert unread(tables, code_text() + '\n"kernel_floor"')["distributions"] == UNREAD_REFERENCE_FACTS["distributions"]
