@@ -266,8 +266,9 @@ def _verify_code(choices: List[Choice]) -> str:
     code = "".join(VERIFY[c.framework] for c in choices if c.framework in VERIFY)
     for choice in choices:
         if choice.framework == "keras":
-            code += ('import os\nos.environ.setdefault("KERAS_BACKEND", "%s")\nimport keras\n'
+            code += ('import os\nos.environ.setdefault("%s", "%s")\nimport keras\n'
                      'ones = keras.ops.ones((64, 64))\n'
                      'print("keras", keras.__version__, "on", keras.backend.backend(), '
-                     'float(keras.ops.sum(keras.ops.matmul(ones, ones))))\n' % choice.variant)
+                     'float(keras.ops.sum(keras.ops.matmul(ones, ones))))\n' % (queries.keras_info()["env_var"],
+                                                                                 choice.variant))
     return code
