@@ -222,7 +222,8 @@ def test_distribution_facts():
     assert q.distribution_eol("ubuntu", "22.04") == datetime.date(2027, 4, 1)  # month only: its first day
     assert q.distribution("fedora", "41")["package_manager"] == "dnf"
     assert q.distribution_eol("fedora", "41") is None
-    assert _cuda_repo("ubuntu", "22.04") == "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/"
+    assert _cuda_repo("ubuntu", "22.04") == (
+        "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/")
     assert _cuda_repo("amzn", "2023").endswith("/amzn2023/x86_64/cuda-amzn2023.repo")
     assert _cuda_repo("debian", "12").endswith("/debian12/x86_64/")
     assert _cuda_repo("amzn", "2") is None  # Amazon Linux 2: yum, which dlws does not drive

@@ -18,8 +18,8 @@ TABLES = sorted(name[:-len(".json")] for name in os.listdir(knowledge.DATA_DIR) 
 
 #: Keys that document a row for people (provenance, prose, what is unverified) and no code needs to read; so does a
 #: key ending in one of DOCUMENTATION_SUFFIXES ('cc_source', 'pypi_note', 'products_description').
-DOCUMENTATION_KEYS = {"source", "sources", "note", "notes", "description", "verified", "unverified", "unverified_fields",
-                      "table"}
+DOCUMENTATION_KEYS = {"source", "sources", "note", "notes", "description", "verified", "unverified",
+                      "unverified_fields", "table"}
 DOCUMENTATION_SUFFIXES = ("_source", "_sources", "_note", "_notes", "_description")
 #: Facts kept for readers and checked against their sources by the tests, that no decision of dlws reads yet. Each
 #: is either to be read by the code that restates it or to be dropped; the list may only shrink: a key here that

@@ -134,7 +134,8 @@ def test_cpu_torch_hint_is_the_build_the_planner_chooses():
     # TensorFlow's GPU wheel comes from PyPI with its CUDA extra, quoted for the shell.
     inv["frameworks"] = {"tensorflow": {"version": "2.20.0", "build": "cpu"}}
     [finding] = _findings(inv, "DLWS-FW-002")
-    assert finding.fix.startswith("pip install --force-reinstall 'tensorflow[and-cuda]==") and "index-url" not in finding.fix
+    assert finding.fix.startswith("pip install --force-reinstall 'tensorflow[and-cuda]==")
+    assert "index-url" not in finding.fix
 
 
 def test_cpu_build_hint_when_no_gpu_build_fits():

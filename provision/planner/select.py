@@ -146,5 +146,6 @@ def keras_choice(choices: List[Choice], python: Optional[str]) -> Tuple[Optional
         pins = queries.keras_pins()
         return Choice("keras", info["version"], backend, pins, None,
                       ["%s==%s" % item for item in sorted(pins.items())],
-                      ["set %s=%s (export it, or write it in %s)" % (info["env_var"], backend, info["config_file"])]), []
+                      ["set %s=%s (export it, or write it in %s)" % (info["env_var"], backend,
+                                                                     info["config_file"])]), []
     return None, ["Keras 3 runs on JAX, PyTorch or TensorFlow: add one with --framework"]
