@@ -388,6 +388,8 @@ def fact_key(name: str, arg: str) -> str:
 class SnapshotHost(Host):
     """Answers from a snapshot folder (see DESIGN.md); what the snapshot lacks is unknown, never an error."""
 
+    root: str  # always set, to the snapshot's files/ folder
+
     def __init__(self, folder: str, commands: Dict[str, Dict[str, Any]], extra: Dict[str, Any],
                  nvml: Optional[Dict[str, Any]]) -> None:
         self.folder = os.path.realpath(folder)

@@ -10,10 +10,11 @@ from provision.inventory.conform import typed
 def size(value: Optional[int]) -> str:
     if value is None:
         return "?"
+    amount: float = value
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return ("%d %s" if unit == "B" else "%.1f %s") % (value, unit)
-        value /= 1024
+        if amount < 1024 or unit == "TiB":
+            return ("%d %s" if unit == "B" else "%.1f %s") % (amount, unit)
+        amount /= 1024
     return "?"
 
 

@@ -188,14 +188,15 @@ def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, 
     """Whether a torch build has kernels for this GPU: SASS for cc's major with cc >= the listed minor, or PTX older."""
     arch = torch_arch_list(version, variant)
     want = _cc(cc)
-    if arch is None or want is None:
+    row = torch_release(version)
+    if arch is None or want is None or row is None:
         return None
     for entry in arch:
         have = _version(entry)
         # SASS runs on the same major with an equal or higher minor (8.0 code runs on 8.6).
         if have is not None and have.major == want.major and have <= want:
             return True
-    ptx = _version(torch_release(version)["variants"][variant].get("ptx"))
+    ptx = _version(row["variants"][variant].get("ptx"))
     return bool(ptx is not None and ptx <= want)
 
 
