@@ -47,7 +47,7 @@ TOKEN_NO_BRACKET = re.compile(r"\s*(?:(?P<op>>=|<=|==|!=|>|<)|(?P<word>[^\s<>=!]
 MAX_EXPRESSION_CHARS = 4096
 MAX_REQUIREMENTS = 1000
 
-Value = Union[float, Version, str, bool, None]
+Value = Union[float, Version, str]  # what _coerce makes of a value: a size or number, a version, a word
 
 
 @dataclass
@@ -206,13 +206,19 @@ def _disk_for(inv: Dict[str, Any], path: str) -> Optional[Dict[str, Any]]:
     return best
 
 
+def _parsed(versions: List[Optional[str]]) -> List[Tuple[str, Version]]:
+    """Each version that parses, with its parsed form."""
+    pairs = [(v, _version(v)) for v in versions if v]
+    return [(v, parsed) for v, parsed in pairs if parsed is not None]
+
+
 def _highest(versions: List[Optional[str]]) -> Optional[str]:
-    parsed = [(v, _version(v)) for v in versions if v and _version(v)]
+    parsed = _parsed(versions)
     return max(parsed, key=lambda pair: pair[1])[0] if parsed else None
 
 
-#: subject -> (kind, reader of the inventory JSON)
-SUBJECTS: Dict[str, Tuple[str, Callable[[Dict[str, Any]], Any]]] = {
+#: subject -> (kind, reader of the inventory JSON); disk.* has none here, _actual reads it with its /path
+SUBJECTS: Dict[str, Tuple[str, Optional[Callable[[Dict[str, Any]], Any]]]] = {
     "gpu.count": ("number", lambda inv: len(_gpus(inv))),
     "gpu.memory": ("size", lambda inv: _min([g.get("memory_total_bytes") for g in _gpus(inv)])),
     "gpu.compute_capability": ("version", lambda inv: _min_version([g.get("compute_capability") for g in _gpus(inv)])),
@@ -236,7 +242,7 @@ SUBJECTS: Dict[str, Tuple[str, Callable[[Dict[str, Any]], Any]]] = {
 
 
 def _min_version(values: List[Optional[str]]) -> Optional[str]:
-    parsed = [(v, _version(v)) for v in values if v and _version(v)]
+    parsed = _parsed(values)
     return min(parsed, key=lambda pair: pair[1])[0] if parsed else None
 
 
@@ -255,7 +261,8 @@ def _actual(req: Requirement, inv: Dict[str, Any]) -> Any:
         if build:
             return (entry.get("build") or "").split(" ")[0] == build
         return entry.get("version")
-    return SUBJECTS[req.subject][1](inv)
+    reader = SUBJECTS[req.subject][1]
+    return reader(inv) if reader is not None else None
 
 
 def _show(req: Requirement, actual: Any) -> str:
@@ -279,14 +286,14 @@ def evaluate(req: Requirement, inv: Dict[str, Any]) -> Outcome:
     if actual is None:
         return Outcome(req, False, "unknown")
     wanted = _coerce(req, req.value or "", lambda why: UsageError(why))
-    kind = SUBJECTS.get(req.subject, ("version", None))[0]
-    if kind == "version":
-        have = _version(str(actual))
-        if have is None:
+    have: Value
+    if isinstance(wanted, Version):  # the subject compares as a version
+        parsed = _version(str(actual))
+        if parsed is None:
             return Outcome(req, False, _show(req, actual))
         # "driver >= 535" means the 535 branch: compare only as many components as were asked for.
-        have = Version(".".join(str(p) for p in have.release[:len(wanted.release)]))
-    elif kind == "text":
+        have = Version(".".join(str(p) for p in parsed.release[:len(wanted.release)]))
+    elif isinstance(wanted, str):  # as text
         have = str(actual).lower()
     else:
         try:
