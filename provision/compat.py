@@ -38,11 +38,11 @@ class Verdict:
 
 def parse_target(text: str) -> tuple:
     """'pytorch==2.4' -> ('pytorch', '2.4'); 'jax' -> ('jax', None). UsageError for an unknown framework."""
-    name, _, version = text.partition("==")
+    name, _, given = text.partition("==")
     framework = queries.normalize_framework(name.strip())
     if framework is None:
         raise UsageError("unknown framework %r: use pytorch (torch), tensorflow, jax or mxnet" % name.strip())
-    version = version.strip() or None
+    version = given.strip() or None
     if version is not None:
         try:
             Version(version)
@@ -111,7 +111,8 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
             supported = queries.torch_variant_supports_cc(build.release, build.variant, cc)
         elif build.framework == "jax":
             extra = next(e for e in load("frameworks")["frameworks"]["jax"]["extras"] if e["extra"] == build.variant)
-            supported = Version(cc) >= Version(extra["min_cc"])
+            have = facts.version(cc)  # a malformed capability is as unknown as a missing one
+            supported = None if have is None else have >= Version(extra["min_cc"])
         if supported is False:
             verdict.problems.append("no kernels for %s (compute capability %s)" % (facts.gpu_label(gpu), cc))
     _judge_driver(inv, build, verdict)
@@ -136,8 +137,8 @@ def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     """Linux wheels are built for a manylinux glibc floor; an older glibc cannot load them."""
     floor = (queries.framework_release(build.framework, build.release) or {}).get("glibc_min_linux_x86_64")
     glibc = facts.os_info(inv).get("glibc")
-    if floor and glibc and (inv.get("cpu") or {}).get("arch") == "x86_64" and facts.version(glibc) \
-            and facts.version(glibc) < Version(floor):
+    have = facts.version(glibc)
+    if floor and have is not None and (inv.get("cpu") or {}).get("arch") == "x86_64" and have < Version(floor):
         verdict.problems.append("its Linux wheels need glibc >= %s (this machine has %s)" % (floor, glibc))
 
 

@@ -93,7 +93,7 @@ def parse_size(text: str) -> Optional[int]:
     """'32K', '1024 KB', '36864K' into bytes."""
     match = _SIZE.match(text or "")
     number = to_int(match.group(1)) if match else None
-    if number is None:
+    if match is None or number is None:
         return None
     return number * {"": 1, "K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}[match.group(2).upper()]
 
@@ -239,7 +239,7 @@ def darwin_cpu(values: Dict[str, str], arch: Optional[str]) -> Cpu:
         size = number(key)
         if size:
             cpu.caches[name] = size
-    flags = set()
+    flags: Set[str] = set()
     for key in ("machdep.cpu.features", "machdep.cpu.leaf7_features", "machdep.cpu.extfeatures"):
         flags.update(_darwin_x86_flag(f) for f in values.get(key, "").split())
     flags.update(key.rsplit(".", 1)[-1].lower() for key, value in values.items()
