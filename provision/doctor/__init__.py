@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from provision.doctor import model
 from provision.doctor.model import Check, Finding, Report, Rule
+from provision.inventory.conform import typed
 
 if TYPE_CHECKING:
     from provision.doctor.require import Outcome
@@ -67,6 +68,7 @@ def diagnose(inv: Dict[str, Any], requirements: Optional[List[Outcome]] = None, 
              debug: bool = False, today: Optional[datetime.date] = None) -> Report:
     """Run every rule (and each --require) over an inventory, as of today unless told another day (tests pin
     it); a rule that raises becomes a warning finding."""
+    inv = typed(inv).to_dict()  # the rules may rely on the model's types, whoever wrote the inventory
     report = Report(inventory=inv, fail_on=fail_on)
     day = today or datetime.date.today()
     for rule in all_rules().values():

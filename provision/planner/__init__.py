@@ -11,6 +11,7 @@ import shlex
 from typing import Any, Dict, List, Optional
 
 from provision.inventory import facts
+from provision.inventory.conform import typed
 from provision.knowledge import load, queries
 from provision.planner import select
 from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
@@ -51,6 +52,7 @@ def _machine(inv: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def plan(inv: Dict[str, Any], request: Request) -> Plan:
+    inv = typed(inv).to_dict()  # a fleet host's or a hand-edited inventory: the model's types, or unknown
     result = Plan(request=request, machine=_machine(inv))
     python = python_version(inv, request)
     judged = dict(inv, python=dict(inv.get("python") or {}, version=python))
