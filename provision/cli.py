@@ -131,7 +131,8 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
       dlws snapshot --snapshot box/ --redact -o bug-report.tar.gz
     """
     from provision.host import LiveHost, RecordingHost
-    from provision.snapshot import read_members, replay_inventory, snapshot_members, write_snapshot
+    from provision.snapshot import snapshot_members, write_snapshot
+    from provision.snapshot_rewrite import read_members, replay_inventory
 
     if isinstance(host, LiveHost):
         recording = RecordingHost(host)

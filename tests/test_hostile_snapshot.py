@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from provision import snapshot
+from provision import snapshot, snapshot_archive
 from provision.errors import SnapshotError
 from provision.snapshot import open_snapshot
 
@@ -108,7 +108,7 @@ def test_unpacked_stream_is_bounded_by_headers_too(tmp_path, monkeypatch):
             info = tarfile.TarInfo("snap/files/f%d" % i)
             info.size = 1
             tar.addfile(info, io.BytesIO(b"x"))
-    monkeypatch.setattr(snapshot, "MAX_ARCHIVE_BYTES", MIB)
+    monkeypatch.setattr(snapshot_archive, "MAX_ARCHIVE_BYTES", MIB)
     with pytest.raises(SnapshotError, match="unpacks to more than 1 MiB"):
         open_snapshot(str(archive))
 

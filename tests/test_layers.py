@@ -15,7 +15,11 @@ PACKAGE = "provision"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: Modules that belong to another part than their name says.
-PART_OF = {"provision.host_nvml": "host"}
+PART_OF = {
+    "provision.host_nvml": "host",
+    "provision.snapshot_archive": "snapshot",  # the bounded tar reader that opening an archive unpacks with
+    "provision.snapshot_rewrite": "snapshot",  # reads a snapshot folder back and replays it, to write it again
+}
 
 #: The parts, lowest tier first: a part imports only parts of its own tier or below (and no cycle at all).
 LAYERS: Tuple[Tuple[str, ...], ...] = (
@@ -60,7 +64,9 @@ FILES_ALLOWED = {
     "provision.untrusted": "the one reader of files anyone may have written (regular files only, bounded)",
     "provision.knowledge": "loads the tables from the package data or DLWS_KNOWLEDGE_DIR",
     "provision.output": "writes a report or a script to -o",
-    "provision.snapshot": "writes, unpacks and rewrites snapshot folders and archives",
+    "provision.snapshot": "opens snapshot folders and writes snapshot folders and archives",
+    "provision.snapshot_archive": "unpacks a snapshot archive into a private folder, bounded",
+    "provision.snapshot_rewrite": "reads a snapshot folder's files back (bounded) and replays them in a scratch folder",
     "provision.setup_command": "appends the setup log",
     "provision.redact": "reads the recording machine's ids (machine-id, MAC addresses) to redact them, unrecorded",
     "provision.fleet.results": "lists a fleet results folder",

@@ -173,7 +173,7 @@ def test_ip_addresses_go_and_versions_stay():
 
 
 def _members_of(folder):
-    from provision.snapshot import read_members
+    from provision.snapshot_rewrite import read_members
 
     return read_members(folder)
 

@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from provision import snapshot
+from provision import snapshot, snapshot_archive
 from provision.errors import SnapshotError
 from provision.snapshot import open_snapshot
 
@@ -107,7 +107,7 @@ def test_hostile_archives_are_refused(tmp_path, case):
 def test_oversized_archive_is_refused(tmp_path, monkeypatch):
     archive = tmp_path / "big.tar.gz"
     make_tar(archive, [("snap/MANIFEST.json", MANIFEST, tarfile.REGTYPE), ("snap/files/big", b"0" * 4096, tarfile.REGTYPE)])
-    monkeypatch.setattr(snapshot, "MAX_TOTAL_BYTES", 1024)
+    monkeypatch.setattr(snapshot_archive, "MAX_TOTAL_BYTES", 1024)
     with pytest.raises(SnapshotError, match="too large"):
         open_snapshot(str(archive))
 
@@ -115,7 +115,7 @@ def test_oversized_archive_is_refused(tmp_path, monkeypatch):
 def test_too_many_members_is_refused(tmp_path, monkeypatch):
     archive = tmp_path / "many.tar.gz"
     make_tar(archive, [("snap/f%d" % i, b"x", tarfile.REGTYPE) for i in range(10)])
-    monkeypatch.setattr(snapshot, "MAX_MEMBERS", 5)
+    monkeypatch.setattr(snapshot_archive, "MAX_MEMBERS", 5)
     with pytest.raises(SnapshotError, match="more than 5"):
         open_snapshot(str(archive))
 
