@@ -67,17 +67,18 @@ def run_doctor(host: Host, inv: Dict[str, Any], request: DoctorRequest, debug: b
 
         add_targets(report, request.targets)
     if request.deep:
-        from provision.doctor.deep import run_deep
+        from provision.doctor.deep import add_deep
+        from provision.inventory.deep import run_deep
 
         _check_replayable(host, inv)
-        run_deep(host, inv, report)
+        add_deep(report, run_deep(host, inv), inv)
     return report
 
 
 def _check_replayable(host: Host, inv: Dict[str, Any]) -> None:
     """A snapshot recorded without --deep has no runs to replay: say so, rather than call every framework broken."""
-    from provision.doctor.deep import deep_runs
     from provision.host import SnapshotHost, command_key
+    from provision.inventory.deep import deep_runs
 
     runs = deep_runs(inv).values()
     if isinstance(host, SnapshotHost) and runs and not any(command_key(argv) in host.commands for argv in runs):
@@ -86,10 +87,9 @@ def _check_replayable(host: Host, inv: Dict[str, Any]) -> None:
 
 def record_deep(host: Host, inv: Dict[str, Any]) -> None:
     """Run the deep checks only for what they ask the host (dlws snapshot --deep keeps it), not for findings."""
-    from provision.doctor.deep import run_deep
-    from provision.doctor.model import Report
+    from provision.inventory.deep import run_deep
 
-    run_deep(host, inv, Report(inventory=inv))
+    run_deep(host, inv)
 
 
 def render(report: Report, fmt: str, output: Optional[str]) -> str:

@@ -7,9 +7,9 @@ import shutil
 import subprocess
 import sys
 
-from provision.doctor import deep
-from provision.doctor.deep import check_framework
+from provision.doctor.deep import check_framework as judge
 from provision.host import CommandResult, Host, LiveHost, command_key
+from provision.inventory import deep
 
 HERE = os.path.dirname(__file__)
 
@@ -22,6 +22,11 @@ class Replay(Host):
 
     def run(self, argv, timeout=None):
         return self.result
+
+
+def check_framework(host, python, name, inv):
+    """Run the probe of one framework through host, then judge what came back."""
+    return judge(name, deep.run_framework(host, deep.probe_command(python, name)), inv)
 
 
 GPU_BOX = {"nvidia": {"status": "ok"}, "gpus": [{"vendor": "nvidia", "index": 0}],

@@ -17,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Modules that belong to another part than their name says.
 PART_OF = {
     "provision.host_nvml": "host",
+    "provision.host_distro": "host",
     "provision.snapshot_archive": "snapshot",  # the bounded tar reader that opening an archive unpacks with
     "provision.snapshot_rewrite": "snapshot",  # reads a snapshot folder back and replays it, to write it again
 }
@@ -54,6 +55,7 @@ FILE_MODULES = {"glob", "pathlib", "shutil", "tempfile", "fileinput"}
 MACHINE_ALLOWED = {
     "provision.host": "the seam: runs the probes' commands with a timeout, asks psutil and py-cpuinfo for facts",
     "provision.host_nvml": "asks NVML through pynvml for the host's nvml fact",
+    "provision.host_distro": "lets the distro library read the release files under a host's root, checked first",
     "provision.execute": "the plan executor: runs a plan's steps, the only code that changes the machine",
     "provision.fleet.gather": "runs ansible-playbook on the controller",
     "provision.redact": "psutil's addresses of the recording machine, to redact; a RecordingHost would record them",
@@ -61,6 +63,7 @@ MACHINE_ALLOWED = {
 #: Modules that may touch files directly (all on the controller, none a probe's evidence), and why.
 FILES_ALLOWED = {
     "provision.host": "reads files and lists folders for a LiveHost or from a snapshot folder; the statvfs fact",
+    "provision.host_distro": "checks each release file distro would open (regular, small, inside the root)",
     "provision.untrusted": "the one reader of files anyone may have written (regular files only, bounded)",
     "provision.knowledge": "loads the tables from the package data or DLWS_KNOWLEDGE_DIR",
     "provision.output": "writes a report or a script to -o",
@@ -73,12 +76,7 @@ FILES_ALLOWED = {
     "provision.fleet.gather": "writes the Ansible collection, inventory and results folder on the controller",
 }
 #: Known violations, each to be removed here once fixed (the test fails on an entry that no longer violates).
-PENDING = {
-    # being moved into the host layer (issue 9)
-    "provision.doctor.deep": "runs each framework through host.run",
-    # reported (issue 9): distro reads the release files under host.root itself, and its guard stats them directly
-    "provision.inventory.system": "the distro library and its guard (unsafe_release_file) read the machine",
-}
+PENDING: Dict[str, str] = {}
 
 
 # --- the checker ----------------------------------------------------------------------------------------------------

@@ -1,18 +1,12 @@
-"""`dlws doctor --deep`: import each installed framework in a subprocess and run a small matrix product on it."""
+"""`dlws doctor --deep`: the findings of each framework's deep run (provision.inventory.deep runs them)."""
 
 from __future__ import annotations
 
-import json
-import pkgutil
 from typing import Any, Dict, List, Optional
 
-from provision.inventory import facts
 from provision.doctor.model import Finding, Report, declare
-from provision.host import Host
-
-FRAMEWORKS = ("torch", "jax", "tensorflow")
-#: Importing TensorFlow or compiling the first JAX kernel can take tens of seconds on a cold cache.
-TIMEOUT = 180.0
+from provision.inventory import facts
+from provision.inventory.deep import DeepRun
 
 BROKEN = declare("DLWS-DEEP-001", "error", "Framework cannot be imported and run", "deep", """
     `dlws doctor --deep` imports each installed framework in the inventoried Python (a subprocess) and runs a
@@ -30,30 +24,11 @@ SLOW = declare("DLWS-DEEP-003", "warning", "Matrix product far below the GPU's p
 RAN = declare("DLWS-DEEP-004", "info", "Framework ran a matrix product", "deep", """
     What the deep run measured: the framework's version, its devices, the device and dtype of the matrix
     product and its rate in TFLOPS.""")
-#: The probe runs as `python -c CODE FRAMEWORK`: the same command line wherever dlws is installed, so a snapshot
-#: recorded with `dlws snapshot --deep` replays on any machine (read from the package, zipped or not).
-PROBE_CODE = (pkgutil.get_data("provision.doctor", "deep_probe.py") or b"").decode("utf-8")
-
-
-def probe_command(python: str, name: str) -> List[str]:
-    return [python, "-c", PROBE_CODE, name]
-
-
-def _result(stdout: str) -> Optional[Dict[str, Any]]:
-    lines = stdout.strip().splitlines()
-    try:
-        data = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def check_framework(host: Host, python: str, name: str, inv: Dict[str, Any]) -> List[Finding]:
-    run = host.run(probe_command(python, name), timeout=TIMEOUT)
-    result = _result(run.stdout)
+def check_framework(name: str, run: DeepRun, inv: Dict[str, Any]) -> List[Finding]:
+    result = run.result
     if result is None:
-        detail = (run.stderr.strip() or run.stdout.strip() or "exit code %d" % run.returncode)[-1500:]
-        return [BROKEN.finding({"framework": name, "output": detail}, "reinstall it: dlws setup --framework %s" % name,
+        return [BROKEN.finding({"framework": name, "output": run.output},
+                               "reinstall it: dlws setup --framework %s" % name,
                                title="%s could not be imported and run" % name, subject=name)]
     if not result.get("ok"):
         error = result.get("error") or ""
@@ -106,17 +81,7 @@ def _far_below_peak(inv: Dict[str, Any], name: str, result: Dict[str, Any], rate
                         "DLWS-GPU-003/004 when it sees them", subject=name)
 
 
-def _python(inv: Dict[str, Any]) -> str:
-    return (inv.get("python") or {}).get("executable") or ""
-
-
-def deep_runs(inv: Dict[str, Any]) -> Dict[str, List[str]]:
-    """The command line of each deep run the inventory calls for, by framework (none without a Python)."""
-    python = _python(inv)
-    return {name: probe_command(python, name) for name in FRAMEWORKS if python and name in facts.frameworks(inv)}
-
-
-def run_deep(host: Host, inv: Dict[str, Any], report: Report) -> None:
-    """Add the deep checks to a report, one check per installed framework."""
-    for name in deep_runs(inv):
-        report.add("deep: " + name, check_framework(host, _python(inv), name, inv))
+def add_deep(report: Report, runs: Dict[str, DeepRun], inv: Dict[str, Any]) -> None:
+    """Add the deep checks to a report, one check per framework run."""
+    for name, run in runs.items():
+        report.add("deep: " + name, check_framework(name, run, inv))

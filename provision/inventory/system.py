@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from typing import Optional
 
 from provision.host import Host
+from provision.host_distro import distribution
 from provision.inventory.common import read_line, system
 from provision.inventory.model import Inventory, OsInfo
 
 #: Release files distro reads besides os-release; reading them through the host records them in a snapshot.
 RELEASE_FILES = ("/etc/os-release", "/usr/lib/os-release", "/etc/lsb-release")
-
-#: What distro opens itself under the root: os-release, and the /etc names its (\w+)[-_](release|version) matches.
-DISTRO_FILES = ("etc/os-release", "usr/lib/os-release")
-DISTRO_SUFFIXES = ("-release", "_release", "-version", "_version")
-#: Real release files are under 1 KiB; distro parses os-release whole, with shlex (slow on megabytes).
-MAX_RELEASE_BYTES = 64 * 1024
 
 #: /sys/class/dmi/id/sys_vendor or product_name -> hypervisor, as systemd-detect-virt names them.
 DMI_HYPERVISORS = (
@@ -36,48 +29,20 @@ def _read_release_files(host: Host) -> None:
             host.read("/etc/" + name)
 
 
-def unsafe_release_file(root: str) -> Optional[str]:
-    """Why distro must not read the release files under root, or None. distro opens them itself, not through the
-    Host: a FIFO there would block it forever, a device has side effects, a link may lead out of a snapshot."""
-    etc = os.path.join(root, "etc")
-    try:
-        names = os.listdir(etc)
-    except OSError:
-        names = []
-    paths = list(DISTRO_FILES) + ["etc/" + name for name in names if name.endswith(DISTRO_SUFFIXES)]
-    real_root = os.path.realpath(root)
-    for path in paths:
-        local = os.path.join(root, path)
-        try:
-            st = os.stat(local)
-        except OSError:
-            continue  # missing or unreadable: distro skips it as well
-        if real_root != os.sep and not os.path.realpath(local).startswith(real_root + os.sep):
-            return "/%s leads out of the snapshot" % path
-        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_RELEASE_BYTES:
-            return "/%s is larger than %d bytes" % (path, MAX_RELEASE_BYTES)
-        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):  # distro fails fast on a folder
-            return "/%s is not a regular file" % path
-    return None
-
-
 def linux_distribution(host: Host, inv: Inventory) -> OsInfo:
     info = OsInfo(system="linux")
     _read_release_files(host)
-    unsafe = unsafe_release_file(host.root) if host.root else None
-    if unsafe:
+    if not host.root:
+        return info
+    found, unsafe = distribution(host.root)
+    if found is None:
         inv.error("os", "%s: the distribution is unknown" % unsafe)
-    elif host.root:
-        import distro
-
-        dist = distro.LinuxDistribution(root_dir=host.root, include_lsb=False, include_uname=False,
-                                        include_oslevel=False)
-        info.id = dist.id() or None
-        version = dist.version(best=True)
-        # a version has digits: the archlinux image once shipped VERSION_ID=TEMPLATE_VERSION_ID
-        info.version = version if any(c.isdigit() for c in version) else None
-        info.codename = dist.codename() or None
-        info.pretty_name = dist.name(pretty=True) or None
+        return info
+    info.id = found["id"] or None
+    # a version has digits: the archlinux image once shipped VERSION_ID=TEMPLATE_VERSION_ID
+    info.version = found["version"] if any(c.isdigit() for c in found["version"]) else None
+    info.codename = found["codename"] or None
+    info.pretty_name = found["pretty_name"] or None
     return info
 
 
