@@ -147,7 +147,8 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
     else:
         members = read_members(host.folder)
     if redact:
-        from provision.redact import Known, live_identifiers, redact_members
+        from provision.redact import Known, redact_members
+        from provision.redact_live import live_identifiers
 
         members.pop("inventory.json", None)  # computed again below, from what is left
         members = redact_members(members, live_identifiers() if isinstance(host, LiveHost) else Known())

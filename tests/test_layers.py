@@ -20,6 +20,8 @@ PART_OF = {
     "provision.host_distro": "host",
     "provision.snapshot_archive": "snapshot",  # the bounded tar reader that opening an archive unpacks with
     "provision.snapshot_rewrite": "snapshot",  # reads a snapshot folder back and replays it, to write it again
+    "provision.redact_rules": "redact",  # what an identifier looks like and the placeholder it becomes
+    "provision.redact_live": "redact",  # the recording machine's own identifiers, for --redact
 }
 
 #: The parts, lowest tier first: a part imports only parts of its own tier or below (and no cycle at all).
@@ -58,7 +60,7 @@ MACHINE_ALLOWED = {
     "provision.host_distro": "lets the distro library read the release files under a host's root, checked first",
     "provision.execute": "the plan executor: runs a plan's steps, the only code that changes the machine",
     "provision.fleet.gather": "runs ansible-playbook on the controller",
-    "provision.redact": "psutil's addresses of the recording machine, to redact; a RecordingHost would record them",
+    "provision.redact_live": "psutil's addresses of the recording machine, read past the RecordingHost, to redact",
 }
 #: Modules that may touch files directly (all on the controller, none a probe's evidence), and why.
 FILES_ALLOWED = {
@@ -71,7 +73,7 @@ FILES_ALLOWED = {
     "provision.snapshot_archive": "unpacks a snapshot archive into a private folder, bounded",
     "provision.snapshot_rewrite": "reads a snapshot folder's files back (bounded) and replays them in a scratch folder",
     "provision.setup_command": "appends the setup log",
-    "provision.redact": "reads the recording machine's ids (machine-id, MAC addresses) to redact them, unrecorded",
+    "provision.redact_live": "reads the recording machine's ids (machine-id, MAC addresses) to redact them, unrecorded",
     "provision.fleet.results": "lists a fleet results folder",
     "provision.fleet.gather": "writes the Ansible collection, inventory and results folder on the controller",
 }
