@@ -193,8 +193,3 @@ def _move_folder(staging: str, folder: str) -> None:
 def json_member(data: Any) -> str:
     """The text of a JSON member as dlws writes it."""
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
-
-
-def recorded_inventory(host: SnapshotHost) -> Optional[Dict[str, Any]]:
-    """The inventory computed while the snapshot was recorded, when the snapshot carries it."""
-    return _load_json(host.folder, "inventory.json", dict)

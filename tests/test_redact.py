@@ -227,9 +227,8 @@ def test_an_existing_snapshot_is_redacted_and_replays(tmp_path, form):
     assert "/home/dev/" not in text and "snapshot/inventory.json" in names and "snapshot/files/etc/os-release" in names
     replay = dlws("inventory", "--json", "--snapshot", out)
     assert replay.returncode == 0, replay.stderr
-    from provision.snapshot import recorded_inventory
-
-    assert json.loads(replay.stdout) == recorded_inventory(open_snapshot(out))
+    with open(os.path.join(open_snapshot(out).folder, "inventory.json")) as handle:
+        assert json.loads(replay.stdout) == json.load(handle)
     original = dlws("inventory", "--json", "--snapshot", os.path.join(FIXTURES, "cuda-multi-toolkit-torch"))
     assert masked(json.loads(replay.stdout)) == masked(json.loads(original.stdout))
 
