@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Sequence
 from provision import compat
 from provision.doctor.model import Finding, Report, declare
 from provision.errors import UsageError
+from provision.knowledge import queries
 
 UNFIT = declare("DLWS-TGT-001", "error", "Target framework cannot work on this machine", "target", """
     `dlws doctor --target FRAMEWORK[==VERSION]` judges a framework that is not installed yet: every published build
@@ -30,10 +31,13 @@ def check_target(inv: Dict[str, Any], text: str) -> List[Finding]:
     if release is None:
         raise UsageError("dlws knows no %s release %s; known: %s" % (
             framework, version, ", ".join(compat.releases(framework)) or "none"))
-    if framework == "mxnet":
-        return [UNFIT.finding({"target": text, "last_release": "1.9.1", "python": "<= 3.8"},
-                              "use PyTorch or JAX; for legacy code only: dlws setup --framework mxnet --python 3.8",
-                              title="%s: MXNet is retired" % text, subject=text)]
+    retired = queries.retirement(framework)
+    if retired:  # no build of a retired framework fits a current machine: say so, with its last release
+        python = ((queries.framework_release(framework, retired["last_release"]) or {}).get("python") or {}).get("max")
+        return [UNFIT.finding({"target": text, "last_release": retired["last_release"], "python": "<= %s" % python},
+                              "use PyTorch or JAX; for legacy code only: dlws setup --framework %s --python %s"
+                              % (framework, python),
+                              title="%s: %s is retired" % (text, queries.display_name(framework)), subject=text)]
     verdicts = compat.best_build(inv, framework, release)
     best = verdicts[0]
     evidence = {"target": text, "builds": {v.build.variant: v.problems or v.notes or ["works"] for v in verdicts}}

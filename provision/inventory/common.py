@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional
 
-from provision.host import Host
+from provision.host import MAX_GPUS, Host
 
 #: Counts no real machine reaches (Linux builds for at most 8,192 CPUs): past them the input is corrupt or hostile,
 #: and the count is unknown, with an entry in errors, instead of a loop, a set or a list that size.
 MAX_CPUS = 65536
-MAX_GPUS = 1024
 MAX_CPU_FLAGS = 4096
 MAX_MOUNTS = 10000
 #: Digits of the longest number dlws parses (2**64 has 20): int() of a longer string is slow before Python 3.11 and
