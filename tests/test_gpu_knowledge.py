@@ -9,7 +9,7 @@ import re
 import pytest
 
 from provision import knowledge
-from provision.inventory import collect, nvidia
+from provision.inventory import collect
 from provision.knowledge import gpus
 from provision.snapshot import open_snapshot
 
@@ -214,6 +214,6 @@ def test_every_fixture_gpu_is_in_the_knowledge_base(fixture, gpu):
     if gpu["vendor"] == "nvidia":
         assert gpu["compute_capability"] == spec["compute_capability"], fixture
         if gpu["name"] != "Orin":
-            assert nvidia.lookup_gpu(gpu["name"])["compute_capability"] == spec["compute_capability"]
+            assert gpus.nvidia_row(gpu["name"])["compute_capability"] == spec["compute_capability"]
     if gpu["vendor"] == "amd":
         assert spec["gfx_target"] == gpu["gfx_target"], fixture

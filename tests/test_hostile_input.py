@@ -126,12 +126,13 @@ def test_more_gpus_than_any_machine_are_refused(tmp_path):
 
 
 def test_a_long_gpu_name_is_looked_up_in_one_pass():
-    from provision.inventory import nvidia
+    from provision.knowledge import gpus
 
-    code = ("from provision.inventory import nvidia\n"
-            "print(nvidia.lookup_gpu('NVIDIA ' + 'X ' * 200000 + 'A100-SXM4-80GB')['compute_capability'])")
-    assert python(code, timeout=20).strip() == "8.0"
-    assert nvidia.lookup_gpu("NVIDIA A100-SXM4-80GB")["compute_capability"] == "8.0"
+    code = ("from provision.knowledge import gpus\n"
+            "name = 'NVIDIA ' + 'X ' * 200000 + 'A100-SXM4-80GB'\n"
+            "print(gpus.nvidia_row(name)['compute_capability'], gpus.gpu_spec('nvidia', name)['compute_capability'])")
+    assert python(code, timeout=20).strip() == "8.0 8.0"
+    assert gpus.nvidia_row("NVIDIA A100-SXM4-80GB")["compute_capability"] == "8.0"
 
 
 def test_regexes_are_linear_on_long_lines():

@@ -17,6 +17,7 @@ from provision import host_nvml
 from provision.host import MAX_GPUS, RC_NOT_FOUND, CommandResult, Host, command_key
 from provision.inventory import nvidia
 from provision.inventory.model import Inventory
+from provision.knowledge import gpus as gpu_table
 
 SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
 
@@ -230,7 +231,7 @@ def test_parse_counts_compute_processes_only():
 def test_old_driver_xml_has_no_compute_capability_and_the_table_gives_it():
     _, cuda, (gpu,), _ = nvidia.parse_nvidia_smi_xml(fixture_command("gtx1080-pascal"))
     assert cuda == "10.2" and gpu.compute_capability is None and gpu.architecture is None
-    assert nvidia.lookup_gpu(gpu.name)["compute_capability"] == "6.1"
+    assert gpu_table.nvidia_row(gpu.name)["compute_capability"] == "6.1"
 
 
 @pytest.mark.parametrize("text", [
@@ -257,12 +258,12 @@ def test_truncated_real_output_is_an_error():
     ("NVIDIA RTX 6000 Ada Generation", "8.9"), ("NVIDIA GeForce RTX 4070 Laptop GPU", "8.9"),
     ("GeForce GTX TITAN X", "5.2"), ("NVIDIA GeForce RTX 5090", "12.0"), ("NVIDIA B200", "10.0"),
 ])
-def test_lookup_gpu(name, expected):
-    assert nvidia.lookup_gpu(name)["compute_capability"] == expected
+def test_nvidia_row(name, expected):
+    assert gpu_table.nvidia_row(name)["compute_capability"] == expected
 
 
 def test_lookup_unknown_gpu_is_none():
-    assert nvidia.lookup_gpu("GeForce 410M") is None and nvidia.lookup_gpu(None) is None
+    assert gpu_table.nvidia_row("GeForce 410M") is None and gpu_table.nvidia_row(None) is None
 
 
 def test_knowledge_rows_cite_a_source():

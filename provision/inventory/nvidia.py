@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from provision import knowledge
 from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import pci
 from provision.inventory.common import MAX_DIGITS, MAX_GPUS, first_version
 from provision.inventory.model import Ecc, Gpu, Inventory, Nvidia, Pcie
+from provision.knowledge import gpus as gpu_table
 
 if TYPE_CHECKING:  # parsing XML is the nvidia-smi fallback only: import it there
     import xml.etree.ElementTree as ET
@@ -257,23 +257,8 @@ def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
 # --- the probe ------------------------------------------------------------------------------------------------------
 
 
-def lookup_gpu(name: Optional[str]) -> Optional[Dict[str, Any]]:
-    """The nvidia_gpus row whose key has the most words found, as consecutive words, in the GPU's name."""
-    if not name:
-        return None
-    # Consecutive words as a substring of the space-joined words: one scan, not one per word of a long name.
-    text = " %s " % " ".join(re.sub(r"[-_()/,]", " ", name.upper()).split())
-    best, best_len = None, 0
-    for key, row in knowledge.load("nvidia_gpus")["gpus"].items():
-        key_words = key.split()
-        n = len(key_words)
-        if n > best_len and " %s " % " ".join(key_words) in text:
-            best, best_len = row, n
-    return best
-
-
 def _fill_from_table(gpu: Gpu) -> None:
-    row = lookup_gpu(gpu.name)
+    row = gpu_table.nvidia_row(gpu.name)
     if row is None:
         return
     gpu.compute_capability = gpu.compute_capability or row["compute_capability"]

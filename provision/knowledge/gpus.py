@@ -13,7 +13,7 @@ Every function is pure and total: an unknown GPU answers None, never an exceptio
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, Optional
 
 from provision.knowledge import load
 
@@ -28,20 +28,30 @@ BOARD_FIGURES = ("memory_gb", "peak_fp16_tflops", "peak_bf16_tflops", "memory_ba
 _MOBILE = re.compile(r"\b(LAPTOP|MOBILE|MAX[- ]?Q)\b")
 
 
-def _words(name: str) -> List[str]:
-    return re.sub(r"[-_()/,]", " ", name.upper()).split()
+def match_name(name: str, keys: Iterable[str]) -> Optional[str]:
+    """The key with the most words found, as consecutive words, in a GPU's name; the first of equally long keys wins.
 
-
-def _best_key(name: str, keys: Any) -> Optional[str]:
-    """The key with the most words found, as consecutive words, in name (nvidia.lookup_gpu's rule)."""
-    words = _words(name)
+    The one matcher of GPU names against the tables' keys (gpu_spec's, and nvidia_row's for the NVIDIA probe): a name is
+    read in upper case with '-', '_', '(', ')', '/' and ',' as spaces ('NVIDIA GeForce GTX 1080 Ti' -> 'GTX 1080 TI',
+    'A100-SXM4-40GB' -> 'A100 SXM4 40GB'). Consecutive words are a substring of the space-joined words: one scan of
+    the name per key, not one per word of a long name."""
+    text = " %s " % " ".join(re.sub(r"[-_()/,]", " ", name.upper()).split())
     best, best_len = None, 0
     for key in keys:
         key_words = key.split()
         n = len(key_words)
-        if n > best_len and any(words[i:i + n] == key_words for i in range(len(words) - n + 1)):
+        if n > best_len and " %s " % " ".join(key_words) in text:
             best, best_len = key, n
     return best
+
+
+def nvidia_row(name: Optional[str]) -> Optional[Dict[str, Any]]:
+    """The nvidia_gpus row (as the table has it) whose key match_name finds in the GPU's name; None when unknown."""
+    if not name:
+        return None
+    rows = load("nvidia_gpus")["gpus"]
+    key = match_name(name, rows)
+    return None if key is None else rows[key]
 
 
 def _spec(vendor: str, name: str, row: Dict[str, Any], **extra: Any) -> Spec:
@@ -54,7 +64,7 @@ def _spec(vendor: str, name: str, row: Dict[str, Any], **extra: Any) -> Spec:
 
 def _nvidia(name: str) -> Optional[Spec]:
     table = load("nvidia_gpus")
-    key = _best_key(name, table["gpus"])
+    key = match_name(name, table["gpus"])
     if key is None:
         return _jetson(name)
     row = table["gpus"][key]
@@ -92,7 +102,7 @@ def _amd(name_or_id: str) -> Optional[Spec]:
     else:
         # 'MI250X', 'Instinct MI250X' and 'AMD Instinct MI250X' all name the product 'AMD Instinct MI250X'
         short = {re.sub(r"^AMD (INSTINCT )?", "", key.upper()): key for key in table["products"]}
-        name = short.get(_best_key(name_or_id, short) or "")
+        name = short.get(match_name(name_or_id, short) or "")
         if name is None:
             return None
         product = table["products"][name]
@@ -101,7 +111,7 @@ def _amd(name_or_id: str) -> Optional[Spec]:
 
 def _apple(name: str) -> Optional[Spec]:
     chips = load("apple_gpus")["chips"]
-    key = _best_key(name, chips)
+    key = match_name(name, chips)
     if key is None:
         return None
     row = chips[key]
