@@ -159,6 +159,17 @@ def test_glibc_older_than_the_frameworks_wheels():
     assert found and found[0].evidence["glibc_needed"] == "2.28"
 
 
+def test_a_glibc_floor_that_is_no_version_is_not_compared(monkeypatch):
+    """The frameworks schema lets the floor be any string: one that is no version once raised TypeError."""
+    from provision.knowledge import queries
+
+    real = queries.framework_release
+    monkeypatch.setattr(queries, "framework_release",
+                        lambda name, version: dict(real(name, version) or {}, glibc_min_linux_x86_64="manylinux2014"))
+    inv = mutate(lambda i: i["os"].update(glibc="2.17"))
+    assert [f.evidence for f in fired(inv, "DLWS-FW-006")] == []
+
+
 def test_secure_boot_explains_the_missing_driver_alone():
     """With Secure Boot refusing the module, DLWS-DRV-008 says why; DLWS-DRV-001 does not repeat it."""
     inv = mutate(CASES["DLWS-DRV-008"])

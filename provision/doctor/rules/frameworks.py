@@ -128,7 +128,9 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
     from provision.knowledge import queries
 
     entry = facts.frameworks(inv).get("torch")
-    variant = _torch_variant(entry) if entry else None
+    if not entry:
+        return
+    variant = _torch_variant(entry)
     if not variant:
         return
     version = (entry.get("version") or "").split("+")[0]
@@ -162,7 +164,8 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
                 evidence, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
                 "upgrade %s" % name, subject=name)
         floor = (queries.framework_release(name, version) or {}).get("glibc_min_linux_x86_64")
-        if floor and glibc and x86 and glibc < facts.version(floor):
+        needed = facts.version(floor)  # None for a floor that is no version: nothing to compare with
+        if needed is not None and glibc and x86 and glibc < needed:
             yield python_unsupported.finding(
                 dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
                 "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
