@@ -108,6 +108,7 @@ def main() -> None:
         module.fail_json(msg="dlws not found at %s: run the gather playbook (dlws fleet gather) to install it, or "
                              "give its path with dlws=" % (dlws or GATHER_VENVS + " or on the PATH"),
                          dlws_path=dlws)
+        return  # fail_json exits; said again for the type checker, to which ansible is untyped
     argv = [dlws, "inventory", "--json", "--timeout", str(module.params["timeout"])]
     if module.params["snapshot"]:
         argv += ["--snapshot", module.params["snapshot"]]

@@ -181,7 +181,7 @@ class Progress:
                 if os.path.isfile(path):
                     os.remove(path)
 
-    def _result(self, kind: str, host: str, event: Dict[str, Any]) -> None:
+    def _result(self, kind: Optional[str], host: str, event: Dict[str, Any]) -> None:
         if host in self.status:
             return
         task = event.get("task") or "?"

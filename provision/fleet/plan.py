@@ -231,7 +231,8 @@ def summary(classes: List[HostClass], skipped: List[HostResult]) -> str:
         len(planned), "" if len(planned) == 1 else "es", sum(len(c.hosts) for c in planned),
         "" if sum(len(c.hosts) for c in planned) == 1 else "s")]
     for host_class in planned:
-        choices = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in host_class.plan.choices)
+        choices = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant)
+                            for c in (host_class.plan.choices if host_class.plan else []))
         lines.append("  %s: %s on %s" % (host_class.group, choices, ", ".join(host_class.hosts)))
         lines += ["    " + line for line in describe(host_class.key)]
     for host_class in classes:

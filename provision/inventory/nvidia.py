@@ -247,7 +247,8 @@ def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
         if entry.get("error"):
             lost.append("GPU %s: %s" % (entry.get("index"), _error_text(entry["error"])))
             continue
-        simple = {k: entry.get(k) for k in Gpu.__dataclass_fields__ if k not in ("vendor", "pcie", "ecc")}
+        simple: Dict[str, Any] = {k: entry.get(k) for k in Gpu.__dataclass_fields__
+                                  if k not in ("vendor", "pcie", "ecc")}
         simple["index"] = entry.get("index", len(gpus))
         gpus.append(Gpu(vendor="nvidia", pcie=_sub(entry.get("pcie"), Pcie), ecc=_sub(entry.get("ecc"), Ecc),
                         **simple))

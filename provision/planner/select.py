@@ -120,8 +120,11 @@ def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
 
 def cuda_conflicts(choices: List[Choice], verdicts: List[compat.Verdict]) -> List[str]:
     """Frameworks in one environment must agree on the CUDA major their wheels bring."""
-    majors = {c.framework: facts.major_minor(v.build.cuda)[0] for c, v in zip(choices, verdicts)
-              if facts.major_minor(v.build.cuda)}
+    majors: Dict[str, int] = {}
+    for choice, verdict in zip(choices, verdicts):
+        cuda = facts.major_minor(verdict.build.cuda)
+        if cuda:
+            majors[choice.framework] = cuda[0]
     if len(set(majors.values())) > 1:
         return ["the frameworks need different CUDA majors in one environment: %s" % ", ".join(
             "%s CUDA %d" % item for item in sorted(majors.items()))]
