@@ -13,7 +13,6 @@ from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import pci
 from provision.inventory.common import MAX_DIGITS, MAX_GPUS, first_version
 from provision.inventory.model import Ecc, Gpu, Inventory, Nvidia, Pcie
-from provision.knowledge import gpus as gpu_table
 
 if TYPE_CHECKING:  # parsing XML is the nvidia-smi fallback only: import it there
     import xml.etree.ElementTree as ET
@@ -259,6 +258,8 @@ def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
 
 
 def _fill_from_table(gpu: Gpu) -> None:
+    from provision.knowledge import gpus as gpu_table  # only where there is a GPU to look up
+
     row = gpu_table.nvidia_row(gpu.name)
     if row is None:
         return
