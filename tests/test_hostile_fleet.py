@@ -35,6 +35,14 @@ def dlws(*args, **kwargs):
     return run([sys.executable, "-m", "provision"] + list(args), **kwargs)
 
 
+def written_by_host(inv):
+    """doctor.json as a host (or a hand editing it) may write it: the doctor's report around inv exactly as given,
+    where the doctor itself would have held it to the model's types."""
+    report = json.loads(doctor_json(diagnose(inv)))
+    report["inventory"] = inv
+    return json.dumps(report)
+
+
 def record(folder, host, inv=None, doctor=None, status="ok"):
     """A host's folder as the gather writes it: under host_folder(host), status.json naming the host."""
     path = os.path.join(str(folder), host_folder(host))
@@ -43,7 +51,7 @@ def record(folder, host, inv=None, doctor=None, status="ok"):
         json.dump({"host": host, "status": status, "message": None}, handle)
     if inv is not None or doctor is not None:
         with open(os.path.join(path, DOCTOR_FILE), "w") as handle:
-            handle.write(doctor if doctor is not None else doctor_json(diagnose(inv)))
+            handle.write(doctor if doctor is not None else written_by_host(inv))
     return path
 
 
