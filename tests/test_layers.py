@@ -18,6 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PART_OF = {
     "provision.host_nvml": "host",
     "provision.host_distro": "host",
+    "provision.host_run": "host",  # runs a LiveHost's commands
+    "provision.host_facts": "host",  # a LiveHost's facts that are neither a file nor a command
     "provision.snapshot_archive": "snapshot",  # the bounded tar reader that opening an archive unpacks with
     "provision.snapshot_rewrite": "snapshot",  # reads a snapshot folder back and replays it, to write it again
     "provision.redact_rules": "redact",  # what an identifier looks like and the placeholder it becomes
@@ -55,7 +57,8 @@ FILE_MODULES = {"glob", "pathlib", "shutil", "tempfile", "fileinput"}
 
 #: Modules that may run commands or use machine libraries, and why.
 MACHINE_ALLOWED = {
-    "provision.host": "the seam: runs the probes' commands with a timeout, asks psutil and py-cpuinfo for facts",
+    "provision.host_run": "runs the probes' commands with a timeout, output capped, the process group killed",
+    "provision.host_facts": "asks psutil and py-cpuinfo for the facts /proc and sysctl do not give",
     "provision.host_nvml": "asks NVML through pynvml for the host's nvml fact",
     "provision.host_distro": "lets the distro library read the release files under a host's root, checked first",
     "provision.execute": "the plan executor: runs a plan's steps, the only code that changes the machine",
@@ -64,7 +67,8 @@ MACHINE_ALLOWED = {
 }
 #: Modules that may touch files directly (all on the controller, none a probe's evidence), and why.
 FILES_ALLOWED = {
-    "provision.host": "reads files and lists folders for a LiveHost or from a snapshot folder; the statvfs fact",
+    "provision.host": "reads files and lists folders for a LiveHost or from a snapshot folder",
+    "provision.host_facts": "the statvfs fact",
     "provision.host_distro": "checks each release file distro would open (regular, small, inside the root)",
     "provision.untrusted": "the one reader of files anyone may have written (regular files only, bounded)",
     "provision.knowledge": "loads the tables from the package data or DLWS_KNOWLEDGE_DIR",
