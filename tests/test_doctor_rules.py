@@ -234,3 +234,15 @@ def test_every_check_the_doctor_prints_is_registered():
         assert [c for c in checks if c.startswith(prefix)], prefix
     for check in checks.values():
         assert check.explain and check.title and check.severity in ("error", "warning", "info"), check.id
+
+
+def test_driver_upgrade_fixes_name_the_driver_from_the_table():
+    from provision.doctor.advice import driver_for_cuda
+    from provision.knowledge import queries
+
+    fix = fired(mutate(CASES["DLWS-FW-003"]), "DLWS-FW-003")[0].fix
+    assert "the NVIDIA driver %s or newer (CUDA 12.8's)" % queries.min_driver_for_cuda("12.8") in fix
+    fix = fired(mutate(CASES["DLWS-DRV-005"]), "DLWS-DRV-005")[0].fix
+    assert "the NVIDIA driver %s or newer (CUDA 13.0's)" % queries.min_driver_for_cuda("13.0") in fix
+    # CUDA 12.7 was never released: no driver to name, so the CUDA version is the advice
+    assert driver_for_cuda((12, 7)) == "an NVIDIA driver that supports CUDA 12.7"

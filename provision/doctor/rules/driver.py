@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.inventory import facts
+from provision.doctor.advice import driver_for_cuda
 from provision.doctor.model import Finding, rule
+from provision.inventory import facts
 
 DRIVER_INSTALL = ("install the NVIDIA driver with your distribution's packages (Ubuntu: sudo ubuntu-drivers install; "
                   "Debian: sudo apt-get install nvidia-driver; RHEL: sudo dnf module install nvidia-driver) "
@@ -86,8 +87,8 @@ def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
             {"toolkit": toolkit.get("path"), "toolkit_version": toolkit.get("version"),
              "driver_version": facts.nvidia(inv).get("driver_version"),
              "driver_cuda": facts.nvidia(inv).get("cuda_driver_version")},
-            "upgrade the NVIDIA driver to one that supports CUDA %d.%d (dlws setup --driver upgrade --dry-run), "
-            "or use a toolkit <= CUDA %d.%d" % (have + supported),
+            "upgrade to %s (dlws setup --driver upgrade --dry-run), or use a toolkit <= CUDA %d.%d"
+            % ((driver_for_cuda(have),) + supported),
             severity=severity, subject=toolkit.get("path"))
 
 

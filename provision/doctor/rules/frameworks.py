@@ -5,8 +5,9 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, Iterator, Optional
 
-from provision.inventory import facts
+from provision.doctor.advice import driver_for_cuda
 from provision.doctor.model import Finding, rule
+from provision.inventory import facts
 
 
 def _gpu_install_hint(inv: Dict[str, Any], name: str) -> str:
@@ -62,8 +63,7 @@ def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         yield framework_newer_than_driver.finding(
             {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
              "driver_cuda": nv.get("cuda_driver_version")},
-            "upgrade the NVIDIA driver to one that supports CUDA %d.%d, or install %s built for CUDA <= %d.%d"
-            % (needs + (name,) + supported),
+            "upgrade to %s, or install %s built for CUDA <= %d.%d" % ((driver_for_cuda(needs), name) + supported),
             severity="error" if needs[0] > supported[0] else "warning", subject=name)
 
 
