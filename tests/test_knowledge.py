@@ -15,7 +15,7 @@ from packaging.version import Version
 from provision import compat, planner
 from provision.inventory import nvidia
 from provision.knowledge import load
-from provision.knowledge import queries as q
+from provision.knowledge import distributions, queries as q
 from provision.planner.model import AptRepo, DnfRepo, Request
 
 TABLES = ("cuda", "frameworks", "distributions")
@@ -253,7 +253,7 @@ def test_distribution_shape():
         seen.add(key)
         assert row["package_manager"] in managers
         assert row["eol"] is None or re.match(r"^\d{4}-\d{2}(-\d{2})?$", row["eol"])
-        assert row["eol"] is None or q._date(row["eol"]) is not None
+        assert row["eol"] is None or distributions._date(row["eol"]) is not None
         assert row["cuda_repo"] is None or re.match(r"^[a-z]+\d+$", row["cuda_repo"])
 
 

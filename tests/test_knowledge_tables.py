@@ -8,7 +8,7 @@ import os
 import pytest
 
 from provision import compat, knowledge, planner
-from provision.knowledge import queries
+from provision.knowledge import frameworks as framework_queries, queries
 from provision.planner import select
 from provision.planner.model import Request
 
@@ -157,6 +157,6 @@ def test_avx_and_retirement_come_from_the_frameworks_table(monkeypatch):
     table = copy.deepcopy(knowledge.load("frameworks"))
     table["frameworks"]["mxnet"]["retired"] = False
     table["frameworks"]["tensorflow"]["avx"]["required"] = False
-    monkeypatch.setattr(queries, "load", lambda name: table if name == "frameworks" else knowledge.load(name))
+    monkeypatch.setattr(framework_queries, "load", lambda name: table if name == "frameworks" else knowledge.load(name))
     assert not _findings(old_tf, "DLWS-FW-007") and not _findings(old_tf, "DLWS-FW-005")
     assert compat.judge(old_tf, tf).ok and not compat.judge(old_tf, compat.Build("mxnet", "1.9", "cpu")).notes

@@ -1,0 +1,96 @@
+"""CUDA toolkits and NVIDIA drivers in the cuda table: the driver a toolkit needs (and the floor of
+minor-version compatibility), the newest toolkit a driver runs, the compute capabilities nvcc builds for.
+
+Every function is pure and total: bad or unknown input answers None, never an exception.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Tuple, Union
+
+from packaging.version import Version
+
+from provision.knowledge import load
+from provision.knowledge.versions import Row, minor_of, parse_cc, parse_version
+
+
+def _os_key(os: str) -> Optional[str]:
+    return {"linux": "linux_x86_64", "windows": "windows_x86_64"}.get(os.lower() if isinstance(os, str) else "")
+
+
+def _toolkit(cuda: Any) -> Optional[Row]:
+    minor = minor_of(cuda)
+    return next((row for row in load("cuda")["toolkits"] if row["version"] == minor), None)
+
+
+def _release(row: Row, cuda: str) -> Optional[Row]:
+    """The Table 3 line of a toolkit: the GA one for '12.4', the exact update for '12.4.1'."""
+    version = parse_version(cuda)
+    if version is None:
+        return None
+    if len(version.release) < 3:
+        return row["releases"][0]
+    wanted = "%d.%d.%d" % version.release[:3]
+    return next((rel for rel in row["releases"] if rel["release"] == wanted), None)
+
+
+def min_driver_for_cuda(cuda: str, os: str = "linux", compat: bool = False) -> Optional[str]:
+    """The driver a CUDA toolkit release was published with (Table 3), e.g. '12.4' -> '550.54.14'.
+
+    With compat=True, the lower floor at which the release still runs through minor-version compatibility
+    (e.g. '12.4' -> '525.60.13'), which lacks some features (PTX JIT of newer PTX among them).
+    """
+    key = _os_key(os)
+    row = _toolkit(cuda)
+    if key is None or row is None:
+        return None
+    if compat:
+        return minor_compat_floor(cuda, os)
+    release = _release(row, cuda)
+    return release.get(key) if release else None
+
+
+def minor_compat_floor(cuda: str, os: str = "linux") -> Optional[str]:
+    """The oldest driver that runs any toolkit of this CUDA major ('12.x' -> '525.60.13' on Linux)."""
+    key = _os_key(os)
+    version = parse_version(cuda)
+    if key is None or version is None:
+        return None
+    row = next((r for r in load("cuda")["minor_version_compatibility"] if r["major"] == version.major), None)
+    return row.get(key) if row else None
+
+
+def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:
+    """The newest toolkit (major.minor) whose GA driver requirement this driver meets: '550.54.14' -> '12.4'.
+
+    None when the driver is older than every toolkit in the table, or is not a version.
+    """
+    key = _os_key(os)
+    have = parse_version(driver)
+    if key is None or have is None:
+        return None
+    best: Optional[Tuple[Version, str]] = None
+    for row in load("cuda")["toolkits"]:
+        need = parse_version(row["releases"][0].get(key))
+        if need is not None and have >= need:
+            candidate = (Version(row["version"]), row["version"])
+            if best is None or candidate[0] > best[0]:
+                best = candidate
+    return best[1] if best else None
+
+
+def cuda_supports_cc(cuda: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[bool]:
+    """Whether this toolkit's nvcc can build native code (SASS) for compute capability cc.
+
+    False below the toolkit's oldest architecture and above its newest; None when unknown.
+    """
+    row = _toolkit(cuda)
+    want = parse_cc(cc)
+    if row is None or want is None:
+        return None
+    low, high = parse_version(row.get("cc_min")), parse_version(row.get("cc_max"))
+    if low is not None and want < low:
+        return False
+    if high is None:
+        return None
+    return want <= high
