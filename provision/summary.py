@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from provision.inventory.conform import typed
 
@@ -64,64 +64,119 @@ def _gpu(gpu: Dict[str, Any]) -> str:
     ])
 
 
-def render(inv: Dict[str, Any]) -> str:
-    inv = typed(inv).to_dict()
-    rows: List[tuple] = []
+#: One labelled line of the summary; a section's further lines have an empty label.
+Row = Tuple[str, str]
+
+
+def _labelled(label: str, texts: List[str]) -> List[Row]:
+    """A section of several lines, its label on the first."""
+    return [(label if i == 0 else "", text) for i, text in enumerate(texts)]
+
+
+def _cpu_rows(inv: Dict[str, Any]) -> List[Row]:
     cpu_lines = _cpu(inv.get("cpu") or {})
-    rows.append(("CPU", cpu_lines[0]))
-    rows.append(("", cpu_lines[1]))
+    return [("CPU", cpu_lines[0]), ("", cpu_lines[1])]
+
+
+def _memory_rows(inv: Dict[str, Any]) -> List[Row]:
     mem = inv.get("memory") or {}
     swap = mem.get("swap_total_bytes")
-    rows.append(("Memory", _join(["%s (%s available)" % (size(mem.get("total_bytes")), size(mem.get("available_bytes"))),
-                                  "swap " + ("none" if swap == 0 else size(swap))])))
+    return [("Memory", _join(["%s (%s available)" % (size(mem.get("total_bytes")), size(mem.get("available_bytes"))),
+                              "swap " + ("none" if swap == 0 else size(swap))]))]
+
+
+def _os_rows(inv: Dict[str, Any]) -> List[Row]:
     osi = inv.get("os") or {}
-    rows.append(("OS", _join([
+    return [("OS", _join([
         osi.get("pretty_name") or osi.get("id") or osi.get("system") or "unknown OS",
         "kernel " + osi["kernel"] if osi.get("kernel") else None,
         "glibc " + osi["glibc"] if osi.get("glibc") else None,
         "WSL%s" % osi["wsl"] if osi.get("wsl") else None,
         "container: " + osi["container"] if osi.get("container") else None,
         "VM: " + osi["virtual_machine"] if osi.get("virtual_machine") else None,
-    ])))
-    for i, disk in enumerate(inv.get("disks") or []):
-        rows.append(("Disks" if i == 0 else "", "%s  %s %s, %s free  (%s, %s)" % (
-            disk.get("mountpoint"), disk.get("fstype"), size(disk.get("total_bytes")), size(disk.get("free_bytes")),
-            disk.get("media"), disk.get("device"))))
+    ]))]
+
+
+def _disk_rows(inv: Dict[str, Any]) -> List[Row]:
+    return _labelled("Disks", ["%s  %s %s, %s free  (%s, %s)" % (
+        disk.get("mountpoint"), disk.get("fstype"), size(disk.get("total_bytes")), size(disk.get("free_bytes")),
+        disk.get("media"), disk.get("device")) for disk in inv.get("disks") or []])
+
+
+def _nvidia_rows(inv: Dict[str, Any]) -> List[Row]:
     nv = inv.get("nvidia") or {}
-    if nv.get("driver_version") or nv.get("status") not in (None, "no-gpu"):
-        rows.append(("NVIDIA", _join([
-            "driver %s" % nv["driver_version"] if nv.get("driver_version") else
-            "Jetson (integrated GPU, driver in L4T)" if nv.get("source") == "jetson" else "no driver",
-            "CUDA %s" % nv["cuda_driver_version"] if nv.get("cuda_driver_version") else None,
-            nv.get("status") if nv.get("status") not in (None, "ok") else None,
-            nv.get("message"),
-        ])))
-    gpus = inv.get("gpus") or []
-    for i, gpu in enumerate(gpus):
-        rows.append(("GPUs" if i == 0 else "", _gpu(gpu)))
-    if not gpus:
-        rows.append(("GPUs", "none found"))
+    if not nv.get("driver_version") and nv.get("status") in (None, "no-gpu"):
+        return []
+    return [("NVIDIA", _join([
+        "driver %s" % nv["driver_version"] if nv.get("driver_version") else
+        "Jetson (integrated GPU, driver in L4T)" if nv.get("source") == "jetson" else "no driver",
+        "CUDA %s" % nv["cuda_driver_version"] if nv.get("cuda_driver_version") else None,
+        nv.get("status") if nv.get("status") not in (None, "ok") else None,
+        nv.get("message"),
+    ]))]
+
+
+def _gpu_rows(inv: Dict[str, Any]) -> List[Row]:
+    return _labelled("GPUs", [_gpu(gpu) for gpu in inv.get("gpus") or []]) or [("GPUs", "none found")]
+
+
+def _platform_rows(inv: Dict[str, Any]) -> List[Row]:
+    """ROCm and Jetson, where the inventory says anything of them."""
+    rows: List[Row] = []
     for extra, label in (("rocm", "ROCm"), ("jetson", "Jetson")):
         data = inv.get(extra) or {}
         if any(data.values()):
             rows.append((label, _join([str(v) for v in data.values() if v])))
+    return rows
+
+
+def _cuda_rows(inv: Dict[str, Any]) -> List[Row]:
     cuda = inv.get("cuda") or {}
-    for i, tk in enumerate(cuda.get("toolkits") or []):
+    lines = []
+    for tk in cuda.get("toolkits") or []:
         marks = [m for m, key in (("PATH", "path_selects"), ("LD_LIBRARY_PATH", "ld_library_path_selects"))
                  if cuda.get(key) == tk.get("path")]
-        rows.append(("CUDA" if i == 0 else "", "%s  %s%s" % (tk.get("version") or "?", tk.get("path"),
-                                                               "  (selected by %s)" % ", ".join(marks) if marks else "")))
+        lines.append("%s  %s%s" % (tk.get("version") or "?", tk.get("path"),
+                                   "  (selected by %s)" % ", ".join(marks) if marks else ""))
+    return _labelled("CUDA", lines)
+
+
+def _library_rows(inv: Dict[str, Any]) -> List[Row]:
+    """cuDNN, NCCL and TensorRT, where found."""
+    rows: List[Row] = []
     for key, label in (("cudnn", "cuDNN"), ("nccl", "NCCL"), ("tensorrt", "TensorRT")):
         libs = inv.get(key) or []
         if libs:
             rows.append((label, _join(["%s (%s)" % (lib.get("version") or "?", lib.get("source")) for lib in libs])))
+    return rows
+
+
+def _python_rows(inv: Dict[str, Any]) -> List[Row]:
     py = inv.get("python") or {}
     env = py.get("virtualenv") or py.get("conda_env")
-    rows.append(("Python", _join([py.get("version"), py.get("executable"), "env " + env if env else None]) or "unknown"))
+    return [("Python", _join([py.get("version"), py.get("executable"), "env " + env if env else None]) or "unknown")]
+
+
+def _framework_rows(inv: Dict[str, Any]) -> List[Row]:
     frameworks = inv.get("frameworks") or {}
-    rows.append(("Frameworks", _join(["%s %s%s" % (name, fw.get("version"), " (%s)" % fw["build"] if fw.get("build") else "")
-                                      for name, fw in sorted(frameworks.items())]) or "none installed"))
-    for i, err in enumerate(inv.get("errors") or []):
-        rows.append(("Errors" if i == 0 else "", "%s: %s" % (err.get("probe"), err.get("message"))))
+    text = _join(["%s %s%s" % (name, fw.get("version"), " (%s)" % fw["build"] if fw.get("build") else "")
+                  for name, fw in sorted(frameworks.items())])
+    return [("Frameworks", text or "none installed")]
+
+
+def _error_rows(inv: Dict[str, Any]) -> List[Row]:
+    return _labelled("Errors", ["%s: %s" % (err.get("probe"), err.get("message")) for err in inv.get("errors") or []])
+
+
+#: The summary's sections, in order.
+SECTIONS: Tuple[Callable[[Dict[str, Any]], List[Row]], ...] = (
+    _cpu_rows, _memory_rows, _os_rows, _disk_rows, _nvidia_rows, _gpu_rows, _platform_rows, _cuda_rows,
+    _library_rows, _python_rows, _framework_rows, _error_rows)
+
+
+def render(inv: Dict[str, Any]) -> str:
+    """The summary: each section's labelled lines, the labels in a column of their own."""
+    inv = typed(inv).to_dict()
+    rows = [row for section in SECTIONS for row in section(inv)]
     width = max(len(label) for label, _ in rows) + 2
     return "\n".join((label.ljust(width) + text).rstrip() for label, text in rows)
