@@ -30,7 +30,8 @@ def _rows():
     frameworks = load("frameworks")["frameworks"]
     for name, entry in frameworks.items():
         yield "frameworks", entry
-        for row in entry.get("releases", []) + entry.get("extras", []) + entry.get("legacy_extras", []):
+        legacy = (entry.get("reference") or {}).get("legacy_extras", [])
+        for row in entry.get("releases", []) + entry.get("extras", []) + legacy:
             yield "frameworks:" + name, row
         for key in ("pip", "and_cuda_extra"):
             if key in entry:
@@ -146,7 +147,7 @@ def test_framework_shape():
     assert tf_versions == ["2.%d" % i for i in range(12, 12 + len(tf_versions))]
     for row in frameworks["pytorch"]["releases"]:
         assert "cpu" in row["variants"]
-        assert row["pypi_default_linux_x86_64"] in row["variants"]
+        assert row["reference"]["pypi_default_linux_x86_64"] in row["variants"]
         for name, info in row["variants"].items():
             if name.startswith("cu"):
                 assert name == "cu" + info["cuda"].replace(".", "")
@@ -162,7 +163,7 @@ def test_torch_facts():
     assert _cuda_builds("2.1") == ["cu118", "cu121"]
     assert _cuda_builds("2.1.2+cu121") == ["cu118", "cu121"]
     assert _cuda_builds("2.9.0") == ["cu126", "cu128", "cu130"]
-    assert q.torch_release("2.0.1")["pypi_default_linux_x86_64"] == "cu117"
+    assert q.torch_release("2.0.1")["reference"]["pypi_default_linux_x86_64"] == "cu117"
     assert _cuda_builds("2.10") == ["cu126", "cu128", "cu130"]
     assert q.torch_release("2.1")["variants"]["cu121"]["cudnn"] == "8.9.2.26"
     assert q.torch_arch_list("2.0", "cu118") == ["3.7", "5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"]
@@ -200,13 +201,14 @@ def test_tensorflow_facts():
     assert q.needs_avx("tf", "2.15.1") and q.needs_avx("tensorflow", "1.6") and not q.needs_avx("tf", "1.5")
     assert q.needs_avx("tensorflow", "garbage") and not q.needs_avx("torch", "2.4") and not q.needs_avx(None, "2")
     info = load("frameworks")["frameworks"]["tensorflow"]
-    assert info["windows_native_gpu"]["last_version"] == "2.10"
-    assert all(not row["windows_native_gpu"] for row in info["releases"])
+    last_windows_gpu = info["reference"]["windows_native_gpu"]["last_version"]
+    assert last_windows_gpu == "2.10"
+    assert all(Version(row["version"]) > Version(last_windows_gpu) for row in info["releases"])  # none has one
 
 
 def test_jax_and_mxnet():
     extras = {row["extra"]: row for row in load("frameworks")["frameworks"]["jax"]["extras"]}
-    assert extras["cuda12"]["min_driver_linux"] == "525.60.13"
+    assert q.minor_compat_floor("12.3") == "525.60.13"  # JAX's cuda12 driver floor is CUDA 12's, from the cuda table
     assert extras["cuda12"]["pip"] == "jax[cuda12]"
     assert "cuda13" in extras
     assert q.retirement("mxnet-cu112") == {"last_release": "1.9.1",
@@ -312,10 +314,11 @@ def test_torch_pins_match_published_metadata():
         # The PyPI wheel is the CUDA build the row names: its nvidia-cuda-runtime pin gives the CUDA minor.
         runtime = next(r for r in _published("torch==" + pins["torch"])["requires_dist"] if "cuda-runtime" in r)
         cuda = Requirement(runtime).specifier
-        assert "cu" + "".join(str(next(iter(cuda)).version).split(".")[:2]) == row["pypi_default_linux_x86_64"]
-        command = row["pip_command"].format(variant="cu126")
-        assert command == "pip install %s --index-url https://download.pytorch.org/whl/cu126" % " ".join(
-            "%s==%s" % item for item in pins.items())
+        default = row["reference"]["pypi_default_linux_x86_64"]
+        assert "cu" + "".join(str(next(iter(cuda)).version).split(".")[:2]) == default
+        # previous-versions.md's line: pip install torch==X torchvision==Y torchaudio==Z --index-url .../whl/<variant>
+        assert q.pip_requirements("pytorch", row["version"], default) == ["%s==%s" % item for item in pins.items()]
+        assert q.pip_index_url("pytorch", row["version"], default) == "https://download.pytorch.org/whl/" + default
         for variant, override in (row.get("variant_pins") or {}).items():
             assert variant in row["variants"] and set(override) == set(pins)
 
@@ -378,8 +381,9 @@ def test_jax_facts():
     assert q.pip_index_url("jax", "0.10.2", "cuda12") is None
     jax = load("frameworks")["frameworks"]["jax"]
     extras = {row["extra"]: row for row in jax["extras"]}
-    assert (extras["cuda12"]["first_release"], extras["cuda13"]["first_release"]) == ("0.4.22", "0.7.2")
-    assert jax["legacy_extras"][0]["removed_in"] == "0.6.0"
+    first = {extra: next(row["version"] for row in jax["releases"] if extra in row["cuda_extras"]) for extra in extras}
+    assert first == {"cuda12": "0.4.22", "cuda13": "0.7.2"}
+    assert jax["reference"]["legacy_extras"][0]["removed_in"] == "0.6.0"
 
 
 @pytest.mark.skipif(not os.environ.get("DLWS_PYPI_TESTS"), reason="asks PyPI: set DLWS_PYPI_TESTS=1")

@@ -29,11 +29,6 @@ DOCUMENTATION_SUFFIXES = ("_source", "_sources", "_note", "_notes", "_descriptio
 UNREAD_REFERENCE_FACTS = {
     "cuda": {"label"},
     "distributions": {"full_support_end", "lts_eol", "standard_support_end"},
-    "frameworks": {"bazel", "built_with", "command", "compatible_with", "compiler", "cpu_requires", "find_links",
-                   "first_release", "github_archived", "last_version", "legacy_extras", "local_variant",
-                   "min_driver_linux", "nvidia_gpu_wheels", "pip_command", "pip_packages", "platforms",
-                   "published_cuda_extras", "pypi_default_linux_x86_64", "removed_in", "windows_native_gpu",
-                   "wsl2_gpu"},
 }
 
 
