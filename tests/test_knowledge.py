@@ -59,13 +59,27 @@ def test_every_row_cites_a_source_and_flags_what_is_unverified():
             assert row["verified"] is False, (table, row)
 
 
+def test_a_toolkit_needs_the_driver_of_its_release_labelled_ga(tmp_path, monkeypatch):
+    # '12.4' is the GA release (Table 3: 550.54.14), whatever the order of the table's lines.
+    table = load("cuda")
+    reordered = dict(table, toolkits=[dict(row, releases=row["releases"][::-1]) for row in table["toolkits"]])
+    (tmp_path / "cuda.json").write_text(json.dumps(reordered), encoding="utf-8")
+    monkeypatch.setenv("DLWS_KNOWLEDGE_DIR", str(tmp_path))
+    load.cache_clear()
+    try:
+        assert q.min_driver_for_cuda("12.4") == "550.54.14" and q.min_driver_for_cuda("12.4.1") == "550.54.15"
+        assert q.max_cuda_for_driver("550.54.14") == "12.4"
+    finally:
+        load.cache_clear()
+
+
 def test_cuda_shape():
     toolkits = load("cuda")["toolkits"]
     versions = [row["version"] for row in toolkits]
     expected = ["11.%d" % i for i in range(9)] + ["12.%d" % i for i in range(7)] + ["12.8", "12.9", "13.0"]
     assert versions[: len(expected)] == expected  # every minor 11.0 .. 13.0 (12.7 was never released)
     for row in toolkits:
-        assert row["releases"][0]["label"] == "GA"
+        assert row["releases"][0]["label"] == "GA" and [rel["label"] for rel in row["releases"]].count("GA") == 1
         for release in row["releases"]:
             assert release["release"].startswith(row["version"] + ".")
             assert DRIVER.match(release["linux_x86_64"]), release

@@ -27,7 +27,6 @@ DOCUMENTATION_SUFFIXES = ("_source", "_sources", "_note", "_notes", "_descriptio
 #: is either to be read by the code that restates it or to be dropped; the list may only shrink: a key here that
 #: code reads, or that no table has any more, fails the test below.
 UNREAD_REFERENCE_FACTS = {
-    "cuda": {"label"},
     "distributions": {"full_support_end", "lts_eol", "standard_support_end"},
 }
 

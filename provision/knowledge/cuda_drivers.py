@@ -23,13 +23,18 @@ def _toolkit(cuda: Any) -> Optional[Row]:
     return next((row for row in load("cuda")["toolkits"] if row["version"] == minor), None)
 
 
+def _ga(row: Row) -> Row:
+    """The Table 3 line of a toolkit's first release, labelled 'GA' (its updates 'Update 1', ...)."""
+    return next((rel for rel in row["releases"] if rel.get("label") == "GA"), row["releases"][0])
+
+
 def _release(row: Row, cuda: str) -> Optional[Row]:
     """The Table 3 line of a toolkit: the GA one for '12.4', the exact update for '12.4.1'."""
     version = parse_version(cuda)
     if version is None:
         return None
     if len(version.release) < 3:
-        return row["releases"][0]
+        return _ga(row)
     wanted = "%d.%d.%d" % version.release[:3]
     return next((rel for rel in row["releases"] if rel["release"] == wanted), None)
 
@@ -71,7 +76,7 @@ def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:
         return None
     best: Optional[Tuple[Version, str]] = None
     for row in load("cuda")["toolkits"]:
-        need = parse_version(row["releases"][0].get(key))
+        need = parse_version(_ga(row).get(key))
         if need is not None and have >= need:
             candidate = (Version(row["version"]), row["version"])
             if best is None or candidate[0] > best[0]:
