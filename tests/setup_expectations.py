@@ -27,11 +27,6 @@ from provision.knowledge import load
 
 NEWEST = "newest"
 
-#: The plans install the distribution's python3 when the inventory names no Python (packages.ubuntu.com python3:
-#: focal 3.8.2, jammy 3.10.6; packages.debian.org python3: bullseye 3.9.2); wheels for that Python must exist.
-DISTRO_PYTHON = ("the plan installs the distribution's python3 (%s), which the pinned wheels do not support "
-                 "(their Requires-Python); it should pick for that Python")
-
 EXPECTED = {
     "h100-sxm-server--pytorch": dict(
         picks=[("pytorch", NEWEST, "cu<=12.8")], driver="keep", repo=None,
@@ -39,7 +34,6 @@ EXPECTED = {
             "the newest torch's cu128 (cu130 needs driver >= 580); a working driver is kept"),
     "h100-sxm-server--pytorch+jax": dict(
         picks=[("pytorch", NEWEST, "cu<=12.8"), ("jax", "0.6.2", "cuda12")], driver="keep", repo=None,
-        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; JAX >= 0.7.0 needs 3.11",
         why="torch as alone; JAX must share CUDA 12 and run on 22.04's Python 3.10: jax 0.6.2 (the last for 3.10) "
             "cuda12 (cuda13 needs driver >= 580)"),
     "h100-sxm-server--tensorflow": dict(
@@ -52,7 +46,6 @@ EXPECTED = {
             "repository (Ubuntu 22.04)"),
     "h100-sxm-server--keras+jax": dict(
         impossible=["needs Python >="], alternatives=[], driver="keep", repo=None,
-        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; Keras 3.15 and JAX >= 0.7.0 need 3.11",
         why="Keras 3.15 (the table's one release) needs Python >= 3.11, and the plan's environment gets 22.04's "
             "Python 3.10"),
     "macos-m2-max--pytorch": dict(
@@ -65,12 +58,10 @@ EXPECTED = {
             "cu121, not cu124 (only under minor-version compatibility, no PTX JIT)"),
     "dgx-a100-8gpu--jax--driver-upgrade": dict(
         impossible=["no wheels for Python 3.8"], alternatives=[], driver="keep", repo=None,
-        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; every JAX row needs >= 3.9",
         why="the newest open branch (A100 is Ampere, sm_80) would allow jax[cuda13], but no JAX release in the "
             "table has wheels for 20.04's Python 3.8: nothing to install, the driver included"),
     "driver-not-loaded--pytorch": dict(
         picks=[("pytorch", "2.4", "cu124")], driver="open", repo="ubuntu2004",
-        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; torch >= 2.5 needs 3.9",
         why="RTX 2070 (Turing, sm_75) with no driver: the newest open branch from NVIDIA's ubuntu2004 repository; "
             "torch 2.4 is the last for 20.04's Python 3.8, its newest CUDA build cu124 (sm_75 in its arch list)"),
     "gtx1080-pascal--pytorch--driver-upgrade": dict(
@@ -80,11 +71,9 @@ EXPECTED = {
             "not manage 18.04's packages, so the user installs the driver"),
     "cpu-without-avx--pytorch": dict(
         picks=[("pytorch", "2.8", "cpu")], driver="none", repo=None,
-        python="3.9", golden_wrong=DISTRO_PYTHON % "Debian 11: 3.9; torch >= 2.9 needs 3.10",
         why="no GPU: the CPU build (torch needs no AVX); torch 2.8 is the last for Debian 11's Python 3.9"),
     "graviton3-arm64-server--jax": dict(
         picks=[("jax", "0.6.2", "cpu")], driver="none", repo=None,
-        python="3.10", golden_wrong=DISTRO_PYTHON % "Ubuntu 22.04: 3.10; JAX >= 0.7.0 needs 3.11",
         why="Graviton3 has no GPU: jaxlib's aarch64 CPU wheel; jax 0.6.2 is the last for 22.04's Python 3.10"),
     "mi250x-rocm-server--pytorch": dict(
         picks=[("pytorch", NEWEST, "rocm")], driver="none", repo=None,
@@ -96,7 +85,6 @@ EXPECTED = {
             "Laptop is Ada (sm_89): the newest torch's cu126 (cu128 only under minor-version compatibility)"),
     "docker-no-gpu--jax--variant-cpu": dict(
         picks=[("jax", "0.4.30", "cpu")], driver="none", repo=None,
-        python="3.9", golden_wrong=DISTRO_PYTHON % "Debian 11: 3.9; JAX >= 0.4.31 needs 3.10",
         why="--variant cpu in a container without a GPU; jax 0.4.30 is the last for Debian 11's Python 3.9"),
     "centos7-k80--pytorch": dict(
         picks=[("pytorch", "2.5", "cpu")], driver="none", repo=None,
@@ -115,7 +103,6 @@ EXPECTED = {
         why="MXNet is retired; its last release 1.9.1 has wheels up to Python 3.8 and the machine's is 3.11.7"),
     "dgx-a100-8gpu--jax": dict(
         impossible=["no wheels for Python 3.8"], alternatives=[], driver="keep", repo=None,
-        python="3.8", golden_wrong=DISTRO_PYTHON % "Ubuntu 20.04: 3.8; every JAX row needs >= 3.9",
         why="driver 450.51.06 (CUDA 11.0) is below jax[cuda12] and --driver install keeps it; but no JAX release "
             "has wheels for 20.04's Python 3.8, so neither a driver upgrade nor the CPU build is a way out"),
 }

@@ -31,10 +31,8 @@ CASES = [
     ("h100-sxm-server", ("pytorch", "jax"), {}),
     ("h100-sxm-server", ("tensorflow",), {}),
     ("h100-sxm-server", ("pytorch",), {"with_cuda_toolkit": True}),
-    ("h100-sxm-server", ("keras", "jax"), {}),
     ("macos-m2-max", ("pytorch",), {}),
     ("rtx4090-ryzen-workstation", ("pytorch",), {"version": "2.4"}),
-    ("dgx-a100-8gpu", ("jax",), {"driver": "upgrade"}),
     ("driver-not-loaded", ("pytorch",), {}),
     ("gtx1080-pascal", ("pytorch",), {"driver": "upgrade"}),
     ("cpu-without-avx", ("pytorch",), {}),
@@ -50,6 +48,8 @@ IMPOSSIBLE = [
     ("gtx1080-pascal", ("pytorch",), {"driver": "keep"}),
     ("debian12-docker-epyc-dev", ("mxnet",), {}),  # MXNet 1.9.1 stops at Python 3.8
     ("dgx-a100-8gpu", ("jax",), {}),  # driver 450 (CUDA 11.0) and --driver install keeps a present driver
+    ("h100-sxm-server", ("keras", "jax"), {}),  # Keras 3.15 needs Python >= 3.11; Ubuntu 22.04's python3 is 3.10
+    ("dgx-a100-8gpu", ("jax",), {"driver": "upgrade"}),  # no JAX row has wheels for Ubuntu 20.04's Python 3.8
 ]
 
 
@@ -147,7 +147,7 @@ WRONG_EXPECTATIONS = [
     ("h100-sxm-server--pytorch--with_cuda_toolkit-True", {"toolkit": False}, "toolkit:"),
     ("h100-sxm-server--pytorch", {"impossible": ["no AVX"], "alternatives": []}, "expected impossible"),
     ("cpu-without-avx--tensorflow", {"picks": [("tensorflow", NEWEST, "cpu")]}, "expected a plan"),
-    ("cpu-without-avx--tensorflow", {"impossible": ["no wheels for Python"]}, "impossible: no reason says"),
+    ("cpu-without-avx--tensorflow", {"impossible": ["glibc"]}, "impossible: no reason says"),
     ("gtx1080-pascal--pytorch--driver-keep", {"alternatives": [("pytorch", NEWEST, "cpu")]}, "alternatives:"),
 ]
 
@@ -365,3 +365,52 @@ def test_rhel9_pascal_enables_the_driver_module_stream_first(tmp_path):
     linted = subprocess.run([tool("ansible-lint"), "--offline", "--profile", "production", "--nocolor", str(playbook)],
                             capture_output=True, text=True, env=env, cwd=str(tmp_path))
     assert linted.returncode == 0, linted.stdout[-3000:]
+
+
+# --- the Python of a machine whose inventory names none -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("frameworks,variant", [(("pytorch",), "auto"), (("jax",), "auto"), (("jax",), "cpu"),
+                                                (("tensorflow",), "auto"), (("pytorch", "jax"), "auto")])
+def test_no_python_on_ubuntu_2004_picks_for_its_python3_38(frameworks, variant):
+    """driver-not-loaded records no Python; the plan installs Ubuntu 20.04's python3 (3.8, packages.ubuntu.com focal)
+    and creates the venv with it, so every pinned release has wheels for 3.8, or the plan is impossible and says so."""
+    from provision.knowledge import queries
+
+    inv = inventory("driver-not-loaded")
+    assert inv["python"]["version"] is None and inv["os"]["id"] == "ubuntu" and inv["os"]["version"].startswith("20.04")
+    plan = make_plan(inv, make_request(frameworks, None, variant, None, "/opt/dlws/env", "install", False))
+    assert any("Python 3.8" in note for note in plan.notes), plan.notes
+    if not plan.ok:
+        assert all("Python 3.8" in reason for reason in plan.impossible), plan.impossible
+        return
+    assert plan.choices and all(queries.python_supported(c.framework, c.release, "3.8") for c in plan.choices)
+    python = [a for s in plan.steps if s.id == "python" for a in s.actions]
+    assert [a.names for a in python] == [["python3", "python3-venv"]]  # the distribution's python3, not a guess
+    assert [a.python for s in plan.steps for a in s.actions if hasattr(a, "python")] == ["python3"]
+
+
+def test_no_python_on_ubuntu_2004_torch_is_the_last_for_38():
+    plan = make_plan(inventory("driver-not-loaded"), make_request(("pytorch",), None, "auto", None, "/opt/dlws/env",
+                                                                  "install", False))
+    assert [(c.framework, c.release) for c in plan.choices] == [("pytorch", "2.4")]
+    assert not make_plan(inventory("dgx-a100-8gpu"), make_request(("jax",), None, "auto", None, "/opt/dlws/env",
+                                                                  "upgrade", False)).ok  # no JAX row supports 3.8
+
+
+@pytest.mark.parametrize("os_id,version", [("ubuntu", "26.04"), ("debian", "14"), ("fedora", "41")])
+def test_no_python_where_dlws_does_not_know_the_python3_is_impossible(os_id, version):
+    """A release dlws installs packages on but whose python3 the distributions table does not know (no row; Fedora's
+    row names no python3): the plan does not guess, it asks for --python; with it the plan is made."""
+    inv = inventory("driver-not-loaded")
+    inv["os"].update(id=os_id, version=version)
+    request = make_request(("pytorch",), None, "auto", None, "/opt/dlws/env", "install", False)
+    plan = make_plan(inv, request)
+    assert not plan.ok and not plan.steps and not plan.choices
+    assert plan.impossible == ["the Python of the environment is unknown (the inventory has none and dlws does not "
+                               "know %s %s's python3): give --python X.Y" % (os_id, version)]
+    assert plan.alternatives == ["name the Python: dlws setup --framework pytorch --python X.Y (the version of "
+                                 "python3 on %s %s)" % (os_id, version)]
+    named = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
+    assert named.ok, named.impossible
+    assert [a.python for s in named.steps for a in s.actions if hasattr(a, "python")] == ["python3.12"]

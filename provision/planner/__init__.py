@@ -39,6 +39,24 @@ def python_version(inv: Dict[str, Any], request: Request) -> Optional[str]:
     return "%s.%s" % match.groups() if match else None
 
 
+def distribution_python(inv: Dict[str, Any]) -> Optional[str]:
+    """X.Y of the distribution's default python3 package (distributions.json), or None where dlws does not know it."""
+    info = facts.os_info(inv)
+    version = (queries.distribution(info.get("id") or "", info.get("version") or "") or {}).get("python3")
+    match = PYTHON_VERSION.match(version) if isinstance(version, str) else None
+    return "%s.%s" % match.groups() if match else None
+
+
+def _unknown_python(result: Plan, info: Dict[str, Any]) -> Plan:
+    """Impossible: the environment's Python is unknown, and wheels picked for no Python would be a guess."""
+    release = "%s %s" % (info.get("id"), info.get("version"))
+    result.impossible.append("the Python of the environment is unknown (the inventory has none and dlws does not "
+                             "know %s's python3): give --python X.Y" % release)
+    result.alternatives.append("name the Python: dlws setup %s --python X.Y (the version of python3 on %s)" % (
+        " ".join("--framework %s" % f for f in result.request.frameworks), release))
+    return result
+
+
 def _machine(inv: Dict[str, Any]) -> Dict[str, Any]:
     """The facts a plan rests on, for the reviewer."""
     info, nv = facts.os_info(inv), facts.nvidia(inv)
@@ -55,6 +73,16 @@ def plan(inv: Dict[str, Any], request: Request) -> Plan:
     inv = typed(inv).to_dict()  # a fleet host's or a hand-edited inventory: the model's types, or unknown
     result = Plan(request=request, machine=_machine(inv))
     python = python_version(inv, request)
+    interpreter = python  # what package names and commands say: python3.11, or the distribution's own python3
+    if python is None and package_manager(inv):
+        # No Python named: the python step installs the distribution's python3, so the wheels must be for its version.
+        # Without a package manager the Python is the user's (see the note in _steps), as before.
+        python, interpreter, info = distribution_python(inv), "3", facts.os_info(inv)
+        if python is None:
+            return _unknown_python(result, info)
+        row = queries.distribution(info.get("id") or "", info.get("version") or "") or {}
+        result.notes.append("the inventory names no Python version: the plan installs the python3 of %s, Python %s, "
+                            "and picks the releases for it; give --python X.Y for another" % (row.get("name"), python))
     judged = dict(inv, python=dict(inv.get("python") or {}, version=python))
     future = select.driver_after_plan(judged, request)
     verdicts = []
@@ -77,7 +105,7 @@ def plan(inv: Dict[str, Any], request: Request) -> Plan:
         if keras:
             result.choices.append(keras)
     if result.ok:
-        result.steps = _steps(inv, request, python or "3", result.choices, future is not judged, result.notes)
+        result.steps = _steps(inv, request, interpreter or "3", result.choices, future is not judged, result.notes)
     return result
 
 

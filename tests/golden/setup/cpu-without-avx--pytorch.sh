@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cpu)
+# dlws setup: pytorch 2.8 (cpu)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -37,13 +37,13 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '3/4 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cpu build, from https://download.pytorch.org/whl/cpu'
+step '3/4 install-pytorch' 'Install torch==2.8.0, torchvision==0.23.0, torchaudio==2.8.0' 'pytorch 2.8, cpu build, from https://download.pytorch.org/whl/cpu'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": "2.8.0",
+    "torchaudio": "2.8.0",
+    "torchvision": "0.23.0",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
@@ -52,13 +52,13 @@ except m.PackageNotFoundError:
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.8.0 torchvision==0.23.0 torchaudio==2.8.0
   if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": "2.8.0",
+    "torchaudio": "2.8.0",
+    "torchvision": "0.23.0",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)

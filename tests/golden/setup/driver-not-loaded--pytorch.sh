@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cu130)
+# dlws setup: pytorch 2.4 (cu124)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -28,7 +28,7 @@ else
     echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/7 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2004)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 580 (open kernel modules for these GPUs)'
+step '2/7 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2004)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 525 (open kernel modules for these GPUs)'
 if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
   echo '    already done'
 else
@@ -48,8 +48,8 @@ else
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '3/7 nvidia-driver' 'Install the NVIDIA driver (nvidia-open, >= 580)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 580 (open kernel modules for these GPUs)'
-if nvidia-smi >/dev/null 2>&1 && [ "$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1 | cut -d. -f1)" -ge 580 ]; then
+step '3/7 nvidia-driver' 'Install the NVIDIA driver (nvidia-open, >= 525)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 525 (open kernel modules for these GPUs)'
+if nvidia-smi >/dev/null 2>&1 && [ "$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n 1 | cut -d. -f1)" -ge 525 ]; then
   echo '    already done'
 else
   as_root apt-get update
@@ -74,13 +74,13 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '6/7 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu130 build, from https://download.pytorch.org/whl/cu130'
+step '6/7 install-pytorch' 'Install torch==2.4.1, torchvision==0.19.1, torchaudio==2.4.1' 'pytorch 2.4, cu124 build, from https://download.pytorch.org/whl/cu124'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": "2.4.1",
+    "torchaudio": "2.4.1",
+    "torchvision": "0.19.1",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
@@ -89,13 +89,13 @@ except m.PackageNotFoundError:
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu130 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu124 torch==2.4.1 torchvision==0.19.1 torchaudio==2.4.1
   if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": "2.4.1",
+    "torchaudio": "2.4.1",
+    "torchvision": "0.19.1",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: jax 0.10.2 (cpu)
+# dlws setup: jax 0.6.2 (cpu)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -37,12 +37,12 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '3/4 install-jax' 'Install jax==0.10.2, jaxlib==0.10.2' 'jax 0.10.2, cpu build, from PyPI'
+step '3/4 install-jax' 'Install jax==0.6.2, jaxlib==0.6.2' 'jax 0.6.2, cpu build, from PyPI'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "jax": "0.10.2",
-    "jaxlib": "0.10.2",
+    "jax": "0.6.2",
+    "jaxlib": "0.6.2",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
@@ -51,12 +51,12 @@ except m.PackageNotFoundError:
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install jax==0.10.2 jaxlib==0.10.2
+  "$DLWS_ENV/bin/python" -m pip install jax==0.6.2 jaxlib==0.6.2
   if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "jax": "0.10.2",
-    "jaxlib": "0.10.2",
+    "jax": "0.6.2",
+    "jaxlib": "0.6.2",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cu128); jax 0.10.2 (cuda12)
+# dlws setup: pytorch 2.10 (cu128); jax 0.6.2 (cuda12)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -68,12 +68,12 @@ except m.PackageNotFoundError:
     echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '4/5 install-jax' 'Install jax[cuda12]==0.10.2, jaxlib==0.10.2' 'jax 0.10.2, cuda12 build, from PyPI'
+step '4/5 install-jax' 'Install jax[cuda12]==0.6.2, jaxlib==0.6.2' 'jax 0.6.2, cuda12 build, from PyPI'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "jax": "0.10.2",
-    "jaxlib": "0.10.2",
+    "jax": "0.6.2",
+    "jaxlib": "0.6.2",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
@@ -82,12 +82,12 @@ except m.PackageNotFoundError:
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install 'jax[cuda12]==0.10.2' jaxlib==0.10.2
+  "$DLWS_ENV/bin/python" -m pip install 'jax[cuda12]==0.6.2' jaxlib==0.6.2
   if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
-    "jax": "0.10.2",
-    "jaxlib": "0.10.2",
+    "jax": "0.6.2",
+    "jaxlib": "0.6.2",
 }
 try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
