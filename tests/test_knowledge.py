@@ -250,7 +250,7 @@ def _cuda_repo(id, version):
     """Where the setup planner adds NVIDIA's repository from, for a driverless x86_64 Turing box of that release."""
     inv = {"os": {"system": "linux", "id": id, "version": version}, "cpu": {"arch": "x86_64"},
            "python": {"version": "3.11.4"}, "nvidia": {"status": "no-driver"},
-           "gpus": [{"vendor": "nvidia", "name": "Tesla T4", "compute_capability": "7.5"}]}
+           "gpus": [{"index": 0, "vendor": "nvidia", "name": "Tesla T4", "compute_capability": "7.5"}]}
     plan = planner.plan(inv, Request(("pytorch",)))
     for action in [a for step in plan.steps if step.id == "nvidia-repo" for a in step.actions]:
         if isinstance(action, AptRepo):
@@ -492,10 +492,10 @@ def test_distribution_lifecycle_facts_read_from_vendor_pages():
     # Debian LTS announcement (June 2024): LTS takes bullseye over on 2024-08-14, until 2026-08-31; buster LTS ended
     # 2024-06-30. AWS AL2023 release cadence: maintenance ends 2029-06-30, standard support 2027-06-30.
     assert q.distribution_eol("debian", "11") == datetime.date(2024, 8, 14)
-    assert q.distribution("debian", "11")["lts_eol"] == "2026-08-31"
-    assert q.distribution("debian", "10")["lts_eol"] == "2024-06-30"
+    assert q.distribution("debian", "11")["reference"]["lts_eol"] == "2026-08-31"
+    assert q.distribution("debian", "10")["reference"]["lts_eol"] == "2024-06-30"
     assert q.distribution_eol("amzn", "2023") == datetime.date(2029, 6, 30)
-    assert q.distribution("amzn", "2023")["standard_support_end"] == "2027-06-30"
+    assert q.distribution("amzn", "2023")["reference"]["standard_support_end"] == "2027-06-30"
     assert q.distribution_eol("amzn", "2") == datetime.date(2026, 6, 30)
     assert q.distribution_eol("ubuntu", "20.04") == datetime.date(2025, 5, 1)  # 'May 2025': month only
     assert q.distribution_eol("almalinux", "8.10") == datetime.date(2029, 3, 1)
