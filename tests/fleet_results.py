@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 
 from provision.doctor import diagnose
 from provision.doctor.report import to_json
-from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE
+from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE, host_folder
 from provision.inventory import collect
 from provision.snapshot import open_snapshot
 
@@ -56,6 +56,28 @@ def write_host(folder: str, host: str, snapshot: str, with_snapshot: bool = True
     if with_snapshot:
         with tarfile.open(os.path.join(path, SNAPSHOT_FILE), "w:gz") as tar:
             tar.add(snapshot, arcname="snapshot")
+    return path
+
+
+def written_by_host(inv: Dict) -> str:
+    """doctor.json as a host (or a hand editing it) may write it: the doctor's report around inv exactly as given,
+    where the doctor itself would have held it to the model's types."""
+    report = json.loads(to_json(diagnose(inv)))
+    report["inventory"] = inv
+    return json.dumps(report)
+
+
+def record(folder, host: str, inv: Optional[Dict] = None, status: str = "ok", message: Optional[str] = None,
+           doctor: Optional[str] = None) -> str:
+    """A host's folder as the gather writes it: under host_folder(host), status.json naming the host, doctor.json
+    (given as text, or the report around inv) where given."""
+    path = os.path.join(str(folder), host_folder(host))
+    os.makedirs(path)
+    with open(os.path.join(path, STATUS_FILE), "w") as handle:
+        json.dump({"host": host, "status": status, "message": message}, handle)
+    if inv is not None or doctor is not None:
+        with open(os.path.join(path, DOCTOR_FILE), "w") as handle:
+            handle.write(doctor if doctor is not None else written_by_host(inv))
     return path
 
 

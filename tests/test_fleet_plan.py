@@ -13,11 +13,9 @@ import sys
 
 import pytest
 
-from provision.doctor import diagnose
-from provision.doctor.report import to_json as doctor_json
+from fleet_results import record
 from provision.emit import ansible
 from provision.emit.yaml import dump
-from provision.fleet import DOCTOR_FILE, STATUS_FILE
 from provision.fleet.plan import class_key, inventory_name, plan_classes, run_fleet_plan
 from provision.fleet.results import load_results
 from provision.inventory import collect
@@ -54,26 +52,6 @@ def varied(inv, python, memory, kernel):
     return inv
 
 
-def written_by_host(inv):
-    """doctor.json as a host (or a hand editing it) may write it: the doctor's report around inv exactly as given,
-    where the doctor itself would have held it to the model's types."""
-    report = json.loads(doctor_json(diagnose(inv)))
-    report["inventory"] = inv
-    return json.dumps(report)
-
-
-def record(folder, host, inv=None, status="ok", message=None, doctor=None):
-    """One host's folder, as the gather writes it."""
-    path = os.path.join(str(folder), host)
-    os.makedirs(path)
-    with open(os.path.join(path, STATUS_FILE), "w") as handle:
-        json.dump({"host": host, "status": status, "message": message}, handle)
-    if inv is not None or doctor is not None:
-        with open(os.path.join(path, DOCTOR_FILE), "w") as handle:
-            handle.write(doctor if doctor is not None else written_by_host(inv))
-
-
-@pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Four classes (one of them impossible for TensorFlow: no AVX), hosts copied from fixtures under other names,
     an unreachable host and one whose doctor.json is garbage."""

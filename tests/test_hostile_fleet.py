@@ -17,9 +17,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from fleet_results import fixture
-from provision.doctor import diagnose
-from provision.doctor.report import to_json as doctor_json
+from fleet_results import fixture, record
 from provision.fleet import DOCTOR_FILE, STATUS_FILE, host_folder
 from provision.fleet.gather import playbooks_dir
 from provision.inventory import collect
@@ -33,26 +31,6 @@ NAMES = ["../victim", "a/b", "-rf", ".hidden", "..", ".", "x" * 200, "host\nname
 
 def dlws(*args, **kwargs):
     return run([sys.executable, "-m", "provision"] + list(args), **kwargs)
-
-
-def written_by_host(inv):
-    """doctor.json as a host (or a hand editing it) may write it: the doctor's report around inv exactly as given,
-    where the doctor itself would have held it to the model's types."""
-    report = json.loads(doctor_json(diagnose(inv)))
-    report["inventory"] = inv
-    return json.dumps(report)
-
-
-def record(folder, host, inv=None, doctor=None, status="ok"):
-    """A host's folder as the gather writes it: under host_folder(host), status.json naming the host."""
-    path = os.path.join(str(folder), host_folder(host))
-    os.makedirs(path)
-    with open(os.path.join(path, STATUS_FILE), "w") as handle:
-        json.dump({"host": host, "status": status, "message": None}, handle)
-    if inv is not None or doctor is not None:
-        with open(os.path.join(path, DOCTOR_FILE), "w") as handle:
-            handle.write(doctor if doctor is not None else written_by_host(inv))
-    return path
 
 
 def inventory(name):
