@@ -52,6 +52,7 @@ def varied(inv, python, memory, kernel):
     return inv
 
 
+@pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     """Four classes (one of them impossible for TensorFlow: no AVX), hosts copied from fixtures under other names,
     an unreachable host and one whose doctor.json is garbage."""
