@@ -89,7 +89,7 @@ def test_more_cpus_or_flags_than_any_machine_are_unknown(tmp_path):
 
 
 def test_numbers_too_long_for_int_are_unknown():
-    from provision.inventory import apple, cpu, libraries, memory, nvidia, python_env
+    from provision.inventory import apple, cpu, libraries, memory, nvidia_smi, python_env
     from provision.inventory.common import to_int
 
     digits = "9" * 5000  # int() refuses it (Python >= 3.11) or takes quadratic time (before)
@@ -101,7 +101,7 @@ def test_numbers_too_long_for_int_are_unknown():
     assert libraries.library_versions(["libcudnn.so.%s" % digits, "libcudnn.so.9.1.0"], "libcudnn") == ["9.1.0"]
     assert python_env.packed_cuda(digits) is None
     assert apple.apple_gpu({"gpu-core-count": digits}, None, None).cores is None
-    assert nvidia._int(digits + " MiB") is None and nvidia._mib("1" * 400) is None  # float("1" * 400) is inf
+    assert nvidia_smi._int(digits + " MiB") is None and nvidia_smi._mib("1" * 400) is None  # float("1" * 400) is inf
     assert cpu.darwin_cpu({"hw.physicalcpu": digits}, "arm64").physical_cores is None
 
 
@@ -114,10 +114,10 @@ def test_a_model_name_with_a_bad_frequency_is_no_crash():
 
 
 def test_more_gpus_than_any_machine_are_refused(tmp_path):
-    from provision.inventory import nvidia
+    from provision.inventory import nvidia_smi
 
     xml = "<nvidia_smi_log>%s</nvidia_smi_log>" % ("<gpu/>" * 1025)
-    assert nvidia.parse_nvidia_smi_xml(xml)[3] == "nvidia-smi -q -x lists more than 1024 GPUs"
+    assert nvidia_smi.parse_nvidia_smi_xml(xml)[3] == "nvidia-smi -q -x lists more than 1024 GPUs"
     folder = snapshot(tmp_path, {"/proc/cpuinfo": CPUINFO})
     (folder / "nvml.json").write_text(json.dumps({"error": None, "driver_version": "550.54.15",
                                                   "gpus": [{"index": i} for i in range(1025)]}))

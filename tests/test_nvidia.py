@@ -15,7 +15,7 @@ import pytest
 
 from provision import host_nvml
 from provision.host import MAX_GPUS, RC_NOT_FOUND, CommandResult, Host, command_key
-from provision.inventory import nvidia
+from provision.inventory import nvidia, nvidia_smi
 from provision.inventory.model import Inventory
 from provision.knowledge import gpus as gpu_table
 
@@ -180,7 +180,7 @@ PROC_VERSION_515 = ("NVRM version: NVIDIA UNIX x86_64 Kernel Module  515.76  Mon
 
 
 def test_parse_rtx4090_driver_535():
-    driver, cuda, gpus, error = nvidia.parse_nvidia_smi_xml(fixture_command("rtx4090-ryzen-workstation"))
+    driver, cuda, gpus, error = nvidia_smi.parse_nvidia_smi_xml(fixture_command("rtx4090-ryzen-workstation"))
     assert (driver, cuda, error) == ("535.86.05", "12.2", None)
     (gpu,) = gpus
     assert gpu.name == "NVIDIA GeForce RTX 4090" and gpu.vendor == "nvidia"
@@ -198,7 +198,7 @@ def test_parse_rtx4090_driver_535():
 
 
 def test_parse_tesla_t4_pre_535_names():
-    driver, cuda, gpus, error = nvidia.parse_nvidia_smi_xml(TESLA_T4_515)
+    driver, cuda, gpus, error = nvidia_smi.parse_nvidia_smi_xml(TESLA_T4_515)
     assert (driver, cuda, error) == ("515.105.01", "11.7", None)
     (gpu,) = gpus
     assert gpu.power_limit_watts == 70.0  # power_readings/enforced_power_limit
@@ -212,7 +212,7 @@ def test_parse_tesla_t4_pre_535_names():
 
 
 def test_parse_a100_mig_enabled():
-    _, _, (gpu,), error = nvidia.parse_nvidia_smi_xml(A100_MIG_535)
+    _, _, (gpu,), error = nvidia_smi.parse_nvidia_smi_xml(A100_MIG_535)
     assert error is None
     assert gpu.mig_mode == "enabled" and gpu.persistence_mode == "disabled"
     assert gpu.pci_device_id == "0x20b2" and gpu.power_limit_watts == 500.0
@@ -225,11 +225,11 @@ def test_parse_counts_compute_processes_only():
             <process_info><pid>2753460</pid><type>C</type><process_name>VLLM::Worker_TP0</process_name></process_info>
             <process_info><pid>2753461</pid><type>C+G</type><process_name>python</process_name></process_info>
         </processes>""")
-    assert nvidia.parse_nvidia_smi_xml(text)[2][0].processes == 2
+    assert nvidia_smi.parse_nvidia_smi_xml(text)[2][0].processes == 2
 
 
 def test_old_driver_xml_has_no_compute_capability_and_the_table_gives_it():
-    _, cuda, (gpu,), _ = nvidia.parse_nvidia_smi_xml(fixture_command("gtx1080-pascal"))
+    _, cuda, (gpu,), _ = nvidia_smi.parse_nvidia_smi_xml(fixture_command("gtx1080-pascal"))
     assert cuda == "10.2" and gpu.compute_capability is None and gpu.architecture is None
     assert gpu_table.nvidia_row(gpu.name)["compute_capability"] == "6.1"
 
@@ -242,13 +242,13 @@ def test_old_driver_xml_has_no_compute_capability_and_the_table_gives_it():
     "\x00\x00garbage\xff",
 ])
 def test_garbage_and_truncated_xml_give_an_error_never_an_exception(text):
-    driver, cuda, gpus, error = nvidia.parse_nvidia_smi_xml(text)
+    driver, cuda, gpus, error = nvidia_smi.parse_nvidia_smi_xml(text)
     assert (driver, cuda, gpus) == (None, None, []) and error
 
 
 def test_truncated_real_output_is_an_error():
     full = fixture_command("rtx4090-ryzen-workstation")
-    assert nvidia.parse_nvidia_smi_xml(full[: len(full) // 2])[3]
+    assert nvidia_smi.parse_nvidia_smi_xml(full[: len(full) // 2])[3]
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -680,7 +680,7 @@ def test_query_nvml_real_library_decodes_throttle_bits():
 
 
 def test_the_xml_fallback_names_the_throttle_reasons_as_nvml_does():
-    assert nvidia.THROTTLE_NAMES == tuple(name for name, _ in host_nvml.THROTTLE_REASONS)
+    assert nvidia_smi.THROTTLE_NAMES == tuple(name for name, _ in host_nvml.THROTTLE_REASONS)
 
 
 def test_pci_gpu_count_and_no_nvml_when_the_bus_has_no_nvidia_device():
