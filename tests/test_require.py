@@ -97,3 +97,20 @@ def test_bad_expressions_point_at_the_bad_token(text, column, words):
     message = str(info.value)
     assert "column %d" % column in message and words in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("text", ["gpu.memory >= 100", "ram >= 64", "swap >= 8", "disk[/data].free >= 500",
+                                  "disk[/].total > 1.5"])
+def test_a_size_without_a_unit_is_a_usage_error(text):
+    """`gpu.memory >= 100` once meant 100 bytes and passed on every GPU; now it asks what was meant."""
+    number = text.split()[-1]
+    with pytest.raises(UsageError) as info:
+        parse(text)
+    assert "%s what? write %sGiB or %sGB" % (number, number, number) in str(info.value)
+    assert "column %d" % (len(text) - len(number) + 1) in str(info.value)
+
+
+@pytest.mark.parametrize("text,met", [("swap > 0", False), ("ram > 0", True), ("gpu.count >= 2", True),
+                                      ("cpu.cores >= 64", True), ("gpu.memory >= 100B", True)])
+def test_zero_counts_and_sizes_with_a_unit_need_none(text, met):
+    assert evaluate(parse(text), INV).met is met

@@ -2,7 +2,7 @@
 
     requirement := subject [operator value]
     operator    := >= | <= | > | < | == | !=
-    value       := a number with an optional unit (24GiB, 500GB, 1.5TB), a version (12.1, 2.4.0, v3) or a word
+    value       := a number (a size needs its unit: 24GiB, 500GB, 1.5TB), a version (12.1, 2.4.0, v3) or a word
 
 Subjects (a subject without an operator asks that it is present / true):
 
@@ -167,6 +167,10 @@ def _coerce(req: Requirement, raw: str, fail: Callable[[str], UsageError]) -> Va
         value = _size(raw)
         if value is None:
             raise fail("expected a size such as 24GiB or 500GB, got %s" % excerpt(raw))
+        # "gpu.memory >= 100" would compare with 100 bytes and pass on any GPU: only zero needs no unit.
+        if value and not re.search(r"[a-zA-Z]", raw):
+            number = raw[:24]  # digits and dots only (_size took it); a long one is cut, not quoted in full
+            raise fail("a size needs a unit: %s what? write %sGiB or %sGB" % (number, number, number))
         return value
     if kind == "number":
         try:
