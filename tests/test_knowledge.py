@@ -273,6 +273,17 @@ def test_distribution_shape():
         assert row["cuda_repo"] is None or re.match(r"^[a-z]+\d+$", row["cuda_repo"])
 
 
+def test_each_apt_key_names_an_apt_folder_and_is_the_key_its_file_names():
+    """install.json's cuda_repo.apt_keys: a folder listed is the cuda_repo of an apt distribution (a typo would
+    silently fall back to the default key), and NVIDIA names a key file by the last 8 digits of its fingerprint."""
+    apt_folders = {row["cuda_repo"] for row in load("distributions")["distributions"]
+                   if row["package_manager"] == "apt" and row["cuda_repo"]}
+    keys = load("install")["cuda_repo"]["apt_keys"]
+    assert set(keys) - {"default"} <= apt_folders and "debian13" in keys
+    for folder, key in keys.items():
+        assert key["key_fingerprint"].endswith(key["key_file"][:-len(".pub")].upper()), folder
+
+
 # --- pins (checked against the published wheels' metadata in tests/pypi_framework_metadata.json) -------------------
 
 PYPI = json.load(open(os.path.join(os.path.dirname(__file__), "pypi_framework_metadata.json"), encoding="utf-8"))

@@ -414,3 +414,30 @@ def test_no_python_where_dlws_does_not_know_the_python3_is_impossible(os_id, ver
     named = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
     assert named.ok, named.impossible
     assert [a.python for s in named.steps for a in s.actions if hasattr(a, "python")] == ["python3.12"]
+
+
+# --- NVIDIA's repository key, per folder ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("os_id,version,folder,key,fingerprint", [
+    # NVIDIA signs debian13 with a new key (NVIDIA/cuda-repo-management#39 and its README 'GPG keys' table): 3bf863cc's
+    # SHA-1 binding signature is rejected by Debian 13's apt since 2026-02-01, so a plan pinning it fails at update.
+    ("debian", "13", "debian13", "8793F200.pub", "02182E60104FCDC26EAE1B8597A5D4CB8793F200"),
+    # Existing folders keep 3bf863cc: NVIDIA avoids rotating keys of existing repositories (#39, about ubuntu2404).
+    ("debian", "12", "debian12", "3bf863cc.pub", "EB693B3035CD5710E231E123A4B469963BF863CC"),
+    ("ubuntu", "24.04", "ubuntu2404", "3bf863cc.pub", "EB693B3035CD5710E231E123A4B469963BF863CC"),
+])
+def test_each_repository_folder_is_trusted_with_its_own_key(os_id, version, folder, key, fingerprint):
+    inv = inventory("driver-not-loaded")  # an NVIDIA GPU and no driver: the plan adds NVIDIA's repository
+    inv["os"].update(id=os_id, version=version)
+    plan = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
+    assert plan.ok, plan.impossible
+    repo = [a for s in plan.steps if s.id == "nvidia-repo" for a in s.actions if type(a).__name__ == "AptRepo"]
+    url = "https://developer.download.nvidia.com/compute/cuda/repos/%s/x86_64/" % folder
+    assert [(r.key_url, r.key_fingerprint) for r in repo] == [(url + key, fingerprint)]
+    pinned = "grep -q '^fpr:*:%s:'" % fingerprint
+    script, playbook = render(plan, "shell"), render(plan, "ansible")
+    assert "curl -fsSL --proto '=https' %s%s" % (url, key) in script and pinned in script
+    assert 'url: !unsafe "%s%s"' % (url, key) in playbook and pinned in playbook
+    other = "EB693B3035CD5710E231E123A4B469963BF863CC" if key != "3bf863cc.pub" else "8793F200"
+    assert other not in script and other not in playbook

@@ -190,9 +190,11 @@ def _repo_step(inv: Dict[str, Any], manager: str, why: str) -> Optional[Step]:
     prereq = Packages(manager, list(table["repo_prerequisites"][manager]["packages"]))
     if manager == "apt":
         keyring = "/usr/share/keyrings/nvidia-cuda.asc"  # apt reads armored keys named .asc in signed-by
-        action: Any = AptRepo("nvidia-cuda", url + table["cuda_repo"]["apt_key"],
-                              table["cuda_repo"]["apt_key_fingerprint"], "deb [signed-by=%s] %s /" % (keyring, url),
-                              keyring)
+        # Each folder has its own signing key (debian13's is not 3bf863cc): the folder's row, else the default.
+        keys = table["cuda_repo"]["apt_keys"]
+        key = keys.get(repo) or keys["default"]
+        action: Any = AptRepo("nvidia-cuda", url + key["key_file"], key["key_fingerprint"],
+                              "deb [signed-by=%s] %s /" % (keyring, url), keyring)
         check = "test -s /etc/apt/sources.list.d/nvidia-cuda.list"
     else:
         action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
