@@ -67,6 +67,29 @@ def test_bad_require_file_is_a_usage_error(tmp_path, content, words):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("content,words", [
+    ('requires = ["gpu.count >= 64"]', "unknown key 'requires' at the top level (the key is 'require')"),
+    ('[project]\nname = "x"\n[tool.dlws]\nrequre = ["gpu.count >= 64"]',
+     "unknown key 'requre' in [tool.dlws] (the key is 'require')"),
+    ('[project]\nname = "x"\n[tool.ruff]\nline-length = 120', "has no requirements"),
+    ("", "has no requirements"),
+])
+def test_a_require_file_that_gates_nothing_by_mistake_is_a_usage_error(tmp_path, content, words):
+    """A typo'd key once passed with zero requirements: the gate a CI file meant to set was silently open."""
+    path = tmp_path / "pyproject.toml"
+    path.write_text(content)
+    result = dlws("doctor", "--require-file", str(path))
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_explicit_empty_require_list_is_fine(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\n[tool.dlws]\nrequire = []\n')
+    result = dlws("doctor", "--format", "json", "--require-file", str(path))
+    assert result.returncode in (0, 1) and json.loads(result.stdout)["summary"]["checks"] > 0
+
+
 def test_bad_expression_is_usage_error_pointing_at_token():
     result = dlws("doctor", "--require", "gpu.memory >= 24 GiB")
     assert result.returncode == 2

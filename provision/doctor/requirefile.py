@@ -7,7 +7,7 @@ from typing import Any, Dict, List
 
 from provision.doctor.require import MAX_REQUIREMENTS
 from provision.errors import UsageError
-from provision.untrusted import read_regular
+from provision.untrusted import excerpt, read_regular
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -16,6 +16,21 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10
 
 #: A pyproject.toml is a few KiB; past this the file is no requirements file (1 MiB).
 MAX_REQUIRE_FILE_BYTES = 1024 * 1024
+#: A pyproject.toml's own tables, beside which a top-level `require` may stand.
+PYPROJECT_TABLES = ("build-system", "dependency-groups", "project", "tool")
+
+
+def _check_keys(path: str, section: Dict[str, Any], top_level: bool) -> None:
+    """A typo ("requires", "requre") would gate nothing and pass: every key but `require` is an error, and a file
+    without one is (an explicit `require = []` is fine)."""
+    known = ("require",) + (PYPROJECT_TABLES if top_level else ())
+    unknown = sorted(str(key) for key in section if key not in known)
+    if unknown:
+        raise UsageError("--require-file %s: unknown key %s %s (the key is 'require')" % (
+            path, ", ".join(excerpt(key) for key in unknown[:5]), "at the top level" if top_level else "in [tool.dlws]"))
+    if "require" not in section:
+        raise UsageError("--require-file %s has no requirements: write require = [...] at the top, or under "
+                         "[tool.dlws] in a pyproject.toml" % path)
 
 
 def read_require_file(path: str) -> List[str]:
@@ -32,7 +47,10 @@ def read_require_file(path: str) -> List[str]:
         raise UsageError("--require-file %s is not valid TOML: %s" % (path, str(exc) or type(exc).__name__)) from None
     tool = data.get("tool")
     section = tool.get("dlws", data) if isinstance(tool, dict) else data
-    requires = section.get("require", []) if isinstance(section, dict) else None
+    if not isinstance(section, dict):
+        raise UsageError("--require-file %s: [tool.dlws] must be a table with require = [...]" % path)
+    _check_keys(path, section, section is data)
+    requires = section["require"]
     if isinstance(requires, str):
         requires = [requires]
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
