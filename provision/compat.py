@@ -7,7 +7,7 @@ version, GPU architectures, driver, CPU flags); a build with no problems works h
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
@@ -30,10 +30,17 @@ class Verdict:
     build: Build
     problems: List[str] = field(default_factory=list)  # why it cannot work here
     notes: List[str] = field(default_factory=list)  # works, but worth knowing
+    unknowns: List[str] = field(default_factory=list)  # facts it needs that are missing: not judged, never "fine"
 
     @property
     def ok(self) -> bool:
+        """No problems found (which is not "works" while unknowns remain)."""
         return not self.problems
+
+    @property
+    def certain(self) -> bool:
+        """Judged on every fact it needs: ok or not, nothing was left unknown."""
+        return not self.unknowns
 
 
 def parse_target(text: str) -> tuple:
@@ -118,19 +125,56 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     _judge_driver(inv, build, verdict)
 
 
-def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+#: How a CUDA version runs on the machine's driver (cuda_on_driver).
+NATIVE, MINOR_VERSION, CANNOT, UNKNOWN = "native", "minor-version", "cannot", "unknown"
+
+
+def driver_cuda(inv: Dict[str, Any]) -> Tuple[Optional[str], bool]:
+    """The CUDA version the driver supports and whether it was derived: the one NVML or nvidia-smi reported, else
+    the newest toolkit whose GA driver the driver version meets (older drivers and some reports do not say)."""
     nv = facts.nvidia(inv)
-    driver_cuda = facts.major_minor(nv.get("cuda_driver_version"))
-    needs = facts.major_minor(build.cuda)
-    if nv.get("status") != "ok" or driver_cuda is None:
-        verdict.problems.append("no working NVIDIA driver (status %s)" % nv.get("status"))
-    elif needs and needs[0] > driver_cuda[0]:
-        verdict.problems.append("driver %s supports CUDA %s, the build needs CUDA %d (driver >= %s)" % (
-            nv.get("driver_version"), nv.get("cuda_driver_version"), needs[0],
-            queries.minor_compat_floor("%d.0" % needs[0]) or "?"))
-    elif needs and needs > driver_cuda:
-        verdict.notes.append("CUDA %d.%d on a CUDA %s driver runs under minor-version compatibility" % (
-            needs + (nv.get("cuda_driver_version"),)))
+    if facts.major_minor(nv.get("cuda_driver_version")):
+        return nv["cuda_driver_version"], False
+    derived = queries.max_cuda_for_driver(nv.get("driver_version") or "")
+    return derived, derived is not None
+
+
+def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
+    """How code built with CUDA X.Y (a framework build, a toolkit) runs on this machine's driver D, and why:
+    NATIVE where D supports >= X.Y; MINOR_VERSION where X is D's major and D meets X's minor-version compatibility
+    floor (everything but PTX JIT of newer code runs); CANNOT otherwise; UNKNOWN where a fact is missing."""
+    nv = facts.nvidia(inv)
+    if nv.get("status") != "ok":
+        return CANNOT, "no working NVIDIA driver (status %s)" % nv.get("status")
+    needs = facts.major_minor(cuda)
+    supported, derived = driver_cuda(inv)
+    have = facts.major_minor(supported)
+    if needs is None:
+        return UNKNOWN, "the CUDA version the build was made with"
+    if have is None:
+        return UNKNOWN, ("which CUDA version driver %s supports" % nv["driver_version"] if nv.get("driver_version")
+                         else "which CUDA version the driver supports (no driver version either)")
+    driver = "driver %s supports CUDA %s%s" % (nv.get("driver_version"), supported,
+                                               " (derived from its version)" if derived else "")
+    if needs <= have:
+        return NATIVE, driver
+    floor = queries.minor_compat_floor("%d.0" % needs[0])
+    if needs[0] != have[0]:
+        return CANNOT, "%s, the build needs CUDA %d (driver >= %s)" % (driver, needs[0], floor or "?")
+    have_driver, floor_version = facts.version(nv.get("driver_version")), facts.version(floor)
+    if have_driver is None or floor_version is None:
+        return UNKNOWN, "whether %s runs CUDA %d.%d under minor-version compatibility (driver version %s, floor %s)" \
+            % (driver, needs[0], needs[1], nv.get("driver_version"), floor)
+    if have_driver < floor_version:
+        return CANNOT, "%s, CUDA %d.%d needs driver >= %s (CUDA %d's minor-version compatibility floor)" % (
+            driver, needs[0], needs[1], floor, needs[0])
+    return MINOR_VERSION, "CUDA %d.%d on a CUDA %s driver%s runs under minor-version compatibility; PTX JIT of " \
+        "newer code fails" % (needs + (supported, " (derived from its version)" if derived else ""))
+
+
+def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    kind, why = cuda_on_driver(inv, build.cuda)
+    {CANNOT: verdict.problems, MINOR_VERSION: verdict.notes, UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
 
 
 def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
@@ -176,12 +220,12 @@ def relevant(inv: Dict[str, Any], build: Build) -> bool:
 
 
 def best_build(inv: Dict[str, Any], framework: str, release: str) -> List[Verdict]:
-    """The builds of a release for this machine's hardware, judged: working first, GPU before CPU, newest CUDA
-    first."""
+    """The builds of a release for this machine's hardware, judged: working first, GPU before CPU, fully judged
+    before those with unknowns, newest CUDA first."""
     verdicts = [judge(inv, b) for b in builds(framework, release) if relevant(inv, b)]
 
     def rank(v: Verdict) -> tuple:
         cuda = facts.major_minor(v.build.cuda) or (0, 0)
-        return (not v.ok, v.build.variant == "cpu", bool(v.notes), tuple(-x for x in cuda))
+        return (not v.ok, v.build.variant == "cpu", bool(v.unknowns), bool(v.notes), tuple(-x for x in cuda))
 
     return sorted(verdicts, key=rank)

@@ -1,0 +1,74 @@
+"""The one compatibility judgment (provision/compat.py): driver floors, derived driver CUDA, PTX-only GPUs, unknowns,
+and doctor rules, --target and setup agreeing on every recorded machine."""
+
+import copy
+
+import pytest
+
+from provision import compat
+from provision.knowledge import queries
+
+
+def machine(driver="550.54.14", cuda="12.4", cc="8.0", glibc="2.35"):
+    """A Linux x86_64 box with one NVIDIA GPU; None leaves a fact out."""
+    return {"nvidia": {"status": "ok", "driver_version": driver, "cuda_driver_version": cuda},
+            "gpus": [{"vendor": "nvidia", "index": 0, "name": "GPU", "compute_capability": cc}],
+            "python": {"version": "3.10"}, "cpu": {"arch": "x86_64", "flags": ["avx", "avx2"]},
+            "os": {"system": "linux", "id": "ubuntu", "version": "22.04", "glibc": glibc}}
+
+
+def verdict(inv, framework, release, variant):
+    return next(compat.judge(inv, b) for b in compat.builds(framework, release) if b.variant == variant)
+
+
+def test_same_major_below_the_minor_version_floor_cannot_run():
+    # 450.51.06 is CUDA 11.0's launch driver; CUDA 11.x minor-version compatibility starts at 450.80.02.
+    floor = queries.minor_compat_floor("11.0")
+    old = machine("450.51.06", "11.0")
+    assert not verdict(old, "pytorch", "2.4", "cu118").ok
+    assert floor in verdict(old, "pytorch", "2.4", "cu118").problems[0]
+    assert not verdict(old, "tensorflow", "2.14", "cuda").ok
+    fixed = verdict(machine(floor, "11.0"), "pytorch", "2.4", "cu118")
+    assert fixed.ok and "minor-version compatibility; PTX JIT" in fixed.notes[0]
+
+
+def test_native_and_cross_major():
+    assert verdict(machine(), "pytorch", "2.4", "cu124").ok
+    assert not verdict(machine(), "pytorch", "2.4", "cu124").notes
+    assert "needs CUDA 12" in verdict(machine("470.57.02", "11.4"), "pytorch", "2.4", "cu121").problems[0]
+
+
+def test_driver_cuda_is_derived_from_the_driver_version_when_not_reported():
+    inv = machine("550.54.14", None)
+    assert compat.driver_cuda(inv) == (queries.max_cuda_for_driver("550.54.14"), True)
+    assert compat.driver_cuda(machine()) == ("12.4", False)
+    kind, why = compat.cuda_on_driver(inv, "12.4")
+    assert kind == compat.NATIVE and "derived" in why
+    kind, why = compat.cuda_on_driver(machine("450.51.06", None), "11.8")
+    assert kind == compat.CANNOT and "derived" in why
+
+
+def test_a_driver_cuda_neither_reported_nor_derivable_is_unknown_not_fine():
+    for inv in (machine(None, None), machine("garbage", None)):
+        judged = verdict(inv, "pytorch", "2.4", "cu121")
+        assert judged.ok and not judged.certain and judged.unknowns
+    assert compat.cuda_on_driver(machine(None, None), "12.1")[0] == compat.UNKNOWN
+
+
+def test_the_planner_ranks_judged_builds_before_unknown_ones():
+    inv = machine()
+    ranked = compat.best_build(inv, "pytorch", "2.4")
+    assert ranked[0].certain and ranked[0].build.variant != "cpu"
+
+
+def test_a_broken_driver_is_still_a_problem():
+    inv = copy.deepcopy(machine())
+    inv["nvidia"]["status"] = "no-driver"
+    assert not verdict(inv, "pytorch", "2.4", "cu121").ok
+
+
+@pytest.mark.parametrize("driver,cuda,kind", [
+    ("550.54.14", "12.4", compat.NATIVE), ("525.60.13", "12.0", compat.MINOR_VERSION),
+    ("520.61.05", "11.8", compat.CANNOT)])
+def test_cuda_on_driver_kinds_for_a_cuda_12_4_build(driver, cuda, kind):
+    assert compat.cuda_on_driver(machine(driver, cuda), "12.4")[0] == kind
