@@ -96,3 +96,30 @@ def test_gpu_without_a_working_driver_is_not_ready_for_the_gpu():
     finding = check_target(fixture("driver-not-loaded"), "pytorch")[0]
     assert (finding.id, finding.severity) == ("DLWS-TGT-001", "warning")
     assert "no working NVIDIA driver" in finding.fix
+
+
+def test_without_a_version_the_newest_release_that_fits_is_judged_and_named():
+    """CentOS 7's glibc 2.17 loads no torch wheel after 2.5 (manylinux2014): the newest release fails, an older one
+    fits. Without a version the verdict is about the release dlws setup picks, named with why the newest is not it."""
+    from provision.planner import plan
+    from provision.planner.model import Request
+
+    inv = fixture("centos7-k80")
+    newest = compat.releases("pytorch")[0]
+    finding = check_target(inv, "pytorch")[0]
+    picked = [(c.release, c.variant) for c in plan(inv, Request(("pytorch",))).choices]
+    assert picked == [("2.5", "cpu")]  # setup's choice (tests/setup_expectations.py: centos7-k80--pytorch)
+    assert (finding.id, finding.severity) == ("DLWS-TGT-002", "info")
+    assert finding.title == ("pytorch: the newest release that fits is 2.5 (cpu); %s does not: its Linux wheels "
+                             "need glibc >= 2.28 (this machine has 2.17)" % newest)
+    assert finding.evidence["release"] == "2.5" and list(finding.evidence["newest"]) == [newest]
+    named = check_target(inv, "torch==%s" % newest)[0]  # a version named: that release is judged, as before
+    assert (named.id, named.severity) == ("DLWS-TGT-001", "error") and "cannot work" in named.title
+
+
+def test_without_a_version_a_gpu_machine_whose_gpu_builds_all_fail_names_the_cpu_release():
+    finding = check_target(fixture("gtx1080-pascal"), "pytorch")[0]  # driver 430 (CUDA 10.2), glibc 2.27
+    assert (finding.id, finding.severity) == ("DLWS-TGT-001", "warning")
+    assert finding.title.startswith("pytorch: the newest release that fits is 2.5 (cpu); %s does not: "
+                                    % compat.releases("pytorch")[0]) and finding.title.endswith("only on the CPU here")
+    assert "driver 430.26 supports CUDA 10.2" in finding.fix
