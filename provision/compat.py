@@ -177,6 +177,21 @@ def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     {CANNOT: verdict.problems, MINOR_VERSION: verdict.notes, UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
 
 
+def judge_installed(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Verdict]:
+    """How an installed framework's CUDA build (an inventory entry: version, cuda) runs on this machine's driver:
+    the driver part of judge(), for DLWS-FW-003. None for a build without CUDA."""
+    if not entry.get("cuda"):
+        return None
+    framework = queries.normalize_framework(name) or name
+    version = (entry.get("version") or "").split("+")[0]
+    release = (queries.framework_release(framework, version) or {}).get("version") or version
+    cuda = facts.major_minor(entry["cuda"])
+    variant = "cu%d%d" % cuda if framework == "pytorch" and cuda else "cuda"
+    verdict = Verdict(Build(framework, release, variant, cuda=entry["cuda"]))
+    _judge_driver(inv, verdict.build, verdict)
+    return verdict
+
+
 def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     """Linux wheels are built for a manylinux glibc floor; an older glibc cannot load them."""
     floor = (queries.framework_release(build.framework, build.release) or {}).get("glibc_min_linux_x86_64")

@@ -10,6 +10,7 @@ import pytest
 from provision.doctor import all_checks, all_rules, diagnose, model, rule_modules
 from provision.doctor.model import Rule
 from provision.inventory.model import Ecc, Framework, Gpu, Inventory, Pcie, Toolkit
+from provision.knowledge import queries
 
 GiB = 2 ** 30
 #: End-of-life checks compare with the day they are given: the tests pin it, so verdicts do not move with the calendar.
@@ -132,11 +133,35 @@ def test_every_rule_has_a_case_and_an_explanation():
         assert rule.explain and rule.title and rule.severity in ("error", "warning", "info")
 
 
-def test_minor_cuda_mismatch_is_a_warning_major_an_error():
+def test_minor_cuda_mismatch_is_info_below_the_floor_or_major_an_error():
+    # torch cu128 on a CUDA 12.4 driver runs under minor-version compatibility, as setup plans it: an info.
     minor = fired(mutate(CASES["DLWS-FW-003"]), "DLWS-FW-003")[0]
-    assert minor.severity == "warning"
+    assert minor.severity == "info" and "PTX JIT" in minor.evidence["judgment"][0]
     major = fired(mutate(lambda i: i["frameworks"]["torch"].update(cuda="13.0", build="cuda 13.0")), "DLWS-FW-003")[0]
     assert major.severity == "error"
+    # CUDA 11.0's launch driver is below CUDA 11's minor-version floor: cu118 cannot run.
+    floor = queries.minor_compat_floor("11.0")
+    old = mutate(lambda i: (i["nvidia"].update(driver_version="450.51.06", cuda_driver_version="11.0"),
+                            i["frameworks"]["torch"].update(version="2.4.1+cu118", build="cuda 11.8", cuda="11.8")))
+    below = fired(old, "DLWS-FW-003")[0]
+    assert below.severity == "error" and floor in below.evidence["judgment"][0]
+    old["nvidia"]["driver_version"] = floor
+    assert fired(old, "DLWS-FW-003")[0].severity == "info"
+
+
+def test_the_driver_cuda_is_derived_when_the_driver_does_not_report_it():
+    inv = mutate(lambda i: (i["nvidia"].update(cuda_driver_version=None),
+                            i["frameworks"]["torch"].update(version="2.7.0+cu130", build="cuda 13.0", cuda="13.0")))
+    found = fired(inv, "DLWS-FW-003")[0]
+    assert found.severity == "error" and found.evidence["driver_cuda_derived"] is True
+    assert found.evidence["driver_cuda"] == queries.max_cuda_for_driver("550.54.15")
+
+
+def test_toolkit_of_the_drivers_major_runs_under_minor_version_compatibility():
+    inv = mutate(lambda i: i["cuda"]["toolkits"].append({"version": "12.8.61", "path": "/usr/local/cuda-12.8",
+                                                         "source": "/usr/local"}))
+    assert [f.severity for f in fired(inv, "DLWS-DRV-005")] == ["info"]
+    assert [f.severity for f in fired(mutate(CASES["DLWS-DRV-005"]), "DLWS-DRV-005")] == ["error"]
 
 
 def test_a_rule_that_raises_becomes_a_finding(monkeypatch):

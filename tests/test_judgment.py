@@ -2,11 +2,20 @@
 and doctor rules, --target and setup agreeing on every recorded machine."""
 
 import copy
+import json
+import os
+from functools import lru_cache
 
 import pytest
 
 from provision import compat
+from provision.doctor import diagnose
+from provision.doctor.target import check_target
+from provision.inventory import collect
 from provision.knowledge import queries
+from provision.planner import plan as make_plan
+from provision.planner.model import Request
+from provision.snapshot import open_snapshot
 
 
 def machine(driver="550.54.14", cuda="12.4", cc="8.0", glibc="2.35"):
@@ -72,3 +81,49 @@ def test_a_broken_driver_is_still_a_problem():
     ("520.61.05", "11.8", compat.CANNOT)])
 def test_cuda_on_driver_kinds_for_a_cuda_12_4_build(driver, cuda, kind):
     assert compat.cuda_on_driver(machine(driver, cuda), "12.4")[0] == kind
+
+
+# --- one judgment: setup and --target agree on every recorded machine -------------------------------------------
+
+SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")
+FIXTURES = sorted(d for d in os.listdir(SNAPSHOTS) if os.path.isdir(os.path.join(SNAPSHOTS, d)))
+AGREEING = ("pytorch", "tensorflow", "jax")  # MXNet is refused as retired by --target, by policy, not judgment
+INSTALLED = {"pytorch": "torch", "tensorflow": "tensorflow", "jax": "jax"}  # the inventory's framework names
+
+
+@lru_cache(maxsize=None)
+def recorded_json(fixture):
+    return json.dumps(collect(open_snapshot(os.path.join(SNAPSHOTS, fixture))).to_dict())
+
+
+def recorded(fixture):
+    return json.loads(recorded_json(fixture))
+
+
+def unfit(findings):
+    return [f for f in findings if f.id == "DLWS-TGT-001" and f.severity == "error"]
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_what_setup_plans_target_accepts_and_what_target_rejects_setup_never_plans(fixture):
+    inv = recorded(fixture)
+    python = (inv.get("python") or {}).get("version")
+    for framework in AGREEING:
+        # driver keep: setup judges the machine as it is, as --target does
+        chosen = make_plan(inv, Request((framework,), python=python, driver="keep"))
+        if chosen.ok:
+            choice = chosen.choices[0]
+            if compat.releases(framework):  # JAX without release rows is judged by its extras alone
+                assert not unfit(check_target(inv, "%s==%s" % (framework, choice.release))), (framework, choice)
+            if choice.cuda:  # the doctor does not call the planned build, once installed, too new for the driver
+                installed = copy.deepcopy(inv)
+                installed.setdefault("frameworks", {})[INSTALLED[framework]] = {
+                    "version": next(iter(choice.packages.values()), choice.release), "build": "cuda " + choice.cuda,
+                    "cuda": choice.cuda}
+                severities = {f.severity for f in diagnose(installed).findings if f.id == "DLWS-FW-003"
+                              and f.subject == INSTALLED[framework]}
+                assert severities <= {"info"}, (framework, choice.release, choice.variant, severities)
+        for release in compat.releases(framework):
+            if unfit(check_target(inv, "%s==%s" % (framework, release))):
+                planned = make_plan(inv, Request((framework,), version=release, python=python, driver="keep"))
+                assert not planned.ok, (framework, release, [c.variant for c in planned.choices])

@@ -15,8 +15,8 @@ UNFIT = declare("DLWS-TGT-001", "error", "Target framework cannot work on this m
     of that release (CUDA, ROCm and CPU variants) against the GPUs' compute capabilities, the driver, the Python
     and the glibc, from the knowledge base. An error when no build works (the evidence says why for each one), a
     warning when only the CPU build would run on a GPU machine, or when the best build cannot be judged because a
-    fact it needs is unknown (the finding names what is missing: "cannot judge", never "works"). MXNet is retired: no build fits a current
-    machine. Each target is a check of its own (one JUnit test case, named "target: TEXT").""")
+    fact it needs is unknown (the finding names what is missing: "cannot judge", never "works"). MXNet is retired:
+    no build fits a current machine. Each target is a check of its own (one JUnit test case, named "target: TEXT").""")
 READY = declare("DLWS-TGT-002", "info", "Target framework fits this machine", "target", """
     The --target framework has a build that works here (a GPU build where there are GPUs); the finding names it
     and the fix is the dlws setup command that plans its install.""")

@@ -72,21 +72,27 @@ def gpu_lost(inv: Dict[str, Any]) -> Any:
 
 @rule("DLWS-DRV-005", "error", "A CUDA toolkit needs a newer driver than the one installed")
 def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
-    """The driver reports the highest CUDA version it supports. A toolkit of a newer major version cannot run on it
-    at all; a newer minor of the same major runs under CUDA minor-version compatibility but fails on features
-    that need the newer driver (PTX JIT of newer code). Upgrade the driver, or use a toolkit the driver supports."""
-    supported = facts.major_minor(facts.nvidia(inv).get("cuda_driver_version"))
-    if supported is None:
+    """The driver supports CUDA up to a version (reported, or derived from the driver version). A toolkit of a newer
+    major cannot run on it at all, nor one of the same major below that major's minor-version compatibility floor
+    (an error); from the floor on it runs under minor-version compatibility but fails on features that need the
+    newer driver, PTX JIT of newer code (an info). The judgment frameworks and setup get. Upgrade the driver, or use
+    a toolkit the driver supports."""
+    from provision import compat
+
+    cuda, derived = compat.driver_cuda(inv)
+    supported = facts.major_minor(cuda)
+    if facts.nvidia(inv).get("status") != "ok" or supported is None:
         return
     for toolkit in (inv.get("cuda") or {}).get("toolkits") or []:
         have = facts.major_minor(toolkit.get("version"))
-        if have is None or have <= supported:
+        kind, why = compat.cuda_on_driver(inv, toolkit.get("version"))
+        if have is None or kind not in (compat.CANNOT, compat.MINOR_VERSION):
             continue
-        severity = "error" if have[0] > supported[0] else "warning"
+        severity = "error" if kind == compat.CANNOT else "info"
         yield toolkit_newer_than_driver.finding(
             {"toolkit": toolkit.get("path"), "toolkit_version": toolkit.get("version"),
              "driver_version": facts.nvidia(inv).get("driver_version"),
-             "driver_cuda": facts.nvidia(inv).get("cuda_driver_version")},
+             "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": why},
             "upgrade to %s (dlws setup --driver upgrade --dry-run), or use a toolkit <= CUDA %d.%d"
             % ((driver_for_cuda(have),) + supported),
             severity=severity, subject=toolkit.get("path"))

@@ -48,23 +48,28 @@ def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
 
 @rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
 def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
-    """A framework built for CUDA X.Y needs a driver that supports CUDA X (for a newer major it fails with "CUDA
-    driver version is insufficient for CUDA runtime version"; a newer minor runs under minor-version compatibility
-    but PTX JIT compilation of newer code fails). Upgrade the driver, or install the framework's variant for an
-    older CUDA."""
+    """A framework built for CUDA X.Y runs natively on a driver that supports CUDA >= X.Y. On an older driver of the
+    same major it runs under minor-version compatibility once the driver meets that major's floor, but PTX JIT
+    compilation of newer code fails (an info); below the floor, or for a newer major, it fails with "CUDA driver
+    version is insufficient for CUDA runtime version" (an error). The same judgment as setup and --target: upgrade
+    the driver, or install the framework's variant for an older CUDA."""
+    from provision import compat
+
     nv = facts.nvidia(inv)
-    supported = facts.major_minor(nv.get("cuda_driver_version"))
-    if supported is None:
+    cuda, derived = compat.driver_cuda(inv)
+    supported = facts.major_minor(cuda)
+    if nv.get("status") != "ok" or supported is None:
         return
     for name, entry in sorted(facts.frameworks(inv).items()):
+        verdict = compat.judge_installed(inv, name, entry)
         needs = facts.major_minor(entry.get("cuda"))
-        if needs is None or needs <= supported:
+        if verdict is None or needs is None or not (verdict.problems or verdict.notes):
             continue
         yield framework_newer_than_driver.finding(
             {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
-             "driver_cuda": nv.get("cuda_driver_version")},
+             "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": verdict.problems or verdict.notes},
             "upgrade to %s, or install %s built for CUDA <= %d.%d" % ((driver_for_cuda(needs), name) + supported),
-            severity="error" if needs[0] > supported[0] else "warning", subject=name)
+            severity="error" if verdict.problems else "info", subject=name)
 
 
 @rule("DLWS-FW-004", "warning", "Installed frameworks pull different CUDA versions")
