@@ -78,7 +78,9 @@ def check_target(inv: Dict[str, Any], text: str) -> List[Finding]:
         older = "%s: the newest release that fits is %s (%s); %s does not: %s" % (
             text, release, best.build.variant, newest, "; ".join(unfit) or "see the evidence")
     if best.ok and (best.build.variant != "cpu" or not has_gpu):
-        fix = "dlws setup --framework %s%s --dry-run" % (framework, " --version " + version if version else "")
+        # --variant cpu: beside a GPU no build is for (an AMD GPU and JAX), setup's auto finds no build at all
+        fix = "dlws setup --framework %s%s%s --dry-run" % (framework, " --version " + version if version else "",
+                                                           " --variant cpu" if best.build.variant == "cpu" else "")
         return [READY.finding(dict(evidence, notes=best.notes), fix,
                               title=older or "%s is ready: %s fits this machine" % (text, _describe(best)),
                               subject=text)]

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.doctor.advice import driver_for_cuda
+from provision.doctor.advice import driver_for_cuda, driver_install, planned
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
-
-DRIVER_INSTALL = ("install the NVIDIA driver with your distribution's packages (Ubuntu: sudo ubuntu-drivers install; "
-                  "Debian: sudo apt-get install nvidia-driver; RHEL: sudo dnf module install nvidia-driver) "
-                  "or plan it with: dlws setup --driver install --dry-run")
 
 
 def _secure_boot_refused(inv: Dict[str, Any]) -> bool:
@@ -30,7 +26,7 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     if nv.get("status") == "no-driver" and not info.get("container") and not info.get("wsl") \
             and not _secure_boot_refused(inv):
         return no_driver.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
-                                 "sudo modprobe nvidia; if that fails, " + DRIVER_INSTALL)
+                                 "sudo modprobe nvidia; if that fails, " + driver_install(inv))
 
 
 @rule("DLWS-DRV-002", "error", "The open-source nouveau driver is driving the NVIDIA GPU")
@@ -42,7 +38,7 @@ def nouveau(inv: Dict[str, Any]) -> Any:
         return nouveau.finding(
             {"nvidia.status": "nouveau"},
             "printf 'blacklist nouveau\\noptions nouveau modeset=0\\n' | sudo tee /etc/modprobe.d/blacklist-nouveau.conf"
-            " && sudo update-initramfs -u (RHEL: sudo dracut --force) && sudo reboot; then " + DRIVER_INSTALL)
+            " && sudo update-initramfs -u (RHEL: sudo dracut --force) && sudo reboot; then " + driver_install(inv))
 
 
 @rule("DLWS-DRV-003", "error", "NVIDIA driver/library version mismatch: reboot to load the upgraded driver")
@@ -93,8 +89,8 @@ def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
             {"toolkit": toolkit.get("path"), "toolkit_version": toolkit.get("version"),
              "driver_version": facts.nvidia(inv).get("driver_version"),
              "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": why},
-            "upgrade to %s (dlws setup --driver upgrade --dry-run), or use a toolkit <= CUDA %d.%d"
-            % ((driver_for_cuda(have),) + supported),
+            "upgrade to %s%s, or use a toolkit <= CUDA %d.%d"
+            % ((driver_for_cuda(have), planned(inv, "upgrade")) + supported),
             severity=severity, subject=toolkit.get("path"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, Iterator, Optional
 
-from provision.doctor.advice import driver_for_cuda
+from provision.doctor.advice import driver_for_cuda, setup_command
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
 
@@ -84,9 +84,10 @@ def conflicting_cuda(inv: Dict[str, Any]) -> Any:
         if cuda and name in ("torch", "tensorflow", "jax", "jaxlib", "mxnet"):
             majors[name] = cuda[0]
     if len(set(majors.values())) > 1:
+        together = setup_command(inv, sorted(majors))
         return conflicting_cuda.finding({"cuda_major_by_framework": majors},
                                         "use one virtual environment per framework, or builds for the same CUDA "
-                                        "major (dlws setup --framework A --framework B --dry-run)")
+                                        "major" + (" (%s)" % together if together else ""))
 
 
 @rule("DLWS-FW-005", "error", "TensorFlow installed on a CPU without AVX")

@@ -6,6 +6,7 @@ import datetime
 from typing import Any, Dict
 
 from provision.inventory import facts
+from provision.doctor.advice import setup_command
 from provision.doctor.model import rule
 
 @rule("DLWS-OS-003", "error", "Container without GPU passthrough on a host with NVIDIA GPUs")
@@ -32,9 +33,11 @@ def not_provisionable(inv: Dict[str, Any]) -> Any:
     info = facts.os_info(inv)
     os_id, version = info.get("id"), facts.version(info.get("version"))
     if os_id and not queries.provisionable(os_id, version.release[0] if version else None):  # as the planner does
+        command = setup_command(inv)
         return not_provisionable.finding({"os.id": os_id, "os.version": facts.os_info(inv).get("version")},
-                                         "use the plan of the closest supported distribution as a guide: "
-                                         "dlws setup --dry-run --format shell")
+                                         "install the system packages (Python with venv, the NVIDIA driver) by "
+                                         "hand; " + ("dlws plans the rest: " + command if command else
+                                                     "no framework build dlws knows fits this machine as it is"))
 
 
 @rule("DLWS-OS-001", "warning", "Distribution past its end of standard support")
