@@ -123,6 +123,7 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
         if supported is False:
             verdict.problems.append("no kernels for %s (compute capability %s)" % (facts.gpu_label(gpu), cc))
     _judge_driver(inv, build, verdict)
+    _judge_ptx(inv, build, verdict)
 
 
 #: How a CUDA version runs on the machine's driver (cuda_on_driver).
@@ -172,6 +173,19 @@ def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
         "newer code fails" % (needs + (supported, " (derived from its version)" if derived else ""))
 
 
+def _judge_ptx(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """A GPU newer than a torch build's newest SASS runs its PTX, JIT-compiled by the driver: minor-version
+    compatibility does not cover that, the driver must support the build's CUDA itself."""
+    if build.framework != "pytorch" or cuda_on_driver(inv, build.cuda)[0] != MINOR_VERSION:
+        return
+    for gpu in facts.gpus(inv, "nvidia"):
+        cc = gpu.get("compute_capability")
+        if cc and queries.torch_kernels_for_cc(build.release, build.variant, cc) == "ptx":
+            verdict.problems.append("%s (compute capability %s) runs this build only through PTX JIT, which needs a "
+                                    "driver for CUDA %s (this one supports CUDA %s)" % (
+                                        facts.gpu_label(gpu), cc, build.cuda, driver_cuda(inv)[0]))
+
+
 def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     kind, why = cuda_on_driver(inv, build.cuda)
     {CANNOT: verdict.problems, MINOR_VERSION: verdict.notes, UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
@@ -179,7 +193,7 @@ def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
 
 def judge_installed(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Verdict]:
     """How an installed framework's CUDA build (an inventory entry: version, cuda) runs on this machine's driver:
-    the driver part of judge(), for DLWS-FW-003. None for a build without CUDA."""
+    the driver and PTX parts of judge(), for DLWS-FW-003. None for a build without CUDA."""
     if not entry.get("cuda"):
         return None
     framework = queries.normalize_framework(name) or name
@@ -189,6 +203,7 @@ def judge_installed(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Op
     variant = "cu%d%d" % cuda if framework == "pytorch" and cuda else "cuda"
     verdict = Verdict(Build(framework, release, variant, cuda=entry["cuda"]))
     _judge_driver(inv, verdict.build, verdict)
+    _judge_ptx(inv, verdict.build, verdict)
     return verdict
 
 

@@ -83,6 +83,20 @@ def test_cuda_on_driver_kinds_for_a_cuda_12_4_build(driver, cuda, kind):
     assert compat.cuda_on_driver(machine(driver, cuda), "12.4")[0] == kind
 
 
+def test_a_gpu_covered_only_by_ptx_needs_a_driver_for_the_builds_cuda():
+    # torch 2.8 cu129 carries SASS up to sm_120 and PTX for 12.0: a (hypothetical) cc 13.0 GPU runs only its PTX.
+    assert queries.torch_kernels_for_cc("2.8", "cu129", "13.0") == "ptx"
+    assert queries.torch_kernels_for_cc("2.8", "cu129", "12.0") == "sass"
+    minor = verdict(machine("570.26", "12.8", cc="13.0"), "pytorch", "2.8", "cu129")
+    assert not minor.ok and "PTX JIT" in minor.problems[0]
+    assert verdict(machine("575.51.03", "12.9", cc="13.0"), "pytorch", "2.8", "cu129").ok
+    # with SASS for the GPU, minor-version compatibility is enough
+    assert verdict(machine("570.26", "12.8", cc="12.0"), "pytorch", "2.8", "cu129").ok
+    installed = compat.judge_installed(machine("570.26", "12.8", cc="13.0"), "torch",
+                                       {"version": "2.8.0+cu129", "cuda": "12.9"})
+    assert installed is not None and "PTX JIT" in installed.problems[0]
+
+
 # --- one judgment: setup and --target agree on every recorded machine -------------------------------------------
 
 SNAPSHOTS = os.path.join(os.path.dirname(__file__), "snapshots")

@@ -55,8 +55,9 @@ def torch_arch_list(version: str, variant: str) -> Optional[List[str]]:
     return list(info["arch_list"]) if info and "arch_list" in info else None
 
 
-def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[bool]:
-    """Whether a torch build has kernels for this GPU: SASS for cc's major with cc >= the listed minor, or PTX older."""
+def torch_kernels_for_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[str]:
+    """How a torch build runs on a GPU: 'sass' (machine code for cc's major with cc >= the listed minor), 'ptx' (only
+    by JIT-compiling its PTX for an older cc, which needs a driver for the build's CUDA) or 'none'."""
     arch = torch_arch_list(version, variant)
     want = parse_cc(cc)
     row = torch_release(version)
@@ -66,9 +67,15 @@ def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, 
         have = parse_version(entry)
         # SASS runs on the same major with an equal or higher minor (8.0 code runs on 8.6).
         if have is not None and have.major == want.major and have <= want:
-            return True
+            return "sass"
     ptx = parse_version(row["variants"][variant].get("ptx"))
-    return bool(ptx is not None and ptx <= want)
+    return "ptx" if ptx is not None and ptx <= want else "none"
+
+
+def torch_variant_supports_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[bool]:
+    """Whether a torch build has kernels for this GPU, as SASS or as PTX (torch_kernels_for_cc)."""
+    kind = torch_kernels_for_cc(version, variant, cc)
+    return None if kind is None else kind != "none"
 
 
 def display_name(framework: Any) -> Optional[str]:

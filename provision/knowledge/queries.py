@@ -18,7 +18,8 @@ from provision.knowledge.cuda_drivers import (min_driver_for_cuda, minor_compat_
 from provision.knowledge.distributions import (distribution, distribution_eol, setup_family, package_manager,
                                                provisionable, driver_module_streams)
 from provision.knowledge.frameworks import (normalize_framework, framework_release, torch_release, torch_arch_list,
-                                            torch_variant_supports_cc, display_name, retirement, needs_avx,
+                                            torch_kernels_for_cc, torch_variant_supports_cc, display_name,
+                                            retirement, needs_avx,
                                             python_supported)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
                                       keras_pins, keras_backend)
@@ -29,5 +30,5 @@ __all__ = [
     "framework_release", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
-    "torch_arch_list", "torch_release", "torch_variant_supports_cc", "Row",
+    "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
 ]
