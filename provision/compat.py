@@ -112,6 +112,7 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     for gpu in gpus:
         cc = gpu.get("compute_capability")
         if not cc:
+            verdict.unknowns.append("the compute capability of %s" % facts.gpu_label(gpu))
             continue
         supported: Optional[bool] = None
         if build.framework == "pytorch":
@@ -122,6 +123,9 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
             supported = None if have is None else have >= Version(extra["min_cc"])
         if supported is False:
             verdict.problems.append("no kernels for %s (compute capability %s)" % (facts.gpu_label(gpu), cc))
+        elif supported is None and build.framework in ("pytorch", "jax"):  # the tables carry their architectures
+            verdict.unknowns.append("whether %s %s (%s) has kernels for %s (compute capability %s)" % (
+                build.framework, build.release, build.variant, facts.gpu_label(gpu), cc))
     _judge_driver(inv, build, verdict)
     _judge_ptx(inv, build, verdict)
 
@@ -212,7 +216,11 @@ def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     floor = (queries.framework_release(build.framework, build.release) or {}).get("glibc_min_linux_x86_64")
     glibc = facts.os_info(inv).get("glibc")
     have = facts.version(glibc)
-    if floor and have is not None and (inv.get("cpu") or {}).get("arch") == "x86_64" and have < Version(floor):
+    if not floor or (inv.get("cpu") or {}).get("arch") != "x86_64" or facts.os_info(inv).get("system") != "linux":
+        return
+    if have is None:
+        verdict.unknowns.append("the glibc version (its Linux wheels need glibc >= %s)" % floor)
+    elif have < Version(floor):
         verdict.problems.append("its Linux wheels need glibc >= %s (this machine has %s)" % (floor, glibc))
 
 
@@ -234,7 +242,7 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
             queries.display_name(build.framework), " (Apache Attic)" if retired["attic"] else "",
             retired["last_release"], (last.get("python") or {}).get("max")))
     if build.rocm:
-        verdict.notes.append("ROCm compatibility with this GPU and its driver is not judged yet")
+        verdict.unknowns.append("ROCm compatibility with this GPU and its driver")
     elif build.cuda or build.variant.startswith("cu"):
         _judge_gpu(inv, build, verdict)
     return verdict

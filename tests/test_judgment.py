@@ -15,6 +15,7 @@ from provision.inventory import collect
 from provision.knowledge import queries
 from provision.planner import plan as make_plan
 from provision.planner.model import Request
+from provision.planner.select import make_choice
 from provision.snapshot import open_snapshot
 
 
@@ -95,6 +96,29 @@ def test_a_gpu_covered_only_by_ptx_needs_a_driver_for_the_builds_cuda():
     installed = compat.judge_installed(machine("570.26", "12.8", cc="13.0"), "torch",
                                        {"version": "2.8.0+cu129", "cuda": "12.9"})
     assert installed is not None and "PTX JIT" in installed.problems[0]
+
+
+@pytest.mark.parametrize("changes,missing", [
+    (dict(cc=None), "compute capability"), (dict(glibc=None), "glibc"), (dict(driver=None, cuda=None), "CUDA version")])
+def test_unknown_facts_are_named_never_fine(changes, missing):
+    judged = verdict(machine(**changes), "pytorch", "2.4", "cu121")
+    assert judged.ok and not judged.certain and any(missing in u for u in judged.unknowns)
+    choice = make_choice(judged)
+    assert any(n.startswith("could not judge") and missing in n for n in choice.notes)
+    finding = check_target(machine(**changes), "pytorch==2.4")[0]
+    assert finding.severity == "warning" and "cannot judge" in finding.title and finding.evidence["unknowns"]
+    assert all(not b or b[0] != "works" for v, b in finding.evidence["builds"].items() if v != "cpu")
+
+
+def test_a_build_without_an_architecture_list_cannot_be_judged(monkeypatch):
+    monkeypatch.setattr(queries, "torch_variant_supports_cc", lambda *args: None)
+    judged = verdict(machine(), "pytorch", "2.4", "cu121")
+    assert judged.ok and any("has kernels for" in u for u in judged.unknowns)
+
+
+def test_a_fully_known_machine_is_certain():
+    assert verdict(machine(), "pytorch", "2.4", "cu121").certain
+    assert check_target(machine(), "pytorch==2.4")[0].id == "DLWS-TGT-002"
 
 
 # --- one judgment: setup and --target agree on every recorded machine -------------------------------------------

@@ -109,7 +109,7 @@ def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
 
 def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
     build = verdict.build
-    notes = list(verdict.notes)
+    notes = list(verdict.notes) + ["could not judge %s" % unknown for unknown in verdict.unknowns]
     if system == "darwin" and build.framework == "pytorch":
         notes.append("PyPI's macOS wheel uses the Apple GPU through MPS (Metal)")
     return Choice(build.framework, build.release, build.variant,
