@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from provision.inventory.conform import typed
+
+#: The widest line of the summary (and of the doctor's text report).
+WIDTH = 120
 
 
 def size(value: Optional[int]) -> str:
@@ -126,7 +130,8 @@ def _platform_rows(inv: Dict[str, Any]) -> List[Row]:
     for extra, label in (("rocm", "ROCm"), ("jetson", "Jetson")):
         data = inv.get(extra) or {}
         if any(data.values()):
-            rows.append((label, _join([str(v) for v in data.values() if v])))
+            rows.append((label, _join([", ".join(map(str, v)) if isinstance(v, list) else str(v)
+                                       for v in data.values() if v])))
     return rows
 
 
@@ -175,8 +180,12 @@ SECTIONS: Tuple[Callable[[Dict[str, Any]], List[Row]], ...] = (
 
 
 def render(inv: Dict[str, Any]) -> str:
-    """The summary: each section's labelled lines, the labels in a column of their own."""
+    """The summary: each section's labelled lines, the labels in a column of their own, a long line wrapped at
+    words to WIDTH under its text."""
     inv = typed(inv).to_dict()
     rows = [row for section in SECTIONS for row in section(inv)]
     width = max(len(label) for label, _ in rows) + 2
-    return "\n".join((label.ljust(width) + text).rstrip() for label, text in rows)
+    return "\n".join(line.rstrip() for label, text in rows
+                     for line in textwrap.wrap(text, WIDTH, initial_indent=label.ljust(width),
+                                               subsequent_indent=" " * width, break_on_hyphens=False)
+                     or [label])

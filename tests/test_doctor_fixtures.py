@@ -176,6 +176,17 @@ def test_verdicts_do_not_change_with_the_calendar():
 FINDING_LINE = re.compile(r"^  \[(DLWS-[A-Z]+-\d+)\] ")
 SUMMARY_LINE = re.compile(r"^(OK|FAIL): (\d+) errors, (\d+) warnings, (\d+) info from (\d+) checks")
 HEADINGS = {"ERRORS": "error", "WARNINGS": "warning", "INFO": "info"}
+#: A text line that stands for identical findings on several GPUs: "— GPUs 0–3, 5 (NVIDIA H100 80GB HBM3)".
+GROUPED = re.compile(r" — GPUs ([\d–, ]+) \(")
+
+
+def _findings_on(line):
+    """How many findings a finding's text line stands for: one, or as many as the GPUs it groups."""
+    match = GROUPED.search(line)
+    if not match:
+        return 1
+    spans = [part.split("–") for part in match.group(1).split(", ")]
+    return sum(int(span[-1]) - int(span[0]) + 1 for span in spans)
 
 
 def _text_says(report):
@@ -185,7 +196,7 @@ def _text_says(report):
         heading, finding, summary = line.split(" (")[0], FINDING_LINE.match(line), SUMMARY_LINE.match(line)
         severity = HEADINGS.get(heading, severity)
         if finding and at_least(severity, report.fail_on):
-            failing[finding.group(1)] += 1
+            failing[finding.group(1)] += _findings_on(line)
         if summary:
             checks, verdict = int(summary.group(5)), summary.group(1)
     return failing, checks, verdict

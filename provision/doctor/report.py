@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import List
+import re
+import textwrap
+from typing import Any, Dict, List, Tuple
 from xml.etree import ElementTree as ET
 
 from provision.doctor.model import SEVERITIES, Case, Finding, Report, at_least, ordered
+from provision.summary import WIDTH, render
 
 COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 RESET = "\033[0m"
 SCHEMA = "dlws.doctor/1"
+#: A finding's subject when it is one GPU: facts.gpu_label's "GPU 3 (NVIDIA H100 80GB HBM3)".
+GPU_SUBJECT = re.compile(r"^GPU (\d+) \((.*)\)$")
 
 
 def to_json(report: Report) -> str:
@@ -27,9 +32,67 @@ def _evidence(finding: Finding) -> str:
     return ", ".join("%s=%s" % (k, v) for k, v in finding.evidence.items() if v not in (None, "", []))
 
 
-def to_text(report: Report, colour: bool) -> str:
-    from provision.summary import render
+def _words(value: Any) -> str:
+    """A value of the evidence as a person writes it (`cu121: needs driver >= 525; cpu: works`), never a repr."""
+    if isinstance(value, dict):
+        return "; ".join("%s: %s" % (k, _words(v)) for k, v in value.items() if v not in (None, "", [], {}))
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_words(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
+
+def _evidence_words(evidence: Dict[str, Any]) -> str:
+    """`framework: torch, build: cuda 12.1`; a nested fact (each build's problems) in parentheses."""
+    return ", ".join(("%s (%s)" if isinstance(v, dict) else "%s: %s") % (k, _words(v))
+                     for k, v in evidence.items() if v not in (None, "", [], {}))
+
+
+def _wrapped(head: str, text: str) -> List[str]:
+    """head + text, wrapped at words to WIDTH, the continuation lines aligned under the text."""
+    return textwrap.wrap(text, WIDTH, initial_indent=head, subsequent_indent=" " * len(head),
+                         break_on_hyphens=False) or [head.rstrip()]
+
+
+def _ranges(indices: List[int]) -> str:
+    """[0, 1, 2, 3, 5] -> '0–3, 5'."""
+    runs: List[List[int]] = []
+    for index in indices:
+        if runs and index == runs[-1][-1] + 1:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return ", ".join(str(r[0]) if len(r) == 1 else "%d–%d" % (r[0], r[-1]) for r in runs)
+
+
+def _grouped(findings: List[Finding]) -> List[Tuple[Finding, str]]:
+    """Each finding with the subject to print; identical findings on GPUs of one model (same id, title, fix and
+    evidence but the GPU) become one, "GPUs 0–7 (NVIDIA H100 80GB HBM3)", in the place of the first."""
+    groups: Dict[Any, List[Tuple[int, Finding]]] = {}
+    order: List[Any] = []
+    for number, finding in enumerate(findings):
+        match = GPU_SUBJECT.match(finding.subject or "")
+        rest = {k: v for k, v in finding.evidence.items() if k != "gpu"}
+        key: Any = (finding.id, finding.severity, finding.title, finding.fix, match.group(2),
+                    json.dumps(rest, sort_keys=True, default=str)) if match else number
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append((int(match.group(1)) if match else -1, finding))
+    out = []
+    for key in order:
+        members = groups[key]
+        first = members[0][1]
+        if len(members) == 1:
+            out.append((first, first.subject or ""))
+        else:
+            model = GPU_SUBJECT.match(first.subject or "").group(2)  # type: ignore[union-attr]
+            out.append((first, "GPUs %s (%s)" % (_ranges(sorted(i for i, _ in members)), model)))
+    return out
+
+
+def to_text(report: Report, colour: bool) -> str:
     lines: List[str] = [render(report.inventory), ""]
     for severity in SEVERITIES:
         group = [f for f in report.findings if f.severity == severity]
@@ -37,12 +100,14 @@ def to_text(report: Report, colour: bool) -> str:
             continue
         head = "%s (%d)" % ({"error": "ERRORS", "warning": "WARNINGS", "info": "INFO"}[severity], len(group))
         lines.append(COLOURS[severity] + head + RESET if colour else head)
-        for finding in group:
-            mark = "  [%s] %s" % (finding.id, finding.title)
-            lines.append(mark + (" — %s" % finding.subject if finding.subject else ""))
-            if finding.evidence:
-                lines.append("      evidence: " + _evidence(finding))
-            lines.append("      fix: " + finding.fix)
+        for finding, subject in _grouped(group):
+            evidence = dict(finding.evidence)
+            if subject.startswith("GPUs "):
+                evidence.pop("gpu", None)  # the heading names them
+            lines.extend(_wrapped("  ", "[%s] %s" % (finding.id, finding.title) + (" — %s" % subject if subject else "")))
+            if _evidence_words(evidence):
+                lines.extend(_wrapped("      evidence: ", _evidence_words(evidence)))
+            lines.extend(_wrapped("      fix: ", finding.fix))
         lines.append("")
     counts = report.counts()
     verdict = "FAIL" if report.failing else "OK"
