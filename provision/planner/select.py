@@ -40,7 +40,8 @@ def driver_installable(inv: Dict[str, Any]) -> bool:
 
 def driver_branch(gpus: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """The newest driver branch that supports the oldest GPU (by compute capability) of the machine."""
-    oldest = min((Version(g["compute_capability"]) for g in gpus if g.get("compute_capability")), default=None)
+    # facts.version: a capability that is no version (a hand-edited or fleet inventory's) is unknown, not a crash
+    oldest = min(filter(None, (facts.version(g.get("compute_capability")) for g in gpus)), default=None)
     for branch in load("install")["driver_branches"]:  # newest first
         if oldest is None or oldest >= Version(branch["min_cc"]):
             return branch
