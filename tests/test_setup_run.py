@@ -154,3 +154,18 @@ def test_steps_that_need_root_ask_sudo_first_at_a_terminal(tmp_path, monkeypatch
     else:
         execute.run_plan(plan, io.StringIO(), lambda line: None)
         assert not (tmp_path / "asked").exists() and (tmp_path / "ran").exists()
+
+
+def test_a_verification_of_several_commands_fails_when_its_last_one_does(tmp_path):
+    # `if ! A && B` negates A alone: a verification `command -v python3.8 && python3.8 -c ...` then passed when
+    # python3.8 existed but lacked venv. The emitted script groups it.
+    from provision.emit.shell import _step
+    from provision.planner.model import Step
+
+    step = Step("demo", "Demo", "shows the grouping", [], check="false", verify="true && false")
+    script = "set -euo pipefail\n" + "step() { :; }\n" + "\n".join(_step(1, 1, step)) + "\n"
+    result = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and "did not verify" in result.stderr
+    passing = Step("demo", "Demo", "shows the grouping", [], check="false", verify="true && true")
+    script = "set -euo pipefail\n" + "step() { :; }\n" + "\n".join(_step(1, 1, passing)) + "\n"
+    assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=30).returncode == 0

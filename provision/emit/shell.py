@@ -90,7 +90,8 @@ def _step(number: int, total: int, step: Step) -> List[str]:
     lines = ["step %s %s %s" % (q("%d/%d %s" % (number, total, step.id)), q(step.title), q(step.why))]
     body = [line for action in step.actions for line in action_lines(action)]
     if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
-        body += ["if ! %s; then" % step.verification,
+        # grouped: `! A && B` would negate A alone, so a verification of two commands would always fail or pass
+        body += ["if ! { %s; }; then" % step.verification,
                  "  echo %s >&2; exit 1" % q("dlws: step %s did not verify (its check still fails)" % step.id),
                  "fi"]
     if step.check is None:

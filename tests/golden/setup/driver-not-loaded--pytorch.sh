@@ -24,7 +24,7 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
-  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  if ! { command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; }; then
     echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -44,7 +44,7 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
-  if ! test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+  if ! { test -s /etc/apt/sources.list.d/nvidia-cuda.list; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -54,7 +54,7 @@ if nvidia-smi >/dev/null 2>&1 && [ "$(nvidia-smi --query-gpu=driver_version --fo
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nvidia-open
-  if ! command -v nvidia-smi >/dev/null; then
+  if ! { command -v nvidia-smi >/dev/null; }; then
     echo 'dlws: step nvidia-driver did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -70,7 +70,7 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
-  if ! test -x "$DLWS_ENV/bin/python"; then
+  if ! { test -x "$DLWS_ENV/bin/python"; }; then
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -90,7 +90,7 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu124 torch==2.4.1 torchvision==0.19.1 torchaudio==2.4.1
-  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+  if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
     "torch": "2.4.1",
@@ -101,7 +101,7 @@ try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
-'; then
+'; }; then
     echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
   fi
 fi

@@ -24,7 +24,7 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
-  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  if ! { command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; }; then
     echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -44,7 +44,7 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
-  if ! test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+  if ! { test -s /etc/apt/sources.list.d/nvidia-cuda.list; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -54,7 +54,7 @@ if test -x /usr/local/cuda-12.8/bin/nvcc; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cuda-toolkit-12-8
-  if ! test -x /usr/local/cuda-12.8/bin/nvcc; then
+  if ! { test -x /usr/local/cuda-12.8/bin/nvcc; }; then
     echo 'dlws: step cuda-toolkit did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -63,7 +63,7 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
-  if ! test -x "$DLWS_ENV/bin/python"; then
+  if ! { test -x "$DLWS_ENV/bin/python"; }; then
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -83,7 +83,7 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
-  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+  if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
     "torch": "2.10.0",
@@ -94,7 +94,7 @@ try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
-'; then
+'; }; then
     echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
   fi
 fi

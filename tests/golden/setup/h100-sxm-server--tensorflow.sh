@@ -24,7 +24,7 @@ if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv
-  if ! command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
+  if ! { command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; }; then
     echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -33,7 +33,7 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
-  if ! test -x "$DLWS_ENV/bin/python"; then
+  if ! { test -x "$DLWS_ENV/bin/python"; }; then
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -51,7 +51,7 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install 'tensorflow[and-cuda]==2.21.0'
-  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+  if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
     "tensorflow": "2.21.0",
@@ -60,7 +60,7 @@ try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
-'; then
+'; }; then
     echo 'dlws: step install-tensorflow did not verify (its check still fails)' >&2; exit 1
   fi
 fi

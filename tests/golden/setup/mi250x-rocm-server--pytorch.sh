@@ -23,7 +23,7 @@ if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
 else
   "$DLWS_PYTHON" -m venv "$DLWS_ENV"
-  if ! test -x "$DLWS_ENV/bin/python"; then
+  if ! { test -x "$DLWS_ENV/bin/python"; }; then
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -43,7 +43,7 @@ except m.PackageNotFoundError:
   echo '    already done'
 else
   "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.1 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
-  if ! "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
+  if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
     "torch": "2.10.0",
@@ -54,7 +54,7 @@ try:
     sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
-'; then
+'; }; then
     echo 'dlws: step install-pytorch did not verify (its check still fails)' >&2; exit 1
   fi
 fi
