@@ -123,3 +123,12 @@ def test_without_a_version_a_gpu_machine_whose_gpu_builds_all_fail_names_the_cpu
     assert finding.title.startswith("pytorch: the newest release that fits is 2.5 (cpu); %s does not: "
                                     % compat.releases("pytorch")[0]) and finding.title.endswith("only on the CPU here")
     assert "driver 430.26 supports CUDA 10.2" in finding.fix
+
+
+def test_a_machine_without_python_is_judged_for_the_python_setup_installs():
+    # Ubuntu 20.04 recorded without a Python: setup installs its python3 (3.8), for which JAX has no wheels; --target
+    # must say so too, not call the CPU build ready.
+    inv = collect(open_snapshot(os.path.join(HERE, "ubuntu2004-driver-library-mismatch"))).to_dict()
+    assert inv["python"]["version"] is None
+    finding = check_target(inv, "jax")[0]
+    assert finding.severity == "error" and "no wheels for Python 3.8" in finding.fix

@@ -45,12 +45,25 @@ def _fitting_release(inv: Dict[str, Any], framework: str) -> Optional[str]:
     return None
 
 
+def _as_planned(inv: Dict[str, Any], framework: str) -> Dict[str, Any]:
+    """The inventory with the Python dlws setup would give the environment (a machine without one gets its
+    distribution's python3), so --target judges the interpreter the plan installs for."""
+    from provision.planner import environment_python
+    from provision.planner.model import Request
+
+    if (inv.get("python") or {}).get("version"):
+        return inv
+    python = environment_python(inv, Request((framework,)))
+    return dict(inv, python=dict(inv.get("python") or {}, version=python)) if python else inv
+
+
 def check_target(inv: Dict[str, Any], text: str) -> List[Finding]:
     framework, version = compat.parse_target(text)
     release = compat.match_release(framework, version)
     if release is None:
         raise UsageError("dlws knows no %s release %s; known: %s" % (
             framework, version, ", ".join(compat.releases(framework)) or "none"))
+    inv = _as_planned(inv, framework)
     retired = queries.retirement(framework)
     if retired:  # no build of a retired framework fits a current machine: say so, with its last release
         python = ((queries.framework_release(framework, retired["last_release"]) or {}).get("python") or {}).get("max")

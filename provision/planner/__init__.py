@@ -47,6 +47,16 @@ def distribution_python(inv: Dict[str, Any]) -> Optional[str]:
     return "%s.%s" % match.groups() if match else None
 
 
+def environment_python(inv: Dict[str, Any], request: Request) -> Optional[str]:
+    """X.Y of the Python the plan's environment gets: --python, else the inventory's, else (where the plan installs
+    it through the distribution's packages) the distribution's python3; None when none is known. --target judges
+    with it too, so the doctor and setup judge the same interpreter."""
+    python = python_version(inv, request)
+    if python is None and package_manager(inv):
+        return distribution_python(inv)
+    return python
+
+
 def _unknown_python(result: Plan, info: Dict[str, Any]) -> Plan:
     """Impossible: the environment's Python is unknown, and wheels picked for no Python would be a guess."""
     release = "%s %s" % (info.get("id"), info.get("version"))
@@ -72,12 +82,11 @@ def _machine(inv: Dict[str, Any]) -> Dict[str, Any]:
 def plan(inv: Dict[str, Any], request: Request) -> Plan:
     inv = typed(inv).to_dict()  # a fleet host's or a hand-edited inventory: the model's types, or unknown
     result = Plan(request=request, machine=_machine(inv))
-    python = python_version(inv, request)
-    interpreter = python  # what package names and commands say: python3.11, or the distribution's own python3
+    python = interpreter = python_version(inv, request)  # interpreter: what package names and commands say
     if python is None and package_manager(inv):
         # No Python named: the python step installs the distribution's python3, so the wheels must be for its version.
         # Without a package manager the Python is the user's (see the note in _steps), as before.
-        python, interpreter, info = distribution_python(inv), "3", facts.os_info(inv)
+        python, interpreter, info = environment_python(inv, request), "3", facts.os_info(inv)
         if python is None:
             return _unknown_python(result, info)
         row = queries.distribution(info.get("id") or "", info.get("version") or "") or {}
