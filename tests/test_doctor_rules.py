@@ -271,3 +271,16 @@ def test_driver_upgrade_fixes_name_the_driver_from_the_table():
     assert "the NVIDIA driver %s or newer (CUDA 13.0's)" % queries.min_driver_for_cuda("13.0") in fix
     # CUDA 12.7 was never released: no driver to name, so the CUDA version is the advice
     assert driver_for_cuda((12, 7)) == "an NVIDIA driver that supports CUDA 12.7"
+
+
+def test_a_build_the_tables_lack_is_judged_by_what_its_cuda_can_compile():
+    # A torch nightly for CUDA 12.1 on an RTX 5090 (sm_120): no arch list in the tables, but CUDA 12.1's nvcc stops
+    # at sm_90, so the build has no kernels for the GPU (inferred, and said so).
+    nightly = mutate(lambda i: gpu0(i, compute_capability="12.0", name="NVIDIA GeForce RTX 5090") and
+                     i["frameworks"]["torch"].update(version="2.6.0.dev20241112+cu121", build="cuda 12.1", cuda="12.1"))
+    (finding,) = fired(nightly, "DLWS-FW-001")
+    assert finding.evidence["inferred"] == "CUDA 12.1 cannot compile for compute capability 12.0"
+    # the same nightly on an H100 (sm_90), which CUDA 12.1 can compile for: no finding
+    hopper = mutate(lambda i: gpu0(i, compute_capability="9.0", name="NVIDIA H100 80GB HBM3") and
+                    i["frameworks"]["torch"].update(version="2.6.0.dev20241112+cu121", build="cuda 12.1", cuda="12.1"))
+    assert fired(hopper, "DLWS-FW-001") == []
