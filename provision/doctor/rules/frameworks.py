@@ -142,10 +142,12 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
     version = (entry.get("version") or "").split("+")[0]
     for gpu in facts.gpus(inv, "nvidia"):
         cc = gpu.get("compute_capability")
-        supported = queries.torch_variant_supports_cc(version, variant, cc) if cc else None
+        if not cc:
+            continue
+        supported = queries.torch_variant_supports_cc(version, variant, cc)
         # A build the tables lack (a nightly, a source build): no architecture list, but its CUDA cannot compile
         # for GPUs outside the toolkit's range (CUDA 12.1 has no sm_120), so neither can the build.
-        inferred = bool(cc) and supported is None and queries.cuda_supports_cc(entry["cuda"], cc) is False
+        inferred = supported is None and queries.cuda_supports_cc(entry["cuda"], cc) is False
         if supported is False or inferred:
             evidence = {"framework": "torch", "version": entry.get("version"), "variant": variant,
                         "arch_list": queries.torch_arch_list(version, variant), "gpu": facts.gpu_label(gpu),
