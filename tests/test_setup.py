@@ -123,16 +123,6 @@ def test_every_golden_has_an_expectation():
     assert all(e["why"] and ("picks" in e) != ("impossible" in e) for e in EXPECTED.values())
 
 
-@pytest.mark.parametrize("fixture,frameworks,options",
-                         [c for c in CASES + IMPOSSIBLE if "golden_wrong" in EXPECTED[name(*c)]],
-                         ids=lambda v: v if isinstance(v, str) else "")
-def test_believed_wrong_goldens_meet_their_expectation_once_the_python_is_known(fixture, frameworks, options):
-    """The right picks are the planner's own once it plans for the Python the plan installs (the distro's)."""
-    expected = EXPECTED[name(fixture, frameworks, options)]
-    plan = build(fixture, frameworks, dict(options, python=expected["python"]))
-    assert mismatches(plan.to_dict(), expected) == []
-
-
 #: A deliberately wrong expectation per kind of check, held against a golden plan: each must be reported.
 WRONG_EXPECTATIONS = [
     ("h100-sxm-server--pytorch", {"picks": [("pytorch", "2.4", "cu<=12.8")]}, "picks:"),
