@@ -702,3 +702,87 @@ def test_linux_driver_libraries_inside_wsl2():
     assert run_probe(host, wsl=2).nvidia.wsl_linux_driver == [
         "/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05", "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.535.104.05"]
     assert run_probe(host, wsl=None).nvidia.wsl_linux_driver == []
+
+
+# --- kernel module against libraries, from files (SnapshotHost) ---------------------------------------------------
+
+
+def snapshot_host(tmp_path, files: Dict[str, str], listdir: Dict[str, List[str]],
+                  realpath: Optional[Dict[str, str]] = None, commands: Optional[Dict[str, Any]] = None,
+                  nvml: Optional[Dict[str, Any]] = None):
+    from provision.host import SnapshotHost
+
+    for path, text in files.items():
+        local = tmp_path / "files" / path.lstrip("/")
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_text(text)
+    return SnapshotHost(str(tmp_path), commands or {}, {"listdir": listdir, "realpath": realpath or {}}, nvml)
+
+
+PROC_550_90 = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.90.07  Fri May 31 09:35:42 UTC 2024\n"
+LIBS_550_107 = {"/usr/lib/x86_64-linux-gnu": ["libc.so.6", "libcuda.so.1", "libcuda.so.550.107.02",
+                                              "libnvidia-ml.so.1", "libnvidia-ml.so.550.107.02"]}
+
+
+def test_module_and_libraries_differ_without_nvidia_smi(tmp_path):
+    # Without nvidia-smi and without a readable PCI bus this used to be "no-gpu".
+    host = snapshot_host(tmp_path, {"/proc/driver/nvidia/version": PROC_550_90}, LIBS_550_107)
+    inv = run_probe(host)
+    assert inv.nvidia.status == "version-mismatch" and inv.nvidia.source is None
+    assert inv.nvidia.message == "kernel module 550.90.07, libraries 550.107.02: reboot to load the new module"
+    assert (inv.nvidia.kernel_module_version, inv.nvidia.driver_version) == ("550.90.07", "550.107.02")
+    assert errors(inv) == ["version-mismatch: " + inv.nvidia.message]
+
+
+def test_module_version_from_sys_module_and_nvml_failing(tmp_path):
+    # /sys/module/nvidia/version where /proc lacks it; a Debian layout; NVML's own error kept after the versions.
+    nvml_fact = {"error": {"name": "NVMLError_LibRmVersionMismatch",
+                           "message": "RM has detected an NVML/RM version mismatch."}, "gpus": []}
+    listing = {"/usr/lib/x86_64-linux-gnu/nvidia/current": ["libcuda.so.1", "libcuda.so.535.183.01",
+                                                            "libnvidia-ml.so.1", "libnvidia-ml.so.535.183.01"]}
+    host = snapshot_host(tmp_path, {"/sys/module/nvidia/version": "535.161.07\n"}, listing, nvml=nvml_fact)
+    inv = run_probe(host)
+    assert inv.nvidia.status == "version-mismatch"
+    assert inv.nvidia.message.startswith("kernel module 535.161.07, libraries 535.183.01: reboot")
+    assert "NVMLError_LibRmVersionMismatch" in inv.nvidia.message
+
+
+def test_module_and_libraries_agree_without_nvidia_smi(tmp_path):
+    listing = {"/usr/local/nvidia/lib64": ["libcuda.so.1", "libcuda.so.550.90.07", "libnvidia-ml.so.550.90.07"]}
+    host = snapshot_host(tmp_path, {"/proc/driver/nvidia/version": PROC_550_90}, listing)
+    inv = run_probe(host)
+    assert inv.nvidia.status == "no-gpu"  # what the other evidence says: nothing on the bus, no nvidia-smi
+    assert (inv.nvidia.kernel_module_version, inv.nvidia.driver_version) == ("550.90.07", "550.90.07")
+    host = snapshot_host(tmp_path / "unloaded", {}, listing)  # no module loaded: nothing to compare
+    assert run_probe(host).nvidia.driver_version is None
+
+
+def test_stale_libraries_beside_the_driver_use_the_linked_one(tmp_path):
+    # NVIDIA/libnvidia-container#266: an image's old libnvidia-ml beside the host's, libnvidia-ml.so.1 -> the used one
+    listing = {"/usr/lib/x86_64-linux-gnu": ["libnvidia-ml.so.1", "libnvidia-ml.so.470.129.06",
+                                             "libnvidia-ml.so.525.105.17"]}
+    links = {"/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1": "/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.525.105.17"}
+    proc = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  470.129.06  Thu May 12 22:52:02 UTC 2022\n"
+    host = snapshot_host(tmp_path, {"/proc/driver/nvidia/version": proc}, listing, links)
+    assert nvidia.library_version(host) == "525.105.17"
+    inv = run_probe(host)
+    assert inv.nvidia.status == "version-mismatch" and "libraries 525.105.17" in inv.nvidia.message
+    assert nvidia.library_version(snapshot_host(tmp_path / "unlinked", {}, listing)) is None  # no link: which one is unknown
+
+
+def test_libraries_older_than_the_module_are_not_told_to_reboot(tmp_path):
+    listing = {"/usr/lib64": ["libcuda.so.535.104.05", "libnvidia-ml.so.535.104.05"]}
+    host = snapshot_host(tmp_path, {"/proc/driver/nvidia/version": PROC_550_90}, listing)
+    inv = run_probe(host)
+    assert inv.nvidia.status == "version-mismatch" and "older than the loaded module" in inv.nvidia.message
+
+
+def test_a_working_nvml_or_nvidia_smi_answer_wins_over_the_files(tmp_path):
+    files = {"/proc/driver/nvidia/version": PROC_550_90}
+    fact = {"error": None, "driver_version": "550.54.15", "cuda_driver_version": 12040, "gpus": [nvml_gpu(0)]}
+    inv = run_probe(snapshot_host(tmp_path, files, LIBS_550_107, nvml=fact))
+    assert (inv.nvidia.status, inv.nvidia.source, inv.nvidia.driver_version) == ("ok", "nvml", "550.54.15")
+    xml = fixture_command("rtx4090-ryzen-workstation")
+    commands = {"nvidia-smi -q -x": {"stdout": xml, "stderr": "", "returncode": 0}}
+    inv = run_probe(snapshot_host(tmp_path, files, LIBS_550_107, commands=commands))
+    assert inv.nvidia.status == "ok" and inv.nvidia.source == "nvidia-smi" and errors(inv) == []

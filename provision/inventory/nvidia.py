@@ -6,6 +6,7 @@ the message the driver stack itself printed is kept, and the PCI bus says whethe
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -125,9 +126,14 @@ def _fail(inv: Inventory, status: str, message: str) -> None:
 
 
 def _no_answer(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_text: str, smi_text: str) -> None:
-    """Neither NVML nor nvidia-smi gave GPUs: say why. smi_text is empty when nvidia-smi is not installed."""
+    """Neither NVML nor nvidia-smi gave GPUs: say why. smi_text is empty when nvidia-smi is not installed. A loaded
+    kernel module and libraries of different versions say it first, even where neither tool could."""
     status = classify_failure(smi_text + "\n" + nvml_text)
-    if status in (None, "no-driver") and devices and _nouveau(host, devices):
+    mismatch = _files_mismatch(host, inv)
+    if mismatch is not None:  # the files name both versions, whatever the tools said (or did not say)
+        said = smi_text or (nvml_text if status is not None else "")  # the tool's words, not a missing pynvml's
+        _fail(inv, "version-mismatch", mismatch + ("; " + said if said else ""))
+    elif status in (None, "no-driver") and devices and _nouveau(host, devices):
         _fail(inv, "nouveau", "the nouveau driver holds the NVIDIA GPU at %s" % devices[0].address)
     elif status is not None:
         _fail(inv, status, smi_text or nvml_text)
@@ -162,6 +168,67 @@ LINUX_DRIVER_LIBS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib/aarch6
 DRIVER_LIB = re.compile(r"^lib(cuda|nvidia-ml)\.so\.\d+\.\d+")
 
 
+#: Where user-space driver libraries lie on Linux: LINUX_DRIVER_LIBS (the .run installer, Ubuntu's and Fedora/RHEL's
+#: packages); /usr/lib/<triplet>/nvidia/current (Debian's libcuda1 / libnvidia-ml1 packages, per their
+#: packages.debian.org file lists); /usr/lib64/nvidia (a RHEL machine with CUDA 9.1's driver in
+#: NVIDIA/nvidia-docker#584: "symbolic links to old revs of the driver ... in /usr/lib64/nvidia"); and
+#: /usr/local/nvidia/lib64, where GKE mounts the host's driver into a container (the nvidia/cuda images'
+#: LD_LIBRARY_PATH names it).
+DRIVER_LIB_FOLDERS = LINUX_DRIVER_LIBS + (
+    "/usr/lib/x86_64-linux-gnu/nvidia/current", "/usr/lib/aarch64-linux-gnu/nvidia/current", "/usr/lib64/nvidia",
+    "/usr/local/nvidia/lib64")
+_LIB_VERSION = re.compile(r"^lib(?:cuda|nvidia-ml)\.so\.(\d+\.\d+(?:\.\d+)?)$")
+#: The sonames a program loads; each a link to the versioned file of the driver in use.
+_SONAMES = ("libnvidia-ml.so.1", "libcuda.so.1")
+
+
+def sys_module_version(host: Host) -> Optional[str]:
+    """The loaded nvidia module's version from /sys/module/nvidia/version ("550.54.15\n"), where /proc lacks it."""
+    match = re.match(r"\s*(\d+(?:\.\d+)+)\s*$", host.read("/sys/module/nvidia/version") or "")
+    return match.group(1) if match else None
+
+
+def library_version(host: Host) -> Optional[str]:
+    """The user-space driver's version from the names of libcuda.so.X.Y[.Z] / libnvidia-ml.so.X.Y[.Z]; where stale
+    libraries of another version lie beside it (a container image's own copies: NVIDIA/libnvidia-container#266), the
+    one libnvidia-ml.so.1 / libcuda.so.1 links to; None when that cannot tell."""
+    versions = set()
+    linked = set()
+    for folder in DRIVER_LIB_FOLDERS:
+        names = host.listdir(folder) or []
+        found = {m.group(1) for m in (_LIB_VERSION.match(name) for name in names) if m}
+        versions |= found
+        for soname in _SONAMES:
+            if found and soname in names:
+                match = _LIB_VERSION.match(os.path.basename(host.realpath("%s/%s" % (folder, soname)) or ""))
+                if match:
+                    linked.add(match.group(1))
+    if len(versions) == 1:
+        return versions.pop()
+    return linked.pop() if len(linked) == 1 else None
+
+
+def _version_key(version: str) -> Tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def _files_mismatch(host: Host, inv: Inventory) -> Optional[str]:
+    """With NVML and nvidia-smi silent: compare the loaded module with the libraries. Where both are known the
+    driver is known to be installed (driver_version set); returns the message when they differ."""
+    nv = inv.nvidia
+    libraries = library_version(host)
+    if libraries is None or nv.kernel_module_version is None:
+        return None
+    nv.driver_version = libraries
+    module = nv.kernel_module_version
+    if module == libraries:
+        return None
+    if _version_key(libraries) > _version_key(module):
+        return "kernel module %s, libraries %s: reboot to load the new module" % (module, libraries)
+    return ("kernel module %s, libraries %s: the libraries are older than the loaded module; install the driver "
+            "libraries of %s (or reboot into the driver the libraries belong to)" % (module, libraries, module))
+
+
 def wsl_linux_driver(host: Host) -> List[str]:
     """Driver libraries (libcuda.so.535.104.05, ...) that a Linux driver install left inside WSL 2."""
     found: List[str] = []
@@ -179,7 +246,8 @@ def _container_toolkit(host: Host) -> Optional[str]:
 
 def probe(host: Host, inv: Inventory) -> None:
     nv = inv.nvidia = Nvidia()
-    nv.kernel_module_version = parse_proc_driver_version(host.read("/proc/driver/nvidia/version"))
+    nv.kernel_module_version = parse_proc_driver_version(host.read("/proc/driver/nvidia/version")) \
+        or sys_module_version(host)
     devices = pci.gpu_devices(host, "nvidia")
     nv.pci_gpus = len(devices) if host.listdir(pci.PCI_DEVICES) is not None else None
     if inv.os.wsl == 2:
