@@ -228,7 +228,11 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     """Whether this build can work on the machine described by inv, and why not."""
     verdict = Verdict(build)
     python = (inv.get("python") or {}).get("version")
-    if python and queries.python_supported(build.framework, build.release, python) is False:
+    span = (queries.framework_release(build.framework, build.release) or {}).get("python") or {}
+    if not python:  # wheels are per Python: a release judged for no Python may have none for the one used
+        verdict.unknowns.append("the Python version (%s %s has wheels for Python %s to %s)" % (
+            build.framework, build.release, span.get("min") or "?", span.get("max") or "?"))
+    elif queries.python_supported(build.framework, build.release, python) is False:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
     _judge_glibc(inv, build, verdict)

@@ -105,6 +105,9 @@ def test_without_a_version_the_newest_release_that_fits_is_judged_and_named():
     from provision.planner.model import Request
 
     inv = fixture("centos7-k80")
+    unknown = check_target(inv, "pytorch")[0]  # the report shows no Python: wheels cannot be judged for it
+    assert (unknown.id, unknown.severity) == ("DLWS-TGT-001", "warning") and "the Python version" in unknown.title
+    inv["python"]["version"] = "3.10.14"  # a Python the user built: now the glibc decides
     newest = compat.releases("pytorch")[0]
     finding = check_target(inv, "pytorch")[0]
     picked = [(c.release, c.variant) for c in plan(inv, Request(("pytorch",))).choices]

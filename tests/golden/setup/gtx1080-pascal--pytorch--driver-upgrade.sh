@@ -27,7 +27,7 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==2.5.1, torchvision==0.20.1, torchaudio==2.5.1' 'pytorch 2.5, cu124 build, from https://download.pytorch.org/whl/cu124'
+step '2/3 install-pytorch' 'Install torch==2.5.1, torchvision==0.20.1, torchaudio==2.5.1' 'pytorch 2.5, cu124 build, from https://download.pytorch.org/whl/cu124; could not judge the Python version (pytorch 2.5 has wheels for Python 3.9 to 3.12)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {

@@ -27,7 +27,7 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, rocm7.1 build, from https://download.pytorch.org/whl/rocm7.1; could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge ROCm compatibility with this GPU and its driver'
+step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, rocm7.1 build, from https://download.pytorch.org/whl/rocm7.1; could not judge the Python version (pytorch 2.10 has wheels for Python 3.10 to 3.14); could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge ROCm compatibility with this GPU and its driver'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 wanted = {
