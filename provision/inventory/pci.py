@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import List, NamedTuple, Optional
+import re
+from typing import List, NamedTuple, Optional, Tuple
 
 from provision.host import Host
 from provision.inventory.common import MAX_GPUS, read_line
@@ -44,3 +45,25 @@ def gpu_devices(host: Host, vendor: Optional[str] = None) -> List[PciDevice]:
         if len(found) > MAX_GPUS:
             raise ValueError("%s lists more than %d GPUs" % (PCI_DEVICES, MAX_GPUS))
     return found
+
+
+_CHIP = re.compile(r"^([A-Z]{2}\d+)")
+_MARKETING = re.compile(r"\[([^\]]+)\]")
+
+
+def nvidia_pci_name(device_id: str) -> Optional[Tuple[str, Optional[str], Optional[str]]]:
+    """(name, architecture, compute capability) of an NVIDIA PCI device id from the PCI ID database
+    (knowledge table nvidia_pci_ids, loaded only when asked): 'GP104 [GeForce GTX 1080]' -> ('GeForce GTX 1080',
+    'Pascal', '6.1'), by its chip; architecture and capability are None where the chip is not in the table. None for
+    an id the table lacks (not a GPU dlws knows)."""
+    from provision.knowledge import load  # only for a GPU no driver names
+
+    table = load("nvidia_pci_ids")
+    entry = table["devices"].get(device_id.lower())
+    if not isinstance(entry, str):
+        return None
+    marketing = _MARKETING.search(entry)
+    chip = _CHIP.match(entry)
+    base = chip.group(1) if chip else ""
+    return (marketing.group(1).strip() if marketing else entry, table["families"].get(base[:2]),
+            table["chips"].get(base))
