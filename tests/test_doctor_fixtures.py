@@ -49,6 +49,8 @@ FIRES = {
     "DLWS-DRV-007": ["wsl2-linux-driver-installed"],
     "DLWS-DRV-008": ["secure-boot-nvidia-key-rejected"],
     "DLWS-DRV-009": ["nixos-4x-rtx2070-one-missing"],
+    "DLWS-DRV-010": ["wsl2-l40s-winserver2025-gpu-access-blocked"],  # quiet on wsl2-rtx4070-laptop (ok) and
+    # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],
@@ -225,3 +227,13 @@ def test_junit_and_text_agree(name, fail_on):
     names = [c.get("name") for c in ET.fromstring(to_junit(report)).iter("testcase")]
     assert "require: gpu.count >= 64" in names and "target: mxnet" in names
     assert len(names) == len(set(names)) == len(report.checks)
+
+
+def test_inside_wsl_the_fix_is_on_windows_never_a_linux_driver():
+    """A WSL 2 machine whose NVML fails gets DLWS-DRV-010 alone; a working one, and one where a Linux driver shadows
+    the Windows driver's libraries (DLWS-DRV-007), do not get it."""
+    blocked = {f.id: f for f in doctor("wsl2-l40s-winserver2025-gpu-access-blocked").findings}
+    assert "DLWS-DRV-010" in blocked and not {"DLWS-DRV-001", "DLWS-DRV-003", "DLWS-DRV-006"} & set(blocked)
+    assert "wsl --update" in blocked["DLWS-DRV-010"].fix and "apt" not in blocked["DLWS-DRV-010"].fix
+    assert "DLWS-DRV-010" not in fired("wsl2-rtx4070-laptop")
+    assert "DLWS-DRV-010" not in fired("wsl2-linux-driver-installed")

@@ -75,6 +75,10 @@ CASES = {
         wsl_linux_driver=["/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05"])),
     "DLWS-DRV-008": lambda i: (i["os"].update(secure_boot=True), i["nvidia"].update(status="no-driver")),
     "DLWS-DRV-009": lambda i: i["nvidia"].update(pci_gpus=3),
+    "DLWS-DRV-010": lambda i: (i["os"].update(wsl=2, secure_boot=None), i["nvidia"].update(
+        status="nvml-error", message="Failed to initialize NVML: GPU access blocked by the operating system",
+        driver_version=None, cuda_driver_version=None, pci_gpus=None, wsl_libraries=["libcuda.so.1", "nvidia-smi"]),
+                              i.update(gpus=[])),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
     "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),
@@ -199,6 +203,42 @@ def test_secure_boot_explains_the_missing_driver_alone():
     """With Secure Boot refusing the module, DLWS-DRV-008 says why; DLWS-DRV-001 does not repeat it."""
     inv = mutate(CASES["DLWS-DRV-008"])
     assert fired(inv, "DLWS-DRV-008") and not fired(inv, "DLWS-DRV-001")
+
+
+def test_inside_wsl_2_no_rule_says_install_a_linux_driver():
+    """Under WSL 2 the driver is Windows': DLWS-DRV-010 names the Windows side; DLWS-DRV-001/003/006 (modprobe,
+    rmmod, reinstalling driver packages) stay quiet, and so does DLWS-DRV-010 where DLWS-DRV-007 explains it."""
+    for status, message in (("nvml-error", "Failed to initialize NVML: Unknown Error"),
+                            ("no-driver", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA "
+                                          "driver. Make sure that the latest NVIDIA driver is installed and running."),
+                            ("version-mismatch", "Failed to initialize NVML: Driver/library version mismatch")):
+        inv = mutate(CASES["DLWS-DRV-010"])
+        inv["nvidia"].update(status=status, message=message)
+        ids = {f.id for f in diagnose(inv, today=TODAY).findings}
+        assert "DLWS-DRV-010" in ids and not {"DLWS-DRV-001", "DLWS-DRV-003", "DLWS-DRV-006"} & ids, (status, ids)
+        found = fired(inv, "DLWS-DRV-010")[0]
+        assert found.severity == "error" and found.evidence["nvidia.message"] == message
+        assert "Windows driver" in found.fix and "wsl --update" in found.fix and "R470" in found.fix
+        inv["nvidia"]["wsl_linux_driver"] = ["/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05"]
+        assert fired(inv, "DLWS-DRV-007") and not fired(inv, "DLWS-DRV-010")
+
+
+def test_wsl_2_without_the_windows_drivers_files_is_named():
+    """nvidia-smi found nowhere and /usr/lib/wsl/lib without libcuda: the Windows driver maps nothing (a warning,
+    the PC may have no NVIDIA GPU); with its files there, or another GPU answering, nothing is said."""
+    inv = mutate(CASES["DLWS-DRV-010"])
+    inv["nvidia"].update(status="no-gpu", message=None, wsl_libraries=["libd3d12.so", "libdxcore.so"])
+    found = fired(inv, "DLWS-DRV-010")
+    assert [f.severity for f in found] == ["warning"]
+    assert found[0].evidence["/usr/lib/wsl/lib/libcuda.so.1"] == "missing"
+    assert found[0].evidence["/usr/lib/wsl/lib/nvidia-smi"] == "missing"
+    inv["nvidia"]["wsl_libraries"] = None
+    assert fired(inv, "DLWS-DRV-010")[0].evidence["/usr/lib/wsl/lib/libcuda.so.1"] == "not read"
+    inv["nvidia"]["wsl_libraries"] = ["libcuda.so.1", "nvidia-smi"]
+    assert not fired(inv, "DLWS-DRV-010")
+    inv["nvidia"]["wsl_libraries"] = []
+    inv["gpus"] = [{"index": 0, "vendor": "amd", "name": "Radeon RX 7900 XTX"}]
+    assert not fired(inv, "DLWS-DRV-010")
 
 
 def test_end_of_life_is_judged_as_of_the_day_given():

@@ -135,6 +135,7 @@ class Nvidia:
     container_toolkit: Optional[str] = None  # nvidia-container-toolkit version
     pci_gpus: Optional[int] = None  # NVIDIA GPUs on the PCI bus, driver or not (None where sysfs is unreadable)
     wsl_linux_driver: List[str] = field(default_factory=list)  # Linux driver libraries installed inside WSL 2
+    wsl_libraries: Optional[List[str]] = None  # what /usr/lib/wsl/lib holds inside WSL 2 (None: unread, not WSL 2)
 
 
 @dataclass

@@ -252,6 +252,8 @@ def probe(host: Host, inv: Inventory) -> None:
     nv.pci_gpus = len(devices) if host.listdir(pci.PCI_DEVICES) is not None else None
     if inv.os.wsl == 2:
         nv.wsl_linux_driver = wsl_linux_driver(host)
+        mapped = host.listdir(os.path.dirname(WSL_SMI))  # the Windows driver's files, as WSL maps them
+        nv.wsl_libraries = None if mapped is None else mapped[:256]
     if not devices and nv.kernel_module_version is None and inv.os.wsl != 2 \
             and host.listdir(pci.PCI_DEVICES) is not None:
         nv.status = "no-gpu"  # nothing NVIDIA on a readable PCI bus, no driver: spare NVML's import and nvidia-smi

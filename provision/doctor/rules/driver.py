@@ -20,8 +20,8 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     framework see no GPU. Typical after a kernel upgrade without DKMS rebuilding the module, on a fresh install,
     or when Secure Boot refused an unsigned module (check `dmesg | grep -i nvidia` and `mokutil --sb-state`).
     When the inventory sees Secure Boot on this is DLWS-DRV-008 instead, inside a container DLWS-OS-003 (the
-    host's driver has to be passed in), and under WSL 2 the driver lives on Windows (DLWS-DRV-007 when a Linux
-    one was installed by mistake)."""
+    host's driver has to be passed in), and under WSL 2 the driver lives on Windows (DLWS-DRV-010; DLWS-DRV-007
+    when a Linux one was installed by mistake)."""
     nv, info = facts.nvidia(inv), facts.os_info(inv)
     if nv.get("status") == "no-driver" and not info.get("container") and not info.get("wsl") \
             and not _secure_boot_refused(inv):
@@ -45,9 +45,10 @@ def nouveau(inv: Dict[str, Any]) -> Any:
 def version_mismatch(inv: Dict[str, Any]) -> Any:
     """NVML answers "Driver/library version mismatch" when the user-space libraries were upgraded (an apt/dnf
     upgrade of the driver) while the old kernel module is still loaded. Nothing CUDA works until the new module is
-    loaded: reboot, or unload and reload the nvidia modules when no process uses the GPU."""
+    loaded: reboot, or unload and reload the nvidia modules when no process uses the GPU. Inside WSL 2 there is no
+    Linux module to reload: DLWS-DRV-007 or DLWS-DRV-010 says what to do instead."""
     nv = facts.nvidia(inv)
-    if nv.get("status") == "version-mismatch":
+    if nv.get("status") == "version-mismatch" and facts.os_info(inv).get("wsl") != 2:
         return version_mismatch.finding(
             {"nvidia.message": nv.get("message"), "nvidia.kernel_module_version": nv.get("kernel_module_version")},
             "sudo reboot (or, with no GPU process running: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
@@ -100,9 +101,10 @@ def nvml_error(inv: Dict[str, Any]) -> Any:
     what it reported. A permissions problem on /dev/nvidia* or a partially installed driver are the usual causes.
     Inside a container, "Failed to initialize NVML: Unknown Error" after the host ran `systemctl daemon-reload`
     means the container lost its cgroup access to the GPU devices (NVIDIA/nvidia-container-toolkit#48): restart the
-    container, and configure the runtime with CDI (nvidia-ctk cdi generate) so it cannot happen again."""
+    container, and configure the runtime with CDI (nvidia-ctk cdi generate) so it cannot happen again. Inside WSL 2
+    the driver is Windows' and this is DLWS-DRV-010 instead."""
     nv = facts.nvidia(inv)
-    if nv.get("status") == "nvml-error":
+    if nv.get("status") == "nvml-error" and facts.os_info(inv).get("wsl") != 2:
         return nvml_error.finding({"nvidia.message": nv.get("message")},
                                   "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
                                   "reinstall the driver packages if libraries are missing")
@@ -144,3 +146,41 @@ def gpus_missing(inv: Dict[str, Any]) -> Any:
         return gpus_missing.finding({"pci_gpus": on_bus, "driver_gpus": reported},
                                     "sudo dmesg | grep -i xid; power-cycle the machine; reseat the GPU if it "
                                     "recurs")
+
+
+#: What WSL 2 maps from the Windows driver into /usr/lib/wsl/lib for CUDA: the driver API and the tool.
+WSL_CUDA_FILES = ("libcuda.so.1", "nvidia-smi")
+WINDOWS_SIDE = ("on Windows, not inside WSL: install or update the NVIDIA Windows driver (one with WSL support, R470 "
+                "or newer; https://www.nvidia.com/Download/index.aspx); update Windows (the GPU in WSL 2 needs "
+                "Windows 11, or Windows 10 21H2 or newer); run `wsl --update` and check `wsl --version` (PowerShell), "
+                "then `wsl --shutdown` and reopen the distribution. Install no Linux NVIDIA driver inside WSL")
+
+
+@rule("DLWS-DRV-010", "error", "No GPU reaches WSL 2 from the Windows driver")
+def no_gpu_in_wsl(inv: Dict[str, Any]) -> Any:
+    """Under WSL 2 the GPU is the Windows driver's: WSL maps its libcuda, libnvidia-ml and nvidia-smi into
+    /usr/lib/wsl/lib, and nothing installed inside the distribution can replace them. When that nvidia-smi fails
+    ("Failed to initialize NVML: GPU access blocked by the operating system", "Failed to initialize NVML: Unknown
+    Error", "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver"), or /usr/lib/wsl/lib has
+    no libcuda.so.1 / nvidia-smi (a Windows driver without WSL support, older than R470), the fix is on Windows:
+    a current NVIDIA Windows driver, a Windows with GPU support in WSL (Windows 11, or Windows 10 21H2+), and a
+    current WSL (`wsl --update`, `wsl --version`). Reported on Windows Server with data-center GPUs too
+    (microsoft/WSL#11865, #14339). Without any NVIDIA file mapped and no tool answering, this is a warning: the PC
+    may have no NVIDIA GPU. Where a Linux driver installed inside WSL shadows the mapped libraries, DLWS-DRV-007
+    says so instead."""
+    nv, info = facts.nvidia(inv), facts.os_info(inv)
+    status = nv.get("status")
+    if info.get("wsl") != 2 or status in (None, "ok") or nv.get("wsl_linux_driver"):
+        return None
+    mapped = nv.get("wsl_libraries")
+    found = {name: (None if mapped is None else name in mapped) for name in WSL_CUDA_FILES}
+    if status == "no-gpu":
+        if any(g.get("vendor") != "nvidia" for g in facts.gpus(inv)) or any(found.values()):
+            return None  # another vendor's GPU answers, or the NVIDIA files are there
+        severity = "warning"
+    else:
+        severity = "error"
+    evidence: Dict[str, Any] = {"nvidia.status": status, "nvidia.message": nv.get("message")}
+    evidence.update(("/usr/lib/wsl/lib/%s" % name, {None: "not read", True: "present", False: "missing"}[there])
+                    for name, there in found.items())
+    return no_gpu_in_wsl.finding(evidence, WINDOWS_SIDE, severity=severity)
