@@ -357,7 +357,8 @@ def errors(inv: Inventory) -> List[str]:
 
 def test_driver_not_loaded():
     inv = run_probe(make_host(CommandResult(SMI_NO_DRIVER, "", 9), [pci_gpu("0000:01:00.0")]))
-    assert inv.nvidia.status == "no-driver" and inv.gpus == []
+    assert inv.nvidia.status == "no-driver" and [(g.name, g.compute_capability) for g in inv.gpus] == [
+        ("GeForce RTX 2070", "7.5")]  # the PCI bus and the PCI ID database name it, no driver does
     assert inv.nvidia.message == SMI_NO_DRIVER.strip()
     assert errors(inv) == ["no-driver: " + SMI_NO_DRIVER.strip()]
 
@@ -425,7 +426,8 @@ def test_gpu_on_the_bus_without_any_driver_tools():
 
 def test_garbage_xml_with_exit_0_is_an_error_entry():
     inv = run_probe(make_host(CommandResult("<nvidia_smi_log><gpu>", "", 0), [pci_gpu("0000:01:00.0")]))
-    assert inv.nvidia.status == "nvml-error" and inv.gpus == [] and errors(inv)
+    assert inv.nvidia.status == "nvml-error" and errors(inv)
+    assert [(g.pci_bus_id, g.uuid) for g in inv.gpus] == [("0000:01:00.0", None)]  # the bus's GPU, not the driver's
 
 
 def test_xml_path_fills_compute_capability_from_the_table():
@@ -786,3 +788,62 @@ def test_a_working_nvml_or_nvidia_smi_answer_wins_over_the_files(tmp_path):
     commands = {"nvidia-smi -q -x": {"stdout": xml, "stderr": "", "returncode": 0}}
     inv = run_probe(snapshot_host(tmp_path, files, LIBS_550_107, commands=commands))
     assert inv.nvidia.status == "ok" and inv.nvidia.source == "nvidia-smi" and errors(inv) == []
+
+
+# --- GPUs no driver answers for: named from the PCI bus (knowledge table nvidia_pci_ids) -----------------------------
+
+
+@pytest.mark.parametrize("device, name, architecture, cc", [
+    ("0x1b80", "GeForce GTX 1080", "Pascal", "6.1"),
+    ("0x1db1", "Tesla V100 SXM2 16GB", "Volta", "7.0"),
+    ("0x1db4", "Tesla V100 PCIe 16GB", "Volta", "7.0"),
+    ("0x2684", "GeForce RTX 4090", "Ada Lovelace", "8.9"),
+    ("0x102d", "Tesla K80", "Kepler", "3.7"),
+    ("0x13c2", "GeForce GTX 970", "Maxwell", "5.2"),
+    ("0x0fc5", "GeForce GT 1030", "Kepler", "3.0"),  # a GK107 under a Pascal name: the chip decides
+])
+def test_driverless_gpu_is_named_from_the_pci_bus(device, name, architecture, cc):
+    inv = run_probe(make_host(pci=[pci_gpu("0000:3b:00.0", device, driver="vfio-pci")]))
+    assert inv.nvidia.status == "no-driver"
+    assert [(g.index, g.vendor, g.name, g.architecture, g.compute_capability, g.pci_bus_id, g.pci_device_id,
+             g.kernel_driver, g.uuid) for g in inv.gpus] == [
+        (0, "nvidia", name, architecture, cc, "0000:3b:00.0", device, "vfio-pci", None)]
+
+
+def test_driverless_gpus_in_bus_order_and_an_unknown_id_keeps_its_id():
+    inv = run_probe(make_host(CommandResult(SMI_NO_DRIVER, "", 9),
+                              [pci_gpu("0000:01:00.0", "0x1b80"), pci_gpu("0000:02:00.0", "0x0001")]))
+    assert [(g.index, g.name, g.pci_device_id, g.compute_capability) for g in inv.gpus] == [
+        (0, "GeForce GTX 1080", "0x1b80", "6.1"), (1, None, "0x0001", None)]
+
+
+def test_a_working_driver_never_loads_the_pci_table(monkeypatch):
+    from provision.inventory import pci
+
+    def refuse(device_id):
+        raise AssertionError("the PCI ID table was loaded for %s" % device_id)
+
+    monkeypatch.setattr(pci, "nvidia_pci_name", refuse)
+    inv = run_probe(make_host(nvml_fact={"driver_version": "550.54.15", "cuda_driver_version": 12040,
+                                         "gpus": [{"index": 0, "name": "NVIDIA GeForce RTX 4090"}]},
+                              pci=[pci_gpu("0000:01:00.0", "0x2684", driver="nvidia")]))
+    assert inv.nvidia.source == "nvml" and [g.name for g in inv.gpus] == ["NVIDIA GeForce RTX 4090"]
+    inv = run_probe(make_host())  # nothing on the bus: the probe stops before
+    assert inv.gpus == [] and inv.nvidia.status == "no-gpu"
+
+
+def test_every_pci_table_gpu_named_in_the_gpu_table_agrees_on_compute_capability():
+    """The chips map and nvidia_gpus.json say the same of every device both know (where the chip is of the row's
+    architecture: a rebadged chip under a known name is another GPU)."""
+    from provision.inventory import pci
+    from provision.knowledge import load
+
+    checked = 0
+    for device in load("nvidia_pci_ids")["devices"]:
+        name, architecture, cc = pci.nvidia_pci_name(device) or (None, None, None)
+        row = gpu_table.nvidia_row(name)
+        if row is None or architecture != row["architecture"]:
+            continue
+        assert cc == row["compute_capability"], (device, name)
+        checked += 1
+    assert checked > 200

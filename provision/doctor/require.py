@@ -191,7 +191,10 @@ def _coerce(req: Requirement, raw: str, fail: Callable[[str], UsageError]) -> Va
 
 
 def _gpus(inv: Dict[str, Any]) -> List[Dict[str, Any]]:
-    return inv.get("gpus") or []
+    """The GPUs a job can use: NVIDIA GPUs no driver answered for (nvidia.source null: only the PCI bus shows them)
+    are not counted."""
+    served = bool((inv.get("nvidia") or {}).get("source"))
+    return [g for g in inv.get("gpus") or [] if served or g.get("vendor") != "nvidia"]
 
 
 def _min(values: List[Any]) -> Any:

@@ -107,6 +107,21 @@ def _fill_from_table(gpu: Gpu) -> None:
     gpu.architecture = gpu.architecture or row["architecture"]
 
 
+def pci_only_gpus(devices: List[pci.PciDevice]) -> List[Gpu]:
+    """The GPUs no driver answers for, as the PCI bus shows them: named, with architecture and compute capability,
+    from the PCI ID database (knowledge table nvidia_pci_ids: the chip's facts), else from the GPU table by name."""
+    gpus: List[Gpu] = []
+    for index, device in enumerate(devices):  # bus order, as nvidia-smi numbers them by default
+        known = pci.nvidia_pci_name(device.device_id) if device.device_id else None
+        name, architecture, capability = known or (None, None, None)
+        gpu = Gpu(index=index, vendor="nvidia", name=name, pci_bus_id=device.address,
+                  pci_device_id=device.device_id or None, architecture=architecture,
+                  compute_capability=capability, kernel_driver=device.driver)
+        _fill_from_table(gpu)
+        gpus.append(gpu)
+    return gpus
+
+
 def _run_smi(host: Host, inv: Inventory) -> CommandResult:
     result = host.run(["nvidia-smi", *SMI_ARGS])
     if result.returncode == RC_NOT_FOUND and inv.os.wsl == 2:
@@ -277,6 +292,7 @@ def probe(host: Host, inv: Inventory) -> None:
     inv.gpus.extend(gpus)
     nv.container_toolkit = _container_toolkit(host)
     if nv.source is None:
+        inv.gpus.extend(pci_only_gpus(devices))  # no driver answered: what the bus and the PCI ID database say
         return
     if lost:
         _fail(inv, classify_failure(" ".join(lost)) or "gpu-lost", "; ".join(lost))  # a GPU without a handle
