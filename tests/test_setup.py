@@ -431,3 +431,51 @@ def test_each_repository_folder_is_trusted_with_its_own_key(os_id, version, fold
     assert 'url: !unsafe "%s%s"' % (url, key) in playbook and pinned in playbook
     other = "EB693B3035CD5710E231E123A4B469963BF863CC" if key != "3bf863cc.pub" else "8793F200"
     assert other not in script and other not in playbook
+
+
+# --- GPUs no driver names: the PCI bus and the PCI ID database decide the driver branch -----------------------------
+
+
+def driverless(tmp_path, device):
+    """The driver-not-loaded fixture (Ubuntu 20.04, no NVIDIA module) with another NVIDIA device id on its bus."""
+    folder = tmp_path / "snapshot"
+    shutil.copytree(os.path.join(SNAPSHOTS, "driver-not-loaded"), str(folder))
+    (folder / "files/sys/bus/pci/devices/0000:01:00.0/device").write_text(device + "\n")
+    return collect(open_snapshot(str(folder))).to_dict()
+
+
+def driver_packages(plan):
+    return [a.names for s in plan.steps if s.id == "nvidia-driver" for a in s.actions if hasattr(a, "names")]
+
+
+@pytest.mark.parametrize("device, name, packages, variant", [
+    ("0x1b80", "GeForce GTX 1080", ["cuda-drivers-580"], "cu126"),  # Pascal sm_61: R580, a build with sm_60/sm_61
+    ("0x1db1", "Tesla V100 SXM2 16GB", ["cuda-drivers-580"], "cu128"),  # Volta sm_70: R580; cu130 lacks sm_70
+    ("0x1db4", "Tesla V100 PCIe 16GB", ["cuda-drivers-580"], "cu128"),
+    ("0x13c2", "GeForce GTX 970", ["cuda-drivers-580"], "cu126"),  # Maxwell sm_52
+    ("0x2684", "GeForce RTX 4090", ["nvidia-open"], "cu130"),  # Ada: the open modules
+])
+def test_driverless_gpu_gets_the_driver_branch_of_its_architecture(tmp_path, device, name, packages, variant):
+    inv = driverless(tmp_path, device)
+    assert [g["name"] for g in inv["gpus"]] == [name]
+    plan = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
+    assert plan.ok, plan.impossible
+    assert driver_packages(plan) == [packages]
+    [choice] = plan.choices
+    from provision.knowledge import load
+
+    newest = load("frameworks")["frameworks"]["pytorch"]["releases"][-1]["version"]
+    assert (choice.release, choice.variant) == (newest, variant)
+
+
+def test_driverless_kepler_is_impossible_with_the_reason(tmp_path):
+    inv = driverless(tmp_path, "0x102d")  # GK210GL [Tesla K80]
+    assert [(g["name"], g["architecture"], g["compute_capability"]) for g in inv["gpus"]] == [
+        ("Tesla K80", "Kepler", "3.7")]
+    plan = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
+    assert not plan.ok and not driver_packages(plan)
+    assert plan.impossible[0] == (
+        "no NVIDIA driver branch dlws installs supports GPU 0 (Tesla K80), compute capability 3.7 (Kepler): the "
+        "oldest, 580, needs compute capability 5.0 or newer (a GPU this old needs a legacy NVIDIA driver, installed "
+        "by hand)")
+    assert any("--variant cpu" in alternative for alternative in plan.alternatives)

@@ -48,6 +48,25 @@ def driver_branch(gpus: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     return None
 
 
+def no_branch_reason(inv: Dict[str, Any], request: Request) -> Optional[str]:
+    """Why the plan cannot install a driver at all: a GPU older than the oldest branch dlws installs (a Kepler's 3.7
+    below branch 580's 5.0), where the plan would install one; None otherwise."""
+    nv = facts.nvidia(inv)
+    if request.driver == "keep" or not compat.nvidia_hardware(inv) or not driver_installable(inv) \
+            or (nv.get("status") == "ok" and nv.get("driver_version")):
+        return None
+    oldest = load("install")["driver_branches"][-1]
+    floor = Version(oldest["min_cc"])
+    below = [g for g in facts.gpus(inv, "nvidia") if (facts.version(g.get("compute_capability")) or floor) < floor]
+    if not below:
+        return None
+    return "no NVIDIA driver branch dlws installs supports %s: the oldest, %s, needs compute capability %s or newer" \
+        " (a GPU this old needs a legacy NVIDIA driver, installed by hand)" % (", ".join(
+            "%s, compute capability %s%s" % (facts.gpu_label(g), g.get("compute_capability"),
+                                             " (%s)" % g["architecture"] if g.get("architecture") else "")
+            for g in below), oldest["branch"], oldest["min_cc"])
+
+
 def wants_gpu(inv: Dict[str, Any], request: Request) -> bool:
     """auto means the GPU build wherever there is a GPU a published build can use (NVIDIA or AMD)."""
     if request.variant in ("cpu", "metal"):
@@ -105,7 +124,8 @@ def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
         return None, ["no %s build for this machine's hardware (variant %s)" % (framework, request.variant)]
     if older:
         newest.append("older %s releases do not fit either: %s" % (framework, "; ".join(sorted(older))))
-    return None, newest
+    no_branch = no_branch_reason(inv, request) if wants_gpu(inv, request) else None
+    return None, ([no_branch] if no_branch else []) + newest
 
 
 def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
