@@ -54,29 +54,20 @@ def test_require_file_pyproject(tmp_path):
     assert any(f["id"] == "DLWS-REQ-001" for f in json.loads(result.stdout)["findings"])
 
 
-@pytest.mark.parametrize("content,words", [
-    ("require = [", "not valid TOML"),
-    ("require = [1, 2]", "list of strings"),
-    ('require = ["gpu.count >= lots"]', "column 14"),
-])
-def test_bad_require_file_is_a_usage_error(tmp_path, content, words):
-    path = tmp_path / "req.toml"
-    path.write_text(content)
-    result = dlws("doctor", "--require-file", str(path))
-    assert result.returncode == 2 and words in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-
-
-@pytest.mark.parametrize("content,words", [
-    ('requires = ["gpu.count >= 64"]', "unknown key 'requires' at the top level (the key is 'require')"),
-    ('[project]\nname = "x"\n[tool.dlws]\nrequre = ["gpu.count >= 64"]',
+@pytest.mark.parametrize("name,content,words", [
+    ("req.toml", "require = [", "not valid TOML"),
+    ("req.toml", "require = [1, 2]", "list of strings"),
+    ("req.toml", 'require = ["gpu.count >= lots"]', "column 14"),
+    # A typo'd key once passed with zero requirements: the gate a CI file meant to set was silently open.
+    ("pyproject.toml", 'requires = ["gpu.count >= 64"]',
+     "unknown key 'requires' at the top level (the key is 'require')"),
+    ("pyproject.toml", '[project]\nname = "x"\n[tool.dlws]\nrequre = ["gpu.count >= 64"]',
      "unknown key 'requre' in [tool.dlws] (the key is 'require')"),
-    ('[project]\nname = "x"\n[tool.ruff]\nline-length = 120', "has no requirements"),
-    ("", "has no requirements"),
+    ("pyproject.toml", '[project]\nname = "x"\n[tool.ruff]\nline-length = 120', "has no requirements"),
+    ("pyproject.toml", "", "has no requirements"),
 ])
-def test_a_require_file_that_gates_nothing_by_mistake_is_a_usage_error(tmp_path, content, words):
-    """A typo'd key once passed with zero requirements: the gate a CI file meant to set was silently open."""
-    path = tmp_path / "pyproject.toml"
+def test_bad_require_file_is_a_usage_error(tmp_path, name, content, words):
+    path = tmp_path / name
     path.write_text(content)
     result = dlws("doctor", "--require-file", str(path))
     assert result.returncode == 2 and words in result.stderr, result.stderr
