@@ -140,7 +140,7 @@ def driver_cuda(inv: Dict[str, Any]) -> Tuple[Optional[str], bool]:
     nv = facts.nvidia(inv)
     if facts.major_minor(nv.get("cuda_driver_version")):
         return nv["cuda_driver_version"], False
-    derived = queries.max_cuda_for_driver(nv.get("driver_version") or "")
+    derived = queries.max_cuda_for_driver(nv.get("driver_version") or "", facts.driver_os(inv))
     return derived, derived is not None
 
 
@@ -159,11 +159,12 @@ def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
     if have is None:
         return UNKNOWN, ("which CUDA version driver %s supports" % nv["driver_version"] if nv.get("driver_version")
                          else "which CUDA version the driver supports (no driver version either)")
-    driver = "driver %s supports CUDA %s%s" % (nv.get("driver_version"), supported,
-                                               " (derived from its version)" if derived else "")
+    driver = "%sdriver %s supports CUDA %s%s" % ("Windows " if facts.driver_os(inv) == "windows" else "",
+                                                 nv.get("driver_version"), supported,
+                                                 " (derived from its version)" if derived else "")
     if needs <= have:
         return NATIVE, driver
-    floor = queries.minor_compat_floor("%d.0" % needs[0])
+    floor = queries.minor_compat_floor("%d.0" % needs[0], facts.driver_os(inv))
     if needs[0] != have[0]:
         return CANNOT, "%s, the build needs CUDA %d (driver >= %s)" % (driver, needs[0], floor or "?")
     have_driver, floor_version = facts.version(nv.get("driver_version")), facts.version(floor)

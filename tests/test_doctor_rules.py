@@ -324,3 +324,27 @@ def test_a_build_the_tables_lack_is_judged_by_what_its_cuda_can_compile():
     hopper = mutate(lambda i: gpu0(i, compute_capability="9.0", name="NVIDIA H100 80GB HBM3") and
                     i["frameworks"]["torch"].update(version="2.6.0.dev20241112+cu121", build="cuda 12.1", cuda="12.1"))
     assert fired(hopper, "DLWS-FW-001") == []
+
+
+def test_inside_wsl2_the_driver_is_judged_in_windows_numbering_and_fixed_on_windows():
+    # WSL 2's nvidia-smi reports the Windows driver (e.g. 551.23). In Linux numbering that meets CUDA 12.4's 550.54.14;
+    # in Windows numbering CUDA 12.4 needs 551.61, so the driver supports CUDA 12.3 and a 12.4 toolkit runs only under
+    # minor-version compatibility. The fix is the Windows driver, never a Linux driver install.
+    def wsl(i):
+        i["os"].update(wsl=2, secure_boot=None)
+        i["nvidia"].update(driver_version="551.23", cuda_driver_version=None)
+    found = fired(mutate(wsl), "DLWS-DRV-005")
+    assert [f.severity for f in found] == ["info"]
+    assert found[0].evidence["driver_cuda"] == "12.3" and found[0].evidence["driver_cuda_derived"] is True
+    assert "on a CUDA 12.3 driver" in found[0].evidence["judgment"]
+    fix = found[0].fix
+    assert "the Windows NVIDIA driver %s or newer" % queries.min_driver_for_cuda("12.4", "windows") in fix
+    assert "installed on Windows" in fix and "dlws setup" not in fix and "apt" not in fix
+    assert fired(mutate(lambda i: i["nvidia"].update(driver_version="551.23", cuda_driver_version=None)),
+                 "DLWS-DRV-005") == []  # the same number on Linux meets CUDA 12.4
+    # Below CUDA 12's Windows minor-version floor (528.33) a 12.1 toolkit cannot run, though 527.56 >= 525.60.13.
+    def old(i):
+        wsl(i)
+        i["nvidia"]["driver_version"] = "527.56"
+        i["cuda"]["toolkits"] = [{"version": "12.1.105", "path": "/usr/local/cuda-12.1", "source": "/usr/local"}]
+    assert [f.severity for f in fired(mutate(old), "DLWS-DRV-005")] == ["error"]

@@ -14,14 +14,16 @@ DRIVER_PACKAGES = ("install the NVIDIA driver with your distribution's packages 
                    "Debian: sudo apt-get install nvidia-driver; RHEL: sudo dnf module install nvidia-driver)")
 
 
-def driver_for_cuda(cuda: Tuple[int, int]) -> str:
+def driver_for_cuda(cuda: Tuple[int, int], os: str = "linux") -> str:
     """'the NVIDIA driver 550.54.14 or newer (CUDA 12.4's)': the driver the toolkit release shipped with, from
-    NVIDIA's release notes (Table 3); without a row for that release, the CUDA version alone."""
+    NVIDIA's release notes (Table 3), in the numbering of the OS whose driver it is (Windows' inside WSL 2);
+    without a row for that release, the CUDA version alone."""
     version = "%d.%d" % cuda
-    driver = queries.min_driver_for_cuda(version)
+    driver = queries.min_driver_for_cuda(version, os)
+    whose = "Windows NVIDIA driver" if os == "windows" else "NVIDIA driver"
     if driver is None:
-        return "an NVIDIA driver that supports CUDA %s" % version
-    return "the NVIDIA driver %s or newer (CUDA %s's)" % (driver, version)
+        return "a%s %s that supports CUDA %s" % ("" if os == "windows" else "n", whose, version)
+    return "the %s %s or newer (CUDA %s's)" % (whose, driver, version)
 
 
 def setup_command(inv: Dict[str, Any], frameworks: Sequence[str] = (), driver: Optional[str] = None) -> Optional[str]:
@@ -46,6 +48,17 @@ def driver_install(inv: Dict[str, Any]) -> str:
     """Install the driver with the distribution's packages, or with the plan dlws writes where it can."""
     command = setup_command(inv, driver="install")
     return DRIVER_PACKAGES + (" or plan it with: " + command if command else "")
+
+
+def driver_upgrade(inv: Dict[str, Any], cuda: Tuple[int, int]) -> str:
+    """The driver CUDA X.Y needs and how to get it: dlws's plan on Linux; inside WSL 2 and on Windows the Windows
+    driver, updated on Windows (a Linux driver inside WSL breaks the mapped one, DLWS-DRV-007)."""
+    if facts.os_info(inv).get("wsl"):
+        return driver_for_cuda(cuda, "windows") + ", installed on Windows (NVIDIA app or nvidia.com/drivers; no " \
+            "Linux driver inside WSL), then wsl --shutdown"
+    if facts.driver_os(inv) == "windows":
+        return driver_for_cuda(cuda, "windows")
+    return driver_for_cuda(cuda) + planned(inv, "upgrade")
 
 
 def planned(inv: Dict[str, Any], driver: str) -> str:

@@ -56,6 +56,13 @@ def os_info(inv: Dict[str, Any]) -> Dict[str, Any]:
     return inv.get("os") or {}
 
 
+def driver_os(inv: Dict[str, Any]) -> str:
+    """Whose numbering the NVIDIA driver version follows: 'windows' natively and inside WSL 2 (where the GPU is
+    driven by the Windows driver and nvidia-smi reports its version, e.g. 566.36), else 'linux'."""
+    info = os_info(inv)
+    return "windows" if info.get("system") == "windows" or info.get("wsl") == 2 else "linux"
+
+
 def headless(inv: Dict[str, Any]) -> bool:
     """Linux outside WSL where no NVIDIA GPU is known to drive a display."""
     return os_info(inv).get("system") == "linux" and not os_info(inv).get("wsl") \

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.doctor.advice import driver_for_cuda, driver_install, planned
+from provision.doctor.advice import driver_install, driver_upgrade
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
 
@@ -90,8 +90,8 @@ def toolkit_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
             {"toolkit": toolkit.get("path"), "toolkit_version": toolkit.get("version"),
              "driver_version": facts.nvidia(inv).get("driver_version"),
              "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": why},
-            "upgrade to %s%s, or use a toolkit <= CUDA %d.%d"
-            % ((driver_for_cuda(have), planned(inv, "upgrade")) + supported),
+            "upgrade to %s, or use a toolkit <= CUDA %d.%d"
+            % ((driver_upgrade(inv, have),) + supported),
             severity=severity, subject=toolkit.get("path"))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, Iterator, Optional
 
-from provision.doctor.advice import driver_for_cuda, setup_command
+from provision.doctor.advice import driver_upgrade, setup_command
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
 
@@ -68,7 +68,7 @@ def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         yield framework_newer_than_driver.finding(
             {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
              "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": verdict.problems or verdict.notes},
-            "upgrade to %s, or install %s built for CUDA <= %d.%d" % ((driver_for_cuda(needs), name) + supported),
+            "upgrade to %s, or install %s built for CUDA <= %d.%d" % ((driver_upgrade(inv, needs), name) + supported),
             severity="error" if verdict.problems else "info", subject=name)
 
 
