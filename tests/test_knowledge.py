@@ -505,12 +505,12 @@ def test_distribution_lifecycle_facts_read_from_vendor_pages():
     # Debian LTS announcement (June 2024): LTS takes bullseye over on 2024-08-14, until 2026-08-31; buster LTS ended
     # 2024-06-30. AWS AL2023 release cadence: maintenance ends 2029-06-30, standard support 2027-06-30.
     assert q.distribution_eol("debian", "11") == datetime.date(2024, 8, 14)
-    assert q.distribution("debian", "11")["reference"]["lts_eol"] == "2026-08-31"
-    assert q.distribution("debian", "10")["reference"]["lts_eol"] == "2024-06-30"
+    assert q.distribution("debian", "11")["extended_support"] == {"name": "Debian LTS (community)", "until": "2026-08-31"}
+    assert q.distribution("debian", "10")["extended_support"]["until"] == "2024-06-30"
     assert q.distribution_eol("amzn", "2023") == datetime.date(2029, 6, 30)
     assert q.distribution("amzn", "2023")["reference"]["standard_support_end"] == "2027-06-30"
     assert q.distribution_eol("amzn", "2") == datetime.date(2026, 6, 30)
     assert q.distribution_eol("ubuntu", "20.04") == datetime.date(2025, 5, 1)  # 'May 2025': month only
     assert q.distribution_eol("almalinux", "8.10") == datetime.date(2029, 3, 1)
     for id, version in (("debian", "11"), ("amzn", "2023"), ("ubuntu", "24.04")):
-        assert q.distribution(id, version)["verified"] is True
+        assert "eol" not in q.distribution(id, version).get("unverified_fields", [])  # its lifecycle read as cited

@@ -59,6 +59,11 @@ def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
          "ansible.builtin.shell": {"cmd": "set -o pipefail\ngpg --show-keys --with-colons %s | grep -q '%s'"
                                           % (action.keyring, pinned), "executable": "/bin/bash"},
          "changed_when": False, "check_mode": False},
+        {"name": _name("%s | set aside other sources of the repository" % title),
+         "ansible.builtin.shell": {"cmd": "\n".join(shell.set_aside_other_sources(action, "")),
+                                   "executable": "/bin/bash"},
+         "register": Keyword("dlws_other_sources"), "changed_when": Keyword("dlws_other_sources.stdout | length > 0"),
+         "become": True},
         {"name": _name("%s | add the repository" % title),
          "ansible.builtin.apt_repository": {"repo": action.line, "filename": action.name, "state": "present"},
          "become": True},

@@ -48,9 +48,22 @@ def _packages(action: Packages) -> List[str]:
     return ["as_root dnf install -y %s" % names]
 
 
-def _apt_repo(action: AptRepo) -> List[str]:
-    listing = "/etc/apt/sources.list.d/%s.list" % action.name
+def set_aside_other_sources(action: AptRepo, root: str) -> List[str]:
+    """Move every other source file naming the repository's URL to NAME.disabled, which apt ignores silently: a
+    cuda-keyring list (or an older one) signed by another keyring makes apt refuse both ("Conflicting values set for
+    option Signed-By")."""
     return [
+        "while IFS= read -r other; do",
+        "  echo \"dlws: $other also names NVIDIA's repository (apt refuses two Signed-By for one source): moved to "
+        "$other.disabled\"",
+        '  %smv "$other" "$other.disabled"' % root,
+        "done < <(%s)" % action.others,
+    ]
+
+
+def _apt_repo(action: AptRepo) -> List[str]:
+    listing = action.listing
+    return set_aside_other_sources(action, "as_root ") + [
         'key="$(mktemp)"',
         "curl -fsSL --proto '=https' %s -o \"$key\"" % q(action.key_url),
         "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",

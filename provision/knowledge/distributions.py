@@ -7,7 +7,7 @@ Every function is pure and total: bad or unknown input answers None (or False), 
 from __future__ import annotations
 
 import datetime
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from provision.knowledge import load
 from provision.knowledge.versions import Row
@@ -43,6 +43,27 @@ def distribution_eol(id: str, version: str) -> Optional[datetime.date]:
     """End of standard support of a distribution release, or None when unknown."""
     row = distribution(id, version)
     return _date(row.get("eol")) if row else None
+
+
+def cuda_repo_folder(id: str, version: str, arch: Any) -> Optional[str]:
+    """The folder of NVIDIA's CUDA repository for this release on this CPU ('x86_64', 'aarch64'), or None where
+    NVIDIA publishes none that the table knows of (Debian 13 has no aarch64 one in NVIDIA's guide)."""
+    row = distribution(id, version)
+    if not row or not row.get("cuda_repo") or arch not in (row.get("cuda_repo_arches") or []):
+        return None
+    return row["cuda_repo"]
+
+
+def support_end(id: str, version: str) -> Optional[Dict[str, Any]]:
+    """What ends at the release's eol and when, and the extended support after it: {'ends', 'date', 'extended',
+    'extended_until'} (the last two None where the table names none); None when the end date is unknown."""
+    row = distribution(id, version)
+    eol = _date(row.get("eol")) if row else None
+    if row is None or eol is None:
+        return None
+    extended = row.get("extended_support") or {}
+    return {"ends": row.get("eol_ends") or "support", "date": eol, "extended": extended.get("name"),
+            "extended_until": _date(extended.get("until"))}
 
 
 def setup_family(id: Any) -> Optional[Row]:

@@ -157,6 +157,11 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
         steps.extend(_toolkit_steps(inv, manager, choices, any(s.id == "nvidia-repo" for s in steps)))
     elif request.with_cuda_toolkit:
         notes.append("install the CUDA toolkit yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+    gap = _repo_gap(inv) if manager and (new_driver or request.with_cuda_toolkit) else None
+    if gap:
+        notes.append("%s: install the %s yourself" % (gap, " and the ".join(
+            [what for what, wanted in (("NVIDIA driver", new_driver), ("CUDA toolkit", request.with_cuda_toolkit))
+             if wanted])))
     if facts.gpus(inv, "amd") and any(c.variant.startswith("rocm") for c in choices):
         notes.append("the ROCm wheels bring the ROCm user-space libraries; the amdgpu kernel driver must be loaded "
                      "(in the distribution's kernel, or AMD's amdgpu-dkms)")
@@ -187,29 +192,66 @@ def _driver_floor(choices: List[Choice]) -> str:
     return str(max(majors)) if majors else "0"
 
 
+#: A CPU architecture as it may appear in a note (anything else is named "this CPU").
+ARCH_NAME = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+
+
+def _repo_gap(inv: Dict[str, Any]) -> Optional[str]:
+    """Why NVIDIA's CUDA repository cannot be added here (no folder for the release, or none for this CPU), or
+    None where it can: the plan then says so instead of adding a URL that does not exist."""
+    info = facts.os_info(inv)
+    row = queries.distribution(info.get("id") or "", info.get("version") or "")
+    arch = (inv.get("cpu") or {}).get("arch")
+    name = (row or {}).get("name") if row and row.get("version") != "*" else None
+    name = name or "%s %s" % (info.get("id"), info.get("version"))
+    if not row or not row.get("cuda_repo"):
+        return "NVIDIA publishes no CUDA repository for %s that dlws knows of" % name
+    if _repo_folder(inv) is None:
+        where = arch if isinstance(arch, str) and ARCH_NAME.match(arch) else "this CPU"
+        return "NVIDIA publishes no CUDA repository for %s on %s (its guide lists %s for %s only)" % (
+            name, where, row["cuda_repo"], ", ".join(row.get("cuda_repo_arches") or ["no CPU"]))
+    return None
+
+
+def _repo_folder(inv: Dict[str, Any]) -> Optional[str]:
+    """NVIDIA's repository folder for this release and CPU, where it publishes one and dlws knows the CPU's path."""
+    info = facts.os_info(inv)
+    arch = (inv.get("cpu") or {}).get("arch")
+    if not isinstance(arch, str) or arch not in load("install")["cuda_repo"]["arch"]:
+        return None
+    return queries.cuda_repo_folder(info.get("id") or "", info.get("version") or "", arch)
+
+
 def _repo_step(inv: Dict[str, Any], manager: str, why: str) -> Optional[Step]:
     """NVIDIA's signed CUDA repository for this distribution and architecture, when NVIDIA publishes one."""
     table = load("install")
-    info = facts.os_info(inv)
-    repo = (queries.distribution(info.get("id") or "", info.get("version") or "") or {}).get("cuda_repo")
-    arch = table["cuda_repo"]["arch"].get((inv.get("cpu") or {}).get("arch") or "")
-    if repo is None or arch is None:
+    repo = _repo_folder(inv)
+    if repo is None:
         return None
-    url = table["cuda_repo"]["url"].format(repo=repo, arch=arch)
+    url = table["cuda_repo"]["url"].format(repo=repo, arch=table["cuda_repo"]["arch"][inv["cpu"]["arch"]])
     prereq = Packages(manager, list(table["repo_prerequisites"][manager]["packages"]))
     if manager == "apt":
         keyring = "/usr/share/keyrings/nvidia-cuda.asc"  # apt reads armored keys named .asc in signed-by
         # Each folder has its own signing key (debian13's is not 3bf863cc): the folder's row, else the default.
         keys = table["cuda_repo"]["apt_keys"]
         key = keys.get(repo) or keys["default"]
-        action: Any = AptRepo("nvidia-cuda", url + key["key_file"], key["key_fingerprint"],
-                              "deb [signed-by=%s] %s /" % (keyring, url), keyring)
-        check = "test -s /etc/apt/sources.list.d/nvidia-cuda.list"
+        line = "deb [signed-by=%s] %s /" % (keyring, url)
+        action: Any = AptRepo("nvidia-cuda", url + key["key_file"], key["key_fingerprint"], line, keyring, url)
+        check = _apt_repo_check(action)
     else:
         action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
         check = "test -s /etc/yum.repos.d/cuda-%s.repo" % repo
     return Step("nvidia-repo", "Add NVIDIA's signed CUDA repository (%s)" % repo, why, [prereq, action],
                 check=check, become=True)
+
+
+def _apt_repo_check(repo: AptRepo) -> str:
+    """Done only when our list file has exactly our line, the keyring holds the folder's pinned key (an older plan
+    may have left debian13 on 3bf863cc) and no other source file names the URL: apt refuses two sources of one URL
+    with different Signed-By (NVIDIA's cuda-keyring writes its own list), so the step then sets those aside."""
+    return ("grep -qxF %s \\\n  %s &&\ngpg --show-keys --with-colons %s 2>/dev/null | grep -q %s &&\n"
+            "[ -z \"$(%s)\" ]" % (shlex.quote(repo.line), repo.listing, repo.keyring,
+                                 shlex.quote("^fpr:*:%s:" % repo.key_fingerprint), repo.others))
 
 
 def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:

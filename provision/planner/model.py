@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -43,6 +44,19 @@ class AptRepo:
     key_fingerprint: str
     line: str  # "deb [signed-by=/usr/share/keyrings/NAME.gpg] URL /"
     keyring: str
+    url: str  # the repository's URL: any other source naming it is set aside (apt refuses two Signed-By for one)
+
+    @property
+    def listing(self) -> str:
+        return "/etc/apt/sources.list.d/%s.list" % self.name
+
+    @property
+    def others(self) -> str:
+        """A command printing every other apt source file that names this repository's URL (NVIDIA's cuda-keyring
+        writes one, an older install another); it exits 0 whether it finds some or none."""
+        return ("find /etc/apt/sources.list.d -maxdepth 1 -type f \\( -name '*.list' -o -name '*.sources' \\) "
+                "! -name %s \\\n  -exec grep -lF %s {} + 2>/dev/null || true" % (
+                    shlex.quote(self.name + ".list"), shlex.quote(self.url.rstrip("/"))))
 
 
 @dataclass

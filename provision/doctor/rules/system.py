@@ -43,21 +43,31 @@ def not_provisionable(inv: Dict[str, Any]) -> Any:
 @rule("DLWS-OS-001", "warning", "Distribution past its end of standard support")
 def end_of_life(inv: Dict[str, Any], today: datetime.date) -> Any:
     """After the end of standard support a release gets no regular security fixes, and NVIDIA drops it from the
-    CUDA repositories and new toolkits soon after (CentOS 7 and Ubuntu 18.04 went that way). Paid or community
-    extended support (Ubuntu ESM, Debian LTS, RHEL ELS) may still cover it."""
+    CUDA repositories and new toolkits soon after (CentOS 7 and Ubuntu 18.04 went that way). What ends differs per
+    vendor (Ubuntu: standard support; Debian: the security team's support; RHEL: maintenance support), and paid or
+    community extended support (Ubuntu Pro ESM, Debian LTS, RHEL ELS, SLES LTSS) may still cover it: the finding
+    names both, and when the extended support ends where the table knows it."""
     from provision.knowledge import queries
 
     info = facts.os_info(inv)
     if not info.get("id") or not info.get("version"):
         return None
-    eol = queries.distribution_eol(info["id"], info["version"])
-    if eol is None or eol > today:
+    end = queries.support_end(info["id"], info["version"])
+    if end is None or end["date"] > today:
         return None
     row = queries.distribution(info["id"], info["version"]) or {}
+    name = info.get("pretty_name") or row.get("name") or "%s %s" % (info["id"], info["version"])
+    title = "%s: %s ended %s" % (name, end["ends"], row.get("eol"))
+    if end["extended"]:
+        until, text = end["extended_until"], (row.get("extended_support") or {}).get("until")  # text: as published
+        title += "; %s %s" % (end["extended"], "runs until %s" % text if until and until > today
+                              else "ended %s" % text if until else "may still cover it")
     return end_of_life.finding(
-        {"os": info.get("pretty_name") or "%s %s" % (info["id"], info["version"]), "end_of_standard_support":
-         eol.isoformat(), "source": row.get("source"), "verified": row.get("verified", True)},
-        "upgrade to a supported release of %s (dlws setup plans for the current ones)" % info["id"])
+        {"os": name, "end_of_standard_support": end["date"].isoformat(), "ended": end["ends"],
+         "extended_support": end["extended"],
+         "extended_support_until": (row.get("extended_support") or {}).get("until"),
+         "source": row.get("source"), "verified": row.get("verified", True)},
+        "upgrade to a supported release of %s (dlws setup plans for the current ones)" % info["id"], title=title)
 
 
 @rule("DLWS-OS-004", "warning", "Container engine without nvidia-container-toolkit on a GPU host")
