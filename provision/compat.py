@@ -164,7 +164,11 @@ def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
                                                  " (derived from its version)" if derived else "")
     if needs <= have:
         return NATIVE, driver
-    floor = queries.minor_compat_floor("%d.0" % needs[0], facts.driver_os(inv))
+    # CUDA 11 on: the major's floor; before it (no minor-version compatibility) the toolkit's own driver (10.1: 418.39)
+    wanted = "%d.%d" % needs
+    floor = queries.minor_compat_floor(wanted, facts.driver_os(inv))
+    if queries.has_minor_version_compatibility(wanted) is False:
+        return _before_minor_version_compatibility(nv.get("driver_version"), driver, wanted, floor)
     if needs[0] != have[0]:
         return CANNOT, "%s, the build needs CUDA %d (driver >= %s)" % (driver, needs[0], floor or "?")
     have_driver, floor_version = facts.version(nv.get("driver_version")), facts.version(floor)
@@ -176,6 +180,19 @@ def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
             driver, needs[0], needs[1], floor, needs[0])
     return MINOR_VERSION, "CUDA %d.%d on a CUDA %s driver%s runs under minor-version compatibility; PTX JIT of " \
         "newer code fails" % (needs + (supported, " (derived from its version)" if derived else ""))
+
+
+def _before_minor_version_compatibility(version: Optional[str], driver: str, cuda: str,
+                                        floor: Optional[str]) -> Tuple[str, str]:
+    """A toolkit older than CUDA 11 runs only on a driver at least as new as its own release's (Table 3)."""
+    have_driver, floor_version = facts.version(version), facts.version(floor)
+    if have_driver is None or floor_version is None:
+        return UNKNOWN, "whether %s runs CUDA %s (driver version %s, CUDA %s's driver %s)" % (
+            driver, cuda, version, cuda, floor)
+    if have_driver < floor_version:
+        return CANNOT, "%s, CUDA %s needs driver >= %s (before CUDA 11 a toolkit needs its own release's driver: " \
+            "no minor-version compatibility)" % (driver, cuda, floor)
+    return NATIVE, "driver %s meets CUDA %s's driver %s" % (version, cuda, floor)
 
 
 def _judge_ptx(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:

@@ -76,8 +76,10 @@ def test_a_toolkit_needs_the_driver_of_its_release_labelled_ga(tmp_path, monkeyp
 def test_cuda_shape():
     toolkits = load("cuda")["toolkits"]
     versions = [row["version"] for row in toolkits]
-    expected = ["11.%d" % i for i in range(9)] + ["12.%d" % i for i in range(7)] + ["12.8", "12.9", "13.0"]
-    assert versions[: len(expected)] == expected  # every minor 11.0 .. 13.0 (12.7 was never released)
+    expected = ["9.0", "9.1", "9.2", "10.0", "10.1", "10.2"] + ["11.%d" % i for i in range(9)] + \
+        ["12.%d" % i for i in range(7)] + ["12.8", "12.9", "13.0"]
+    assert versions[: len(expected)] == expected  # every minor 9.0 .. 13.0 (12.7 was never released)
+    assert versions == sorted(versions, key=Version)
     for row in toolkits:
         assert row["releases"][0]["label"] == "GA" and [rel["label"] for rel in row["releases"]].count("GA") == 1
         for release in row["releases"]:
@@ -106,7 +108,7 @@ def test_cuda_minor_version_compatibility():
     assert q.minor_compat_floor("12.9", "windows") == "528.33"
     assert q.minor_compat_floor("11.2") == "450.80.02"
     assert q.minor_compat_floor("13.1") == "580"
-    assert q.minor_compat_floor("10.2") is None
+    assert q.minor_compat_floor("10.2") == "440.33"  # before CUDA 11: the toolkit's own driver, no lower floor
 
 
 def test_max_cuda_for_driver():
@@ -116,7 +118,9 @@ def test_max_cuda_for_driver():
     assert q.max_cuda_for_driver("580.65.06") == "13.0"
     assert q.max_cuda_for_driver("470.82.01") == "11.4"
     assert q.max_cuda_for_driver("576.02", "windows") == "12.9"
-    assert q.max_cuda_for_driver("440.33") is None  # older than every toolkit in the table
+    assert q.max_cuda_for_driver("440.33") == "10.2"
+    assert q.max_cuda_for_driver("410.48") == "10.0"
+    assert q.max_cuda_for_driver("384.80") is None  # older than every toolkit in the table (9.0: 384.81)
 
 
 def test_cuda_compute_capabilities():

@@ -56,13 +56,36 @@ def min_driver_for_cuda(cuda: str, os: str = "linux", compat: bool = False) -> O
 
 
 def minor_compat_floor(cuda: str, os: str = "linux") -> Optional[str]:
-    """The oldest driver that runs any toolkit of this CUDA major ('12.x' -> '525.60.13' on Linux)."""
+    """The oldest driver that runs this toolkit: for CUDA 11 on, any toolkit of its major ('12.x' -> '525.60.13' on
+    Linux); before CUDA 11, which had no minor-version compatibility, the toolkit's own driver ('10.1' -> '418.39')."""
     key = _os_key(os)
     version = parse_version(cuda)
     if key is None or version is None:
         return None
+    if version.major < load("cuda")["minor_version_compatibility_from"]["major"]:
+        return min_driver_for_cuda(cuda, os)
     row = next((r for r in load("cuda")["minor_version_compatibility"] if r["major"] == version.major), None)
     return row.get(key) if row else None
+
+
+def has_minor_version_compatibility(cuda: str) -> Optional[bool]:
+    """Whether toolkits of this CUDA major run on an older driver of the major (CUDA 11 on); None if no version."""
+    version = parse_version(cuda)
+    return None if version is None else version.major >= load("cuda")["minor_version_compatibility_from"]["major"]
+
+
+def legacy_driver_branch(cc: Union[str, float, Tuple[int, int]]) -> Optional[Row]:
+    """The legacy driver branch that is the last to support a GPU of compute capability cc (a Kepler's 3.7 -> the
+    470 row: branch, architectures, last_release, max_cuda, maintained, eol); None for a GPU current drivers support,
+    or an unknown capability."""
+    want = parse_cc(cc)
+    if want is None:
+        return None
+    for row in load("cuda")["legacy_driver_branches"]:  # oldest first
+        low, high = parse_version(row["cc_min"]), parse_version(row["cc_max"])
+        if low is not None and high is not None and low <= want <= high:
+            return row
+    return None
 
 
 def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:

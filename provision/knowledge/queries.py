@@ -14,7 +14,8 @@ reported.
 from __future__ import annotations
 
 from provision.knowledge.cuda_drivers import (min_driver_for_cuda, minor_compat_floor, max_cuda_for_driver,
-                                              cuda_supports_cc)
+                                              cuda_supports_cc, has_minor_version_compatibility,
+                                              legacy_driver_branch)
 from provision.knowledge.distributions import (distribution, distribution_eol, setup_family, package_manager,
                                                provisionable, driver_module_streams, cuda_repo_folder, support_end)
 from provision.knowledge.frameworks import (normalize_framework, framework_release, torch_release, torch_arch_list,
@@ -29,7 +30,8 @@ __all__ = [
     "cuda_repo_folder", "cuda_supports_cc", "display_name", "distribution", "distribution_eol",
     "driver_module_streams", "framework_pins",
     "framework_release", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "max_cuda_for_driver",
-    "min_driver_for_cuda", "minor_compat_floor", "needs_avx", "normalize_framework", "package_manager",
+    "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
+    "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
     "support_end",
     "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
