@@ -51,6 +51,7 @@ FIRES = {
     "DLWS-DRV-009": ["nixos-4x-rtx2070-one-missing"],
     "DLWS-DRV-010": ["wsl2-l40s-winserver2025-gpu-access-blocked"],  # quiet on wsl2-rtx4070-laptop (ok) and
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
+    "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],
@@ -69,7 +70,7 @@ FIRES = {
     "DLWS-OS-002": ["centos7-k80", "opensuse-2080ti-gpu-lost", "core2duo-tensorflow114-no-avx"],
     "DLWS-OS-003": ["docker-container-a100-no-gpus-flag"],
     "DLWS-OS-004": ["centos7-tesla-p4-docker-no-toolkit"],
-    "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550"],
+    "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image"],
     "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550"],
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],

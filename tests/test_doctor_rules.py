@@ -79,6 +79,7 @@ CASES = {
         status="nvml-error", message="Failed to initialize NVML: GPU access blocked by the operating system",
         driver_version=None, cuda_driver_version=None, pci_gpus=None, wsl_libraries=["libcuda.so.1", "nvidia-smi"]),
                               i.update(gpus=[])),
+    "DLWS-DRV-011": lambda i: gpu0(i, compute_capability="3.7", name="Tesla K80"),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
     "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),

@@ -184,3 +184,32 @@ def no_gpu_in_wsl(inv: Dict[str, Any]) -> Any:
     evidence.update(("/usr/lib/wsl/lib/%s" % name, {None: "not read", True: "present", False: "missing"}[there])
                     for name, there in found.items())
     return no_gpu_in_wsl.finding(evidence, WINDOWS_SIDE, severity=severity)
+
+
+@rule("DLWS-DRV-011", "warning", "A GPU the current NVIDIA drivers no longer support")
+def legacy_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """NVIDIA drops old GPU architectures from new driver branches and keeps a legacy branch as their last: 340 for
+    Tesla (GeForce 8/9/200), 390 for Fermi, 470 for Kepler (K80, TITAN Black), 580 for Maxwell, Pascal and Volta
+    (GTX 900/10, TITAN Xp, P100, V100). On such a GPU no newer driver installs, so no CUDA newer than that branch's
+    runs: 470 stops at CUDA 11.4 (11.x under minor-version compatibility), 390 at 9.1. The unmaintained branches
+    (340, 390, 470) get no fixes for new kernels (a warning); 580 is maintained (an info)."""
+    from provision.knowledge import queries
+
+    for gpu in facts.gpus(inv, "nvidia"):
+        cc = gpu.get("compute_capability")
+        branch = queries.legacy_driver_branch(cc) if cc else None
+        if branch is None:
+            continue
+        maintained = bool(branch["maintained"])
+        evidence = {"gpu": facts.gpu_label(gpu), "compute_capability": cc,
+                    "architecture": gpu.get("architecture") or "/".join(branch["architectures"]),
+                    "last_driver_branch": branch["branch"], "last_release": branch["last_release"],
+                    "branch_max_cuda": branch["max_cuda"], "branch_maintained": maintained,
+                    "branch_eol": branch["eol"], "driver_version": facts.nvidia(inv).get("driver_version")}
+        keep = "keep the NVIDIA %s driver branch%s%s: it runs CUDA up to %s, so use framework builds for CUDA <= %s" % (
+            branch["branch"], " (last release %s)" % branch["last_release"] if branch["last_release"] else "",
+            " (supported until %s)" % branch["eol"] if branch["eol"] else "", branch["max_cuda"], branch["max_cuda"])
+        yield legacy_gpu.finding(
+            evidence, keep + ("" if maintained else "; the branch gets no more fixes: for newer CUDA, or a kernel it "
+                              "does not build for, the GPU must be replaced"),
+            severity="info" if maintained else "warning", subject=facts.gpu_label(gpu))
