@@ -229,28 +229,72 @@ def judge_installed(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Op
     return verdict
 
 
+#: How the machine's glibc meets a release's Linux wheels (glibc_verdict).
+GLIBC_OK, GLIBC_TOO_OLD, GLIBC_UNKNOWN, GLIBC_NOT_LINUX = "ok", "too-old", "unknown", "not-linux"
+
+
+def glibc_verdict(inv: Dict[str, Any], framework: str, release: str) -> Tuple[str, str]:
+    """Whether a release's Linux wheels for this CPU (x86_64, aarch64) load on this glibc: their manylinux floor
+    (PyPI's tags, or a higher floor a source shows) against the machine's. A missing floor or glibc is unknown."""
+    arch = (inv.get("cpu") or {}).get("arch")
+    if facts.os_info(inv).get("system") != "linux" or arch not in ("x86_64", "aarch64", "arm64"):
+        return GLIBC_NOT_LINUX, ""
+    platform = queries.wheel_platform("linux", arch)
+    if queries.wheel_pythons(framework, release, platform) == []:
+        return GLIBC_NOT_LINUX, ""  # no Linux wheels for this CPU at all: the platform check says so
+    floor = queries.glibc_floor(framework, release, arch)
+    glibc = facts.os_info(inv).get("glibc")
+    have, needed = facts.version(glibc), facts.version(floor)
+    if needed is None:
+        return GLIBC_UNKNOWN, "the glibc its Linux %s wheels need (the table has no floor)" % arch
+    if have is None:
+        return GLIBC_UNKNOWN, "the glibc version (its Linux wheels need glibc >= %s)" % floor
+    if have < needed:
+        return GLIBC_TOO_OLD, "its Linux wheels need glibc >= %s (this machine has %s)" % (floor, glibc)
+    return GLIBC_OK, ""
+
+
 def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     """Linux wheels are built for a manylinux glibc floor; an older glibc cannot load them."""
-    floor = (queries.framework_release(build.framework, build.release) or {}).get("glibc_min_linux_x86_64")
-    glibc = facts.os_info(inv).get("glibc")
-    have = facts.version(glibc)
-    if not floor or (inv.get("cpu") or {}).get("arch") != "x86_64" or facts.os_info(inv).get("system") != "linux":
-        return
-    if have is None:
-        verdict.unknowns.append("the glibc version (its Linux wheels need glibc >= %s)" % floor)
-    elif have < Version(floor):
-        verdict.problems.append("its Linux wheels need glibc >= %s (this machine has %s)" % (floor, glibc))
+    kind, why = glibc_verdict(inv, build.framework, build.release)
+    {GLIBC_TOO_OLD: verdict.problems, GLIBC_UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
+
+
+#: Platform names as messages spell them.
+_PLATFORM_WORDS = {"linux_x86_64": "Linux x86_64", "linux_aarch64": "Linux aarch64", "macos_x86_64": "macOS x86_64",
+                   "macos_arm64": "macOS arm64", "windows_amd64": "Windows x86_64", "windows_arm64": "Windows arm64"}
+
+
+def _judge_platform(inv: Dict[str, Any], build: Build, verdict: Verdict) -> Optional[str]:
+    """Whether the release publishes wheels (and, for a CUDA build, a CUDA build) for this OS and CPU; the
+    platform's name, for the Python check."""
+    platform = queries.wheel_platform(facts.os_info(inv).get("system"), (inv.get("cpu") or {}).get("arch"))
+    name = queries.display_name(build.framework)
+    if queries.wheel_pythons(build.framework, build.release, platform) == []:
+        verdict.problems.append("no %s %s wheels for %s on PyPI" % (name, build.release, _PLATFORM_WORDS.get(
+            platform or "", platform)))
+        return platform
+    if (build.cuda or build.variant.startswith("cu")) and facts.nvidia(inv).get("source") != "jetson":
+        published = queries.cuda_wheels(build.framework, build.release, platform)
+        where = _PLATFORM_WORDS.get(platform or "", platform)
+        if published == "none":
+            verdict.problems.append("%s %s publishes no CUDA build for %s" % (name, build.release, where))
+        elif published == "unknown":
+            verdict.unknowns.append("whether %s %s publishes a CUDA build (%s) for %s" % (
+                name, build.release, build.variant, where))
+    return platform
 
 
 def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     """Whether this build can work on the machine described by inv, and why not."""
     verdict = Verdict(build)
+    platform = _judge_platform(inv, build, verdict)
     python = (inv.get("python") or {}).get("version")
     span = (queries.framework_release(build.framework, build.release) or {}).get("python") or {}
     if not python:  # wheels are per Python: a release judged for no Python may have none for the one used
         verdict.unknowns.append("the Python version (%s %s has wheels for Python %s to %s)" % (
             build.framework, build.release, span.get("min") or "?", span.get("max") or "?"))
-    elif queries.python_supported(build.framework, build.release, python) is False:
+    elif queries.python_supported(build.framework, build.release, python, platform) is False:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
     _judge_glibc(inv, build, verdict)

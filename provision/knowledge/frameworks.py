@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from typing import Any, List, Optional, Tuple, Union
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from provision.knowledge import load
@@ -99,12 +100,20 @@ def needs_avx(framework: Any, version: Any) -> bool:
     return bool(avx.get("required")) and (since is None or have is None or have >= since)
 
 
-def python_supported(framework: str, version: str, python: str) -> Optional[bool]:
-    """Whether wheels of this release exist for the Python major.minor (experimental ones count as supported)."""
+def python_supported(framework: str, version: str, python: str, platform: Optional[str] = None) -> Optional[bool]:
+    """Whether wheels of this release exist for the Python major.minor: the CPython tags of its wheels for the
+    platform where the table has them (the files win over classifiers), else its Python span (experimental ones
+    count as supported)."""
     row = framework_release(framework, version)
     want = minor_of(python)
     if row is None or want is None:
         return None
+    tags = wheel_pythons(framework, version, platform)
+    judged = _tag_supports(tags, want) if tags else None
+    if judged is not None:
+        return judged
+    if _requires_python(row.get("requires_python"), want) is False:
+        return False
     span = row.get("python") or {}
     low, high = parse_version(span.get("min")), parse_version(span.get("max"))
     if low is None or high is None:
@@ -112,3 +121,70 @@ def python_supported(framework: str, version: str, python: str) -> Optional[bool
     if any(minor_of(extra.rstrip("t")) == want for extra in span.get("experimental", [])):
         return True
     return low <= Version(want) <= high
+
+
+#: (system, cpu arch) as the inventory reports them -> the platform names of the table's 'platforms'.
+_PLATFORMS = {("linux", "x86_64"): "linux_x86_64", ("linux", "aarch64"): "linux_aarch64",
+              ("linux", "arm64"): "linux_aarch64", ("darwin", "x86_64"): "macos_x86_64",
+              ("darwin", "arm64"): "macos_arm64", ("darwin", "aarch64"): "macos_arm64",
+              ("windows", "amd64"): "windows_amd64", ("windows", "x86_64"): "windows_amd64",
+              ("windows", "arm64"): "windows_arm64"}
+
+
+def wheel_platform(system: Any, arch: Any) -> Optional[str]:
+    """('linux', 'x86_64') -> 'linux_x86_64', ('darwin', 'arm64') -> 'macos_arm64'; None for what is unknown."""
+    if not isinstance(system, str) or not isinstance(arch, str):
+        return None
+    return _PLATFORMS.get((system.lower(), arch.lower()))
+
+
+def wheel_pythons(framework: str, version: str, platform: Optional[str]) -> Optional[List[str]]:
+    """The CPython versions a release has wheels for on a platform (PyPI's tags); [] for a platform without wheels;
+    None where the row has no wheel data (or the platform is unknown)."""
+    row = framework_release(framework, version)
+    wheels = row.get("platforms") if row else None
+    if not isinstance(wheels, dict) or platform is None:
+        return None
+    return list(wheels.get(platform) or [])
+
+
+def glibc_floor(framework: str, version: str, arch: Any) -> Optional[str]:
+    """The glibc a release's Linux wheels for this CPU architecture need ('2.28'), or None."""
+    row = framework_release(framework, version) or {}
+    field = {"x86_64": "glibc_min_linux_x86_64", "aarch64": "glibc_min_linux_aarch64",
+             "arm64": "glibc_min_linux_aarch64"}.get(arch) if isinstance(arch, str) else None
+    value = row.get(field) if field else None
+    return value if isinstance(value, str) else None
+
+
+def cuda_wheels(framework: str, version: str, platform: Optional[str]) -> Optional[str]:
+    """Whether a release publishes a CUDA build on a platform, where the table says: 'yes', 'none' or 'unknown';
+    None where it says nothing for that platform."""
+    name = normalize_framework(framework)
+    entry = ((load("frameworks")["frameworks"][name].get("cuda_wheels") or {}).get(platform or "")) if name else None
+    have = parse_version(version)
+    if not isinstance(entry, dict) or have is None:
+        return None
+    since, last = parse_version(entry.get("since")), parse_version(entry.get("last"))
+    inside = (since is None or have >= since) and (last is None or Version(minor_of(version) or version) <= last)
+    return "yes" if inside else str(entry.get("outside") or "unknown")
+
+
+def _tag_supports(tags: List[str], want: str) -> Optional[bool]:
+    """Whether wheel Python tags ('3.12', '3.13t', '3.8+', 'py3') cover a major.minor; None when they name none."""
+    concrete = [tag for tag in tags if tag[:1].isdigit()]
+    if not concrete:
+        return None
+    for tag in concrete:
+        low = parse_version(tag.rstrip("+"))
+        if tag == want or (tag.endswith("+") and low is not None and low <= Version(want)):
+            return True
+    return False
+
+
+def _requires_python(spec: Any, want: str) -> Optional[bool]:
+    """Whether a Requires-Python ('>=3.9') admits a major.minor; None for no or an unreadable specifier."""
+    try:
+        return SpecifierSet(spec).contains(want) if isinstance(spec, str) and spec else None
+    except InvalidSpecifier:
+        return None

@@ -21,18 +21,19 @@ from provision.knowledge.distributions import (distribution, distribution_eol, s
 from provision.knowledge.frameworks import (normalize_framework, framework_release, torch_release, torch_arch_list,
                                             torch_kernels_for_cc, torch_variant_supports_cc, display_name,
                                             retirement, needs_avx,
-                                            python_supported)
+                                            python_supported, wheel_platform, wheel_pythons, glibc_floor,
+                                            cuda_wheels)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
                                       keras_pins, keras_backend)
 from provision.knowledge.versions import Row
 
 __all__ = [
-    "cuda_repo_folder", "cuda_supports_cc", "display_name", "distribution", "distribution_eol",
+    "cuda_repo_folder", "cuda_supports_cc", "cuda_wheels", "display_name", "distribution", "distribution_eol",
     "driver_module_streams", "framework_pins",
-    "framework_release", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "max_cuda_for_driver",
+    "framework_release", "glibc_floor", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
     "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
     "support_end",
-    "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
+    "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "wheel_platform", "wheel_pythons", "Row",
 ]

@@ -166,21 +166,21 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
     floor. Outside the Python range pip either builds from source (and fails), picks an ancient release, or - with
     --no-deps tricks - installs one that crashes; below the glibc floor the wheel's libraries fail to load
     ("GLIBC_2.28 not found")."""
+    from provision import compat
     from provision.knowledge import queries
 
     python = (inv.get("python") or {}).get("version")
-    glibc = facts.version(facts.os_info(inv).get("glibc"))
-    x86 = (inv.get("cpu") or {}).get("arch") == "x86_64"
+    platform = queries.wheel_platform(facts.os_info(inv).get("system"), (inv.get("cpu") or {}).get("arch"))
     for name, entry in sorted(facts.frameworks(inv).items()):
         version = (entry.get("version") or "").split("+")[0]
         evidence = {"framework": name, "version": entry.get("version"), "python": python}
-        if python and queries.python_supported(name, version, python) is False:
+        if python and queries.python_supported(name, version, python, platform) is False:
             yield python_unsupported.finding(
                 evidence, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
                 "upgrade %s" % name, subject=name)
-        floor = (queries.framework_release(name, version) or {}).get("glibc_min_linux_x86_64")
-        needed = facts.version(floor)  # None for a floor that is no version: nothing to compare with
-        if needed is not None and glibc and x86 and glibc < needed:
+        # the judgment's glibc check (compat.glibc_verdict), so that setup, --target and this rule agree
+        floor = queries.glibc_floor(name, version, (inv.get("cpu") or {}).get("arch"))
+        if compat.glibc_verdict(inv, name, version)[0] == compat.GLIBC_TOO_OLD:
             yield python_unsupported.finding(
                 dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
                 "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
