@@ -209,6 +209,14 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
     return 1 if report.failing else 0
 
 
+#: --mirror, for setup and fleet plan: the same redirection in bash, Ansible and run mode.
+mirror_option = click.option(
+    "--mirror", "mirror", multiple=True, metavar="FROM=TO",
+    help="Fetch every URL starting with FROM from TO instead (repeatable; pip indexes, PyPI as "
+         "https://pypi.org/simple, NVIDIA's repositories and keys); also read from ~/.config/dlws/mirrors "
+         "(DLWS_CONFIG_DIR), one FROM=TO per line.")
+
+
 @cli.command(epilog=EXIT_CODES)
 @click.option("-f", "--framework", "frameworks", multiple=True, required=True, metavar="NAME",
               help="pytorch (torch), tensorflow, jax, mxnet, keras; repeat for several in one environment.")
@@ -227,10 +235,11 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
 @click.option("-o", "--output", metavar="FILE", help="Write the script, playbook or JSON to FILE (with --dry-run).")
 @click.option("-y", "--yes", is_flag=True, help="Run without asking (needed without a terminal).")
 @click.option("--log", "log_path", metavar="FILE", help="Where to log every command's output (default: dlws-setup.log).")
+@mirror_option
 @machine_options
 def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], variant: str, python: Optional[str],
           env: str, driver: str, with_cuda_toolkit: bool, dry_run: bool, fmt: Optional[str], output: Optional[str],
-          yes: bool, log_path: Optional[str]) -> int:
+          yes: bool, log_path: Optional[str], mirror: Tuple[str, ...]) -> int:
     """Plan the install of a framework that fits this machine; print it (--dry-run) or run it.
 
     \b
@@ -243,13 +252,13 @@ def setup(host: Any, frameworks: Tuple[str, ...], version: Optional[str], varian
     \b
     Without --dry-run it shows the plan, asks before changing anything (--yes skips the question; with no
     terminal and no --yes it refuses), runs the steps with progress, logs every command's output, and stops at
-    the first failure; running it again picks up where it stopped. A script exits 3 when a reboot must come
-    first (a new driver): reboot, then run it again.
+    the first failure; running it again picks up where it stopped. It exits 3, as its script does, when a
+    reboot must come first (a new driver): reboot, then run it again.
     """
     from provision.host import LiveHost
     from provision.setup_command import check_printing, make_request, run_setup
 
-    request = make_request(frameworks, version, variant, python, env, driver, with_cuda_toolkit)
+    request = make_request(frameworks, version, variant, python, env, driver, with_cuda_toolkit, mirror)
     check_printing(dry_run, fmt, output)
     if not dry_run and not isinstance(host, LiveHost):
         raise UsageError("a recorded machine cannot be changed: add --dry-run to plan for --snapshot")
@@ -320,8 +329,9 @@ def fleet_report(folder: str, fmt: str, output: Optional[str], fail_on: str) -> 
 @click.option("--driver", type=click.Choice(["install", "keep", "upgrade"]), default="install", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["ansible", "json"]), default="ansible", show_default=True)
 @click.option("-o", "--output", metavar="FILE", help="Write the playbook (and FILE's group inventory beside it).")
+@mirror_option
 def fleet_plan(folder: str, frameworks: Tuple[str, ...], version: Optional[str], variant: str, env: str,
-               driver: str, fmt: str, output: Optional[str]) -> int:
+               driver: str, fmt: str, output: Optional[str], mirror: Tuple[str, ...]) -> int:
     """Group the gathered hosts into classes that need the same plan; one playbook, one play per class.
 
     \b
@@ -332,7 +342,7 @@ def fleet_plan(folder: str, frameworks: Tuple[str, ...], version: Optional[str],
     from provision.fleet.plan import run_fleet_plan
     from provision.setup_command import make_request
 
-    request = make_request(frameworks, version, variant, None, env, driver, False)
+    request = make_request(frameworks, version, variant, None, env, driver, False, mirror)
     return run_fleet_plan(folder, request, fmt, output)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from packaging.version import InvalidVersion, Version
 
+from provision import compat_jetson
 from provision.inventory import facts
 from provision.errors import UsageError
 from provision.knowledge import load, queries
@@ -23,6 +24,7 @@ class Build:
     variant: str  # "cu128", "cpu", "rocm6.4" (torch); "cuda12" (jax extra); "cuda" / "cpu" (tensorflow)
     cuda: Optional[str] = None
     rocm: Optional[str] = None
+    wheel: Optional[Tuple[str, str]] = None  # (version, URL) of a direct wheel: NVIDIA's JetPack-matched ones
 
 
 @dataclass
@@ -114,6 +116,8 @@ def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
         if not cc:
             verdict.unknowns.append("the compute capability of %s" % facts.gpu_label(gpu))
             continue
+        if build.variant == compat_jetson.JETPACK:  # NVIDIA builds it for the JetPack, which runs on its modules only
+            continue
         supported: Optional[bool] = None
         if build.framework == "pytorch":
             supported = queries.torch_variant_supports_cc(build.release, build.variant, cc)
@@ -149,6 +153,9 @@ def cuda_on_driver(inv: Dict[str, Any], cuda: Optional[str]) -> Tuple[str, str]:
     NATIVE where D supports >= X.Y; MINOR_VERSION where X is D's major and D meets X's minor-version compatibility
     floor (everything but PTX JIT of newer code runs); CANNOT otherwise; UNKNOWN where a fact is missing."""
     nv = facts.nvidia(inv)
+    if compat_jetson.on_jetson_gpu(inv):  # the driver is L4T's: what nvidia-smi says (or not) does not decide
+        runs, why = compat_jetson.cuda_on_l4t(inv, cuda)
+        return {True: NATIVE, False: CANNOT, None: UNKNOWN}[runs], why
     if nv.get("status") != "ok":
         return CANNOT, "no working NVIDIA driver (status %s)" % nv.get("status")
     needs = facts.major_minor(cuda)
@@ -285,6 +292,49 @@ def _judge_platform(inv: Dict[str, Any], build: Build, verdict: Verdict) -> Opti
     return platform
 
 
+def _judge_rocm(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """A ROCm build carries code objects for a list of gfx targets: a GPU outside it fails at its first kernel with
+    hipErrorNoBinaryForGpu. The amdgpu kernel driver must also support the build's ROCm user space; dlws does not
+    read the driver's version, so that stays unknown."""
+    gpus = facts.gpus(inv, "amd")
+    if not gpus:
+        verdict.problems.append("no AMD GPU here")
+        return
+    label = "%s %s (%s)" % (build.framework, build.release, build.variant)
+    targets = queries.torch_rocm_gfx_targets(build.release, build.variant) if build.framework == "pytorch" else None
+    official = queries.rocm_release_gfx_targets(build.rocm)
+    if targets is None and any(gpu.get("gfx_target") for gpu in gpus):
+        verdict.unknowns.append("which gfx targets %s has code objects for (this machine needs %s)" % (
+            label, ", ".join(sorted({gpu["gfx_target"] for gpu in gpus if gpu.get("gfx_target")}))))
+    for gpu in gpus:
+        gfx = gpu.get("gfx_target")
+        if not gfx:
+            verdict.unknowns.append("the gfx target of %s" % facts.gpu_label(gpu))
+        elif targets is None:
+            continue
+        elif gfx not in targets:
+            verdict.problems.append("no code objects for %s in %s: %s fails with hipErrorNoBinaryForGpu (the build "
+                                    "has %s)" % (gfx, label, facts.gpu_label(gpu), ", ".join(targets)))
+        elif official is not None and gfx not in official:
+            verdict.notes.append("%s (%s) has code objects in %s, but ROCm %s does not officially support it" % (
+                facts.gpu_label(gpu), gfx, label, build.rocm))
+    verdict.unknowns.append("whether the amdgpu kernel driver supports ROCm %s's user space (its version is not "
+                            "read)" % build.rocm)
+
+
+def judge_installed_rocm(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Verdict]:
+    """The GPU part of judge() for an installed framework's ROCm build (an inventory entry: version, rocm), for
+    DLWS-FW-008. None for a build without ROCm."""
+    if not entry.get("rocm"):
+        return None
+    framework = queries.normalize_framework(name) or name
+    version = (entry.get("version") or "").split("+")[0]
+    release = (queries.framework_release(framework, version) or {}).get("version") or version
+    verdict = Verdict(Build(framework, release, "rocm" + entry["rocm"], rocm=entry["rocm"]))
+    _judge_rocm(inv, verdict.build, verdict)
+    return verdict
+
+
 def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     """Whether this build can work on the machine described by inv, and why not."""
     verdict = Verdict(build)
@@ -308,10 +358,21 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
             queries.display_name(build.framework), " (Apache Attic)" if retired["attic"] else "",
             retired["last_release"], (last.get("python") or {}).get("max")))
     if build.rocm:
-        verdict.unknowns.append("ROCm compatibility with this GPU and its driver")
+        _judge_rocm(inv, build, verdict)
     elif build.cuda or build.variant.startswith("cu"):
         _judge_gpu(inv, build, verdict)
+        problems, unknowns = compat_jetson.judge_build(inv, build.framework, build.variant, python)
+        verdict.problems.extend(problems)
+        verdict.unknowns.extend(unknowns)
     return verdict
+
+
+def _jetpack_builds(inv: Dict[str, Any], framework: str, release: str) -> List[Build]:
+    """On a Jetson, NVIDIA's JetPack-matched wheel where it is of this release."""
+    wheel = compat_jetson.wheel(inv, framework)
+    if wheel is None or (queries.framework_release(framework, wheel["version"]) or {}).get("version") != release:
+        return []
+    return [Build(framework, release, compat_jetson.JETPACK, cuda=wheel["cuda"], wheel=(wheel["version"], wheel["url"]))]
 
 
 def relevant(inv: Dict[str, Any], build: Build) -> bool:
@@ -326,7 +387,8 @@ def relevant(inv: Dict[str, Any], build: Build) -> bool:
 def best_build(inv: Dict[str, Any], framework: str, release: str) -> List[Verdict]:
     """The builds of a release for this machine's hardware, judged: working first, GPU before CPU, fully judged
     before those with unknowns, newest CUDA first."""
-    verdicts = [judge(inv, b) for b in builds(framework, release) if relevant(inv, b)]
+    verdicts = [judge(inv, b) for b in builds(framework, release) + _jetpack_builds(inv, framework, release)
+                if relevant(inv, b)]
 
     def rank(v: Verdict) -> tuple:
         cuda = facts.major_minor(v.build.cuda) or (0, 0)

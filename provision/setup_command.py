@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from typing import Any, Dict, Optional, Tuple
@@ -11,14 +12,43 @@ import click
 from provision.errors import UsageError
 from provision.knowledge import queries
 from provision.output import write_output
-from provision.planner import plan as make_plan
+from provision.planner import is_wheel_choice, plan as make_plan
 from provision.planner.model import Plan, Request
 
 VARIANT = re.compile(r"^(auto|cpu|cuda|rocm|metal|cu\d{3}|cuda1\d|rocm\d+(\.\d+)*)$")
 
 
+#: The config file of mirrors (one FROM=TO per line), read by setup and fleet plan before their --mirror options.
+MIRRORS_FILE = "mirrors"
+
+
+def mirrors_file() -> str:
+    """$DLWS_CONFIG_DIR/mirrors, else $XDG_CONFIG_HOME/dlws/mirrors, else ~/.config/dlws/mirrors."""
+    folder = os.environ.get("DLWS_CONFIG_DIR") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"), "dlws")
+    return os.path.join(folder, MIRRORS_FILE)
+
+
+def load_mirrors(options: Tuple[str, ...]) -> Tuple[Tuple[str, str], ...]:
+    """The config file's mirrors (none where it does not exist), then the --mirror options, which win."""
+    from provision.planner import mirrors
+    from provision.untrusted import read_regular
+
+    path = mirrors_file()
+    try:
+        raw = read_regular(path, 64 * 1024 + 1)
+    except FileNotFoundError:
+        raw = b""
+    except OSError as exc:
+        raise UsageError("cannot read the mirrors file %s: %s" % (path, exc.strerror or exc)) from None
+    if len(raw) > 64 * 1024:
+        raise UsageError("the mirrors file %s is over 64 KiB" % path)
+    configured = mirrors.parse_file(raw.decode("utf-8", "replace"), path)
+    return mirrors.combine(configured, [mirrors.parse(text) for text in options])
+
+
 def make_request(frameworks: Tuple[str, ...], version: Optional[str], variant: str, python: Optional[str],
-                 env: str, driver: str, with_cuda_toolkit: bool) -> Request:
+                 env: str, driver: str, with_cuda_toolkit: bool, mirror: Tuple[str, ...] = ()) -> Request:
     names = []
     for name in frameworks:
         normalized = "keras" if name.strip().lower() == "keras" else queries.normalize_framework(name)
@@ -32,7 +62,7 @@ def make_request(frameworks: Tuple[str, ...], version: Optional[str], variant: s
         raise UsageError("--python takes a version like 3.11, not %r" % python)
     if not env.strip():
         raise UsageError("--env needs a path")
-    return Request(tuple(names), version, variant, python, env, driver, with_cuda_toolkit)
+    return Request(tuple(names), version, variant, python, env, driver, with_cuda_toolkit, load_mirrors(mirror))
 
 
 def summary(plan: Plan) -> str:
@@ -47,7 +77,8 @@ def summary(plan: Plan) -> str:
     for choice in plan.choices:
         lines.append("  %s %s (%s): %s%s" % (choice.framework, choice.release, choice.variant,
                                              " ".join(choice.requirements),
-                                             " from " + choice.index_url if choice.index_url else " from PyPI"))
+                                             " from " + choice.index_url if choice.index_url else
+                                             "" if is_wheel_choice(choice) else " from PyPI"))
         lines += ["    note: " + note for note in choice.notes]
     for number, step in enumerate(plan.steps, 1):
         lines.append("  %d. %s%s" % (number, step.title, " (root)" if step.become else ""))
@@ -93,6 +124,7 @@ def run_setup(inv: Dict[str, Any], request: Request, dry_run: bool, fmt: str, ou
 
 
 def _run(result: Plan, yes: bool, log_path: str) -> int:
+    from provision.emit.shell import EXIT_REBOOT
     from provision.execute import Interrupted, NoRoot, RebootNeeded, StepFailed, run_plan
 
     if not yes:
@@ -113,7 +145,7 @@ def _run(result: Plan, yes: bool, log_path: str) -> int:
     except RebootNeeded as why:
         click.echo("reboot needed (%s): sudo reboot, then run the same command again; it resumes here" % why,
                    err=True)
-        return 0
+        return EXIT_REBOOT  # as the script: a caller must not take a pending reboot for a finished install
     except StepFailed as failure:
         click.echo("dlws setup: %s\n--- last lines of its output ---\n%s\n---\nhint: see %s for the whole output; "
                    "fix the cause and run the same command again: finished steps are skipped"

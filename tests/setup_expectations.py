@@ -4,7 +4,8 @@ The goldens in tests/golden/setup/ are the code's own output; these expectations
 release and build, which driver and which NVIDIA repository are right for that machine, and why. Values follow the
 knowledge tables where the right pick moves with a new release, so adding one touches data only:
 
-- release: an exact row ("2.4") or NEWEST, the table's newest row of that framework (for Keras: its one row);
+- release: an exact row ("2.4") or NEWEST, the table's newest row of that framework that has a build the variant
+  names (for Keras: its one row);
 - variant: an exact build ("cpu", "cuda", "cuda12", "cu121", "jax" for a Keras backend), "cu<=X.Y" (the newest
   CUDA build of the chosen release at or below CUDA X.Y: what the driver runs natively) or "rocm" (its newest ROCm
   build);
@@ -28,10 +29,19 @@ from provision.knowledge import load
 NEWEST = "newest"
 
 EXPECTED = {
+    "jetson-agx-orin--pytorch": dict(
+        picks=[("pytorch", "2.5", "jetpack")], driver="none", repo=None,
+        why="an AGX Orin on L4T R36.4.3 (JetPack 6.2, CUDA 12.6): the driver is part of L4T (no driver step), and "
+            "PyTorch's aarch64 cu1xx wheels are SBSA builds that do not run on Tegra, so NVIDIA's JetPack wheel "
+            "(torch 2.5.0a0+872d972e41.nv24.08, cp310 for Ubuntu 22.04's Python 3.10) by its URL"),
+    "jetson-agx-orin--tensorflow": dict(
+        impossible=["SBSA"], alternatives=[("tensorflow", NEWEST, "cpu")], driver="none", repo=None,
+        why="the jetson table has no NVIDIA TensorFlow wheel for JetPack 6.2 and the generic aarch64 CUDA wheels are "
+            "SBSA builds: no CUDA build can be chosen; the CPU build from PyPI runs"),
     "h100-sxm-server--pytorch": dict(
         picks=[("pytorch", NEWEST, "cu<=12.8")], driver="keep", repo=None,
         why="H100 is Hopper (sm_90), in every torch CUDA arch list; driver 570.195.03 runs CUDA 12.8 natively, so "
-            "the newest torch's cu128 (cu130 needs driver >= 580); a working driver is kept"),
+            "the newest torch with a CUDA <= 12.8 build (CUDA 13 builds need driver >= 580); a working driver is kept"),
     "h100-sxm-server--pytorch+jax": dict(
         picks=[("pytorch", NEWEST, "cu<=12.8"), ("jax", "0.6.2", "cuda12")], driver="keep", repo=None,
         why="torch as alone; JAX must share CUDA 12 and run on 22.04's Python 3.10: jax 0.6.2 (the last for 3.10) "
@@ -65,10 +75,12 @@ EXPECTED = {
         why="RTX 2070 (Turing, sm_75) with no driver: the newest open branch from NVIDIA's ubuntu2004 repository; "
             "torch 2.4 is the last for 20.04's Python 3.8, its newest CUDA build cu124 (sm_75 in its arch list)"),
     "gtx1080-pascal--pytorch--driver-upgrade": dict(
-        picks=[("pytorch", "2.5", "cu124")], driver="manual", repo=None,
-        why="GTX 1080 is Pascal (sm_61): driver 580 is its last branch (CUDA 13.0); glibc 2.27 (Ubuntu 18.04) is "
-            "below torch >= 2.6's manylinux_2_28, so 2.5, whose cu124 ships sm_60 SASS (runs on sm_61); dlws does "
-            "not manage 18.04's packages, so the user installs the driver"),
+        impossible=["dlws cannot install one on ubuntu 18.04"], alternatives=[("pytorch", "1.12", "cu102")],
+        driver="manual", repo=None,
+        why="GTX 1080 is Pascal (sm_61): with driver 580 (its last branch) torch 2.5 cu124 would fit (glibc 2.27 is "
+            "below torch >= 2.6's manylinux_2_28), but dlws does not manage 18.04's packages, so it cannot install "
+            "that driver: a plan that needs it cannot work (exit 1); the way out keeps driver 430 (CUDA 10.2): torch "
+            "1.12 cu102, the newest with a CUDA 10.2 build, whose sm_60 SASS runs on sm_61"),
     "cpu-without-avx--pytorch": dict(
         picks=[("pytorch", "2.8", "cpu")], driver="none", repo=None,
         why="no GPU: the CPU build (torch needs no AVX); torch 2.8 is the last for Debian 11's Python 3.9"),
@@ -77,12 +89,13 @@ EXPECTED = {
         why="Graviton3 has no GPU: jaxlib's aarch64 CPU wheel; jax 0.6.2 is the last for 22.04's Python 3.10"),
     "mi250x-rocm-server--pytorch": dict(
         picks=[("pytorch", NEWEST, "rocm")], driver="none", repo=None,
-        why="MI250X (gfx90a, CDNA2) is in the ROCm builds: the newest torch's ROCm wheel, which brings ROCm's "
+        why="MI250X (gfx90a, CDNA2) is in the ROCm builds: the newest torch with a ROCm wheel, which brings ROCm's "
             "user space; no NVIDIA driver (the OS is unknown: nothing to install by package)"),
     "wsl2-rtx4070-laptop--pytorch": dict(
         picks=[("pytorch", NEWEST, "cu<=12.7")], driver="keep", repo=None,
         why="WSL 2: the Windows driver 566.36 (CUDA 12.7) serves the GPU and is never replaced from Linux; RTX 4070 "
-            "Laptop is Ada (sm_89): the newest torch's cu126 (cu128 only under minor-version compatibility)"),
+            "Laptop is Ada (sm_89): the newest torch with a CUDA <= 12.7 build (12.8 only under minor-version "
+            "compatibility)"),
     "docker-no-gpu--jax--variant-cpu": dict(
         picks=[("jax", "0.4.30", "cpu")], driver="none", repo=None,
         why="--variant cpu in a container without a GPU; jax 0.4.30 is the last for Debian 11's Python 3.9"),
@@ -94,10 +107,10 @@ EXPECTED = {
         impossible=["no AVX"], alternatives=[], driver="none", repo=None,
         why="every TensorFlow x86_64 wheel needs AVX and the Atom C3758 has none; there is no other build to offer"),
     "gtx1080-pascal--pytorch--driver-keep": dict(
-        impossible=["driver 430.26 supports CUDA 10.2"],
-        alternatives=[("pytorch", "2.5", "cu124"), ("pytorch", "2.5", "cpu")], driver="keep", repo=None,
-        why="driver 430.26 (CUDA 10.2) is below every torch CUDA build; a 580 upgrade gives 2.5 cu124 as above, and "
-            "the CPU build is 2.5 (glibc 2.27)"),
+        picks=[("pytorch", "1.12", "cu102")], driver="keep", repo=None,
+        why="driver 430.26 reports CUDA 10.2: torch 1.12 is the newest release with a CUDA 10.2 build, from its "
+            "per-variant index (1.11 on; older rows' CUDA builds sit on a find-links page dlws does not plan), and "
+            "its cu102 arch list has sm_60 SASS, which runs on the GTX 1080's sm_61"),
     "debian12-docker-epyc-dev--mxnet": dict(
         impossible=["no wheels for Python 3.11"], alternatives=[], driver="none", repo=None,
         why="MXNet is retired; its last release 1.9.1 has wheels up to Python 3.8 and the machine's is 3.11.7"),
@@ -129,8 +142,17 @@ def _variant(framework, release, spec):
 
 def resolve(framework, release, variant):
     """(framework, release, variant) with NEWEST and the variant rules replaced by the table's names."""
-    release = newest_release(framework) if release == NEWEST else release
+    if release == NEWEST:  # the newest row that has such a build (torch 2.15 has no CUDA 12 build; 2.14 has cu126)
+        release = next((r for r in releases_newest_first(framework) if _variant(framework, r, variant)),
+                       newest_release(framework))
     return framework, release, _variant(framework, release, variant)
+
+
+def releases_newest_first(framework):
+    if framework == "keras":
+        return [load("frameworks")["keras"]["version"]]
+    return sorted((row["version"] for row in load("frameworks")["frameworks"][framework]["releases"]), key=Version,
+                  reverse=True)
 
 
 def _driver(plan):
@@ -186,6 +208,10 @@ def mismatches(plan, expected):
     for label, have, want in (("driver", _driver(plan), expected["driver"]), ("repo", _repo(plan), expected["repo"])):
         if have != want:
             out.append("%s: expected %s, got %s" % (label, want, have))
+    verify = next((s for s in plan["steps"] if s["id"] == "verify"), None)
+    gpu = any(c["variant"] != "cpu" and c["framework"] != "keras" for c in plan["frameworks"])
+    if verify is not None and gpu != ("the plan was made for" in str(verify["actions"])):
+        out.append("verify: a GPU plan's last step must fail unless the GPUs are seen, a CPU plan's must not ask")
     toolkit = next((s for s in plan["steps"] if s["id"] == "cuda-toolkit"), None)
     if expected.get("toolkit", False):
         cuda = plan["frameworks"][0]["cuda"] if plan["frameworks"] else None

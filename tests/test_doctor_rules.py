@@ -55,6 +55,14 @@ def gpu0(inv, **fields):
     return inv
 
 
+def rocm_torch(inv, gfx, version):
+    """GPU 0 an AMD GPU of that gfx target, torch that ROCm build."""
+    inv["gpus"][0].update(vendor="amd", name="AMD Radeon RX 580", gfx_target=gfx, compute_capability=None)
+    inv["frameworks"]["torch"].update(version=version, build="rocm " + version.split("+rocm")[1], cuda=None,
+                                      rocm=version.split("+rocm")[1])
+    return inv
+
+
 def mutate(func):
     inv = healthy()
     func(inv)
@@ -100,6 +108,7 @@ CASES = {
     "DLWS-FW-001": lambda i: gpu0(i, compute_capability="6.1", name="NVIDIA GeForce GTX 1080") and
     i["frameworks"]["torch"].update(version="2.7.1+cu128", build="cuda 12.8", cuda="12.8"),
     "DLWS-FW-006": lambda i: (i["python"].update(version="3.13.1"),),
+    "DLWS-FW-008": lambda i: rocm_torch(i, "gfx803", "2.4.1+rocm6.1"),
     "DLWS-OS-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver")),
     "DLWS-FW-002": lambda i: i["frameworks"]["torch"].update(version="2.4.1+cpu", build="cpu", cuda=None),
     "DLWS-FW-003": lambda i: i["frameworks"]["torch"].update(version="2.7.0+cu128", build="cuda 12.8", cuda="12.8"),
@@ -109,6 +118,8 @@ CASES = {
                               i["frameworks"].update(tensorflow={"version": "2.15.0", "build": "cpu"})),
     "DLWS-FW-007": lambda i: i["frameworks"].update(mxnet={"version": "1.9.1", "build": "cuda 11.2",
                                                            "package": "mxnet-cu112"}),
+    "DLWS-JET-001": lambda i: (i.update(jetson={"l4t": "36.4.3", "model": "NVIDIA Jetson AGX Orin Developer Kit"}),
+                               i["frameworks"]["torch"].update(version="2.10.0", build="cpu", cuda=None)),
     "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
 }
@@ -136,6 +147,19 @@ def test_every_rule_has_a_case_and_an_explanation():
     assert set(rules) == set(CASES) | ALWAYS_INFO
     for rule in rules.values():
         assert rule.explain and rule.title and rule.severity in ("error", "warning", "info")
+
+
+def test_rocm_torch_without_code_objects_for_the_gpu():
+    # torch 2.4's ROCm wheels carry gfx900..gfx1100, not Polaris's gfx803: FW-008 names the target and the build.
+    (found,) = fired(mutate(CASES["DLWS-FW-008"]), "DLWS-FW-008")
+    assert found.evidence["variant"] == "rocm6.1" and "gfx803" not in found.evidence["gfx_targets"]
+    assert found.evidence["judgment"][0].startswith("no code objects for gfx803 in pytorch 2.4 (rocm6.1)")
+    # An MI250X (gfx90a) is in the list; a build the table has no list for (2.8 rocm6.4) is not judged, not blamed.
+    assert fired(mutate(lambda i: rocm_torch(i, "gfx90a", "2.4.1+rocm6.1")), "DLWS-FW-008") == []
+    assert fired(mutate(lambda i: rocm_torch(i, "gfx803", "2.8.0+rocm6.4")), "DLWS-FW-008") == []
+    # RDNA3's gfx1101 (RX 7800 XT) came with the 2.7 wheels.
+    assert fired(mutate(lambda i: rocm_torch(i, "gfx1101", "2.4.1+rocm6.1")), "DLWS-FW-008")
+    assert fired(mutate(lambda i: rocm_torch(i, "gfx1101", "2.7.1+rocm6.3")), "DLWS-FW-008") == []
 
 
 def test_minor_cuda_mismatch_is_info_below_the_floor_or_major_an_error():

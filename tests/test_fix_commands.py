@@ -78,7 +78,7 @@ def test_commands_are_found_in_sentences():
 def test_the_fixtures_recommend_commands():
     """The test below has something to run: the driver, MXNet and setup fixes, at least."""
     ids = {rule for name in FIXTURES for rule, _ in recommended(name)}
-    assert {"DLWS-DRV-001", "DLWS-DRV-002", "DLWS-DRV-005", "DLWS-FW-004", "DLWS-OS-002", "DLWS-TGT-001",
+    assert {"DLWS-DRV-001", "DLWS-DRV-005", "DLWS-FW-004", "DLWS-OS-002", "DLWS-TGT-001",
             "DLWS-TGT-002"} <= ids
 
 

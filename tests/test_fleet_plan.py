@@ -280,6 +280,7 @@ def transplant(key, other):
     inv["nvidia"].update({name: nvidia[name] for name in ("status", "driver_version", "cuda_driver_version")},
                          source="jetson" if nvidia["jetson"] else "nvml",
                          pci_gpus=len(key["gpus"]) + 1 if nvidia["pci_gpus"] else None)
+    inv["jetson"] = {"l4t": key["jetson"]["l4t"], "model": "Jetson" if key["jetson"]["found"] else None}
     donor = other["gpus"] or [{}]
     inv["gpus"] = [dict(copy.deepcopy(donor[i % len(donor)]), **gpu) for i, gpu in enumerate(key["gpus"])]
     return inv

@@ -101,7 +101,10 @@ def test_setup_playbook_with_a_hostile_env_templates_nothing(tmp_path):
     plays = load(playbook.read_text())
     assert len(plays) == 1 and plays[0]["vars"]["dlws_env"] == env
     assert type(plays[0]["vars"]["dlws_env"]) is Tagged
-    assert plays[0]["environment"] == {"DLWS_ENV": "{{ dlws_env }}", "DLWS_PYTHON": "{{ dlws_python }}"}
+    # the only templated values: dlws's own variables (the pinned versions among them), never the hostile path
+    assert plays[0]["environment"] == {"DLWS_ENV": "{{ dlws_env }}", "DLWS_PYTHON": "{{ dlws_python }}",
+                                       "DLWS_JAX_VERSION": "{{ dlws_jax_version }}",
+                                       "DLWS_JAXLIB_VERSION": "{{ dlws_jaxlib_version }}"}
     result = check_run(playbook, tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "PLAY [Set up jax" in result.stdout and result.stdout.count("PLAY [") == 1

@@ -165,3 +165,31 @@ def test_what_setup_plans_target_accepts_and_what_target_rejects_setup_never_pla
             if unfit(check_target(inv, "%s==%s" % (framework, release))):
                 planned = make_plan(inv, Request((framework,), version=release, python=python, driver="keep"))
                 assert not planned.ok, (framework, release, [c.variant for c in planned.choices])
+
+
+def amd_machine(gfx="gfx803"):
+    """A Linux x86_64 box with one AMD GPU of that gfx target (None: a GPU the table does not know)."""
+    inv = machine()
+    inv["nvidia"] = {"status": "no-gpu"}
+    inv["gpus"] = [{"vendor": "amd", "index": 0, "name": "AMD Radeon RX 580", "gfx_target": gfx}]
+    return inv
+
+
+def test_rocm_build_without_code_objects_for_the_gpu_is_a_problem():
+    polaris = verdict(amd_machine("gfx803"), "pytorch", "2.4", "rocm6.1")
+    assert not polaris.ok and polaris.problems[0].startswith("no code objects for gfx803 in pytorch 2.4 (rocm6.1)")
+    mi250x = verdict(amd_machine("gfx90a"), "pytorch", "2.4", "rocm6.1")
+    assert mi250x.ok and not mi250x.notes
+    # gfx900 is in the wheel but not among the targets ROCm 6.1 officially supports: it runs, with a note.
+    vega = verdict(amd_machine("gfx900"), "pytorch", "2.4", "rocm6.1")
+    assert vega.ok and "does not officially support" in vega.notes[0]
+    # The kernel driver's support for the wheel's ROCm is never read: every ROCm verdict says so.
+    assert any("amdgpu kernel driver" in u for u in mi250x.unknowns)
+
+
+def test_rocm_build_with_a_missing_fact_is_not_judged():
+    unknown_gpu = verdict(amd_machine(None), "pytorch", "2.4", "rocm6.1")
+    assert unknown_gpu.ok and unknown_gpu.unknowns[0] == "the gfx target of GPU 0 (AMD Radeon RX 580)"
+    no_list = verdict(amd_machine("gfx803"), "pytorch", "2.8", "rocm6.4")  # the table has no list for it yet
+    assert no_list.ok and "which gfx targets pytorch 2.8 (rocm6.4) has code objects for" in no_list.unknowns[0]
+    assert verdict(machine(), "pytorch", "2.4", "rocm6.1").problems == ["no AMD GPU here"]

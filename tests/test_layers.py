@@ -24,6 +24,7 @@ PART_OF = {
     "provision.snapshot_rewrite": "snapshot",  # reads a snapshot folder back and replays it, to write it again
     "provision.redact_rules": "redact",  # what an identifier looks like and the placeholder it becomes
     "provision.redact_live": "redact",  # the recording machine's own identifiers, for --redact
+    "provision.compat_jetson": "compat",  # the Jetson part of the one judgment
 }
 
 #: The parts, lowest tier first: a part imports only parts of its own tier or below (and no cycle at all).

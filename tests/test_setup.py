@@ -34,22 +34,24 @@ CASES = [
     ("macos-m2-max", ("pytorch",), {}),
     ("rtx4090-ryzen-workstation", ("pytorch",), {"version": "2.4"}),
     ("driver-not-loaded", ("pytorch",), {}),
-    ("gtx1080-pascal", ("pytorch",), {"driver": "upgrade"}),
+    ("gtx1080-pascal", ("pytorch",), {"driver": "keep"}),  # driver 430 (CUDA 10.2): torch 1.12 cu102
     ("cpu-without-avx", ("pytorch",), {}),
     ("graviton3-arm64-server", ("jax",), {}),
     ("mi250x-rocm-server", ("pytorch",), {}),
     ("wsl2-rtx4070-laptop", ("pytorch",), {}),
     ("docker-no-gpu", ("jax",), {"variant": "cpu", "env": "/opt/dl env/$HOME's \"jax\""}),
     ("centos7-k80", ("pytorch",), {}),
+    ("jetson-agx-orin", ("pytorch",), {}),  # NVIDIA's JetPack 6 wheel, never PyTorch's generic aarch64 CUDA index
 ]
 #: Requests that cannot be met: the plan says why and what works instead.
 IMPOSSIBLE = [
     ("cpu-without-avx", ("tensorflow",), {}),
-    ("gtx1080-pascal", ("pytorch",), {"driver": "keep"}),
+    ("gtx1080-pascal", ("pytorch",), {"driver": "upgrade"}),  # dlws cannot install a driver on Ubuntu 18.04
     ("debian12-docker-epyc-dev", ("mxnet",), {}),  # MXNet 1.9.1 stops at Python 3.8
     ("dgx-a100-8gpu", ("jax",), {}),  # driver 450 (CUDA 11.0) and --driver install keeps a present driver
     ("h100-sxm-server", ("keras", "jax"), {}),  # Keras 3.15 needs Python >= 3.11; Ubuntu 22.04's python3 is 3.10
     ("dgx-a100-8gpu", ("jax",), {"driver": "upgrade"}),  # no JAX row has wheels for Ubuntu 20.04's Python 3.8
+    ("jetson-agx-orin", ("tensorflow",), {}),  # no JetPack TensorFlow wheel in the table; generic ones are SBSA
 ]
 
 
@@ -138,7 +140,7 @@ WRONG_EXPECTATIONS = [
     ("h100-sxm-server--pytorch", {"impossible": ["no AVX"], "alternatives": []}, "expected impossible"),
     ("cpu-without-avx--tensorflow", {"picks": [("tensorflow", NEWEST, "cpu")]}, "expected a plan"),
     ("cpu-without-avx--tensorflow", {"impossible": ["glibc"]}, "impossible: no reason says"),
-    ("gtx1080-pascal--pytorch--driver-keep", {"alternatives": [("pytorch", NEWEST, "cpu")]}, "alternatives:"),
+    ("gtx1080-pascal--pytorch--driver-upgrade", {"alternatives": [("pytorch", NEWEST, "cpu")]}, "alternatives:"),
 ]
 
 
@@ -232,6 +234,9 @@ def test_bash_script_installs_jax_and_is_idempotent(tmp_path):
     assert jax_product(env) == "512.0"
     again = run(["bash", str(script)])
     assert again.returncode == 0 and again.stdout.count("already done") >= 2  # environment and jax are there
+    # A pinned version is a variable: another makes the check fail and pip ask for it (PyPI has no such jax)
+    other = run(["bash", str(script)], env=dict(os.environ, DLWS_JAX_VERSION="0.0.0.post999"))
+    assert other.returncode != 0 and "jax==0.0.0.post999" in other.stdout + other.stderr
 
 
 def test_ansible_playbook_installs_jax_locally(tmp_path):
@@ -250,6 +255,9 @@ def test_ansible_playbook_installs_jax_locally(tmp_path):
     assert jax_product(env) == "512.0"
     again = run(command, env=ansible_env)
     assert again.returncode == 0 and "changed=0" in again.stdout  # idempotent
+    # -e dlws_jax_version reaches the check and the pip line: the check fails, pip asks PyPI for that jax
+    other = run(command + ["-e", "dlws_jax_version=0.0.0.post999"], env=ansible_env)
+    assert other.returncode != 0 and "jax==0.0.0.post999" in other.stdout, other.stdout[-9000:]
 
 
 def dlws(*args, **kwargs):
@@ -401,7 +409,8 @@ def test_no_python_where_dlws_does_not_know_the_python3_is_impossible(os_id, ver
                                "know %s %s's python3): give --python X.Y" % (os_id, version)]
     assert plan.alternatives == ["name the Python: dlws setup --framework pytorch --python X.Y (the version of "
                                  "python3 on %s %s)" % (os_id, version)]
-    named = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
+    # the CPU build: the GPU one needs a driver, which dlws cannot install where it knows no NVIDIA repository
+    named = make_plan(inv, make_request(("pytorch",), None, "cpu", "3.12", "/opt/dlws/env", "install", False))
     assert named.ok, named.impossible
     assert [a.python for s in named.steps for a in s.actions if hasattr(a, "python")] == ["python3.12"]
 
@@ -448,24 +457,23 @@ def driver_packages(plan):
     return [a.names for s in plan.steps if s.id == "nvidia-driver" for a in s.actions if hasattr(a, "names")]
 
 
-@pytest.mark.parametrize("device, name, packages, variant", [
-    ("0x1b80", "GeForce GTX 1080", ["cuda-drivers-580"], "cu126"),  # Pascal sm_61: R580, a build with sm_60/sm_61
-    ("0x1db1", "Tesla V100 SXM2 16GB", ["cuda-drivers-580"], "cu128"),  # Volta sm_70: R580; cu130 lacks sm_70
-    ("0x1db4", "Tesla V100 PCIe 16GB", ["cuda-drivers-580"], "cu128"),
-    ("0x13c2", "GeForce GTX 970", ["cuda-drivers-580"], "cu126"),  # Maxwell sm_52
-    ("0x2684", "GeForce RTX 4090", ["nvidia-open"], "cu130"),  # Ada: the open modules
+#: torch 2.15 publishes only cu132 (sm_75 and newer); 2.14's cu126 is the newest build with Maxwell to Volta code.
+@pytest.mark.parametrize("device, name, packages, release, variant", [
+    ("0x1b80", "GeForce GTX 1080", ["cuda-drivers-580"], "2.14", "cu126"),  # Pascal sm_61: R580, sm_60 SASS
+    ("0x1db1", "Tesla V100 SXM2 16GB", ["cuda-drivers-580"], "2.14", "cu126"),  # Volta sm_70: cu130 lacks it
+    ("0x1db4", "Tesla V100 PCIe 16GB", ["cuda-drivers-580"], "2.14", "cu126"),
+    ("0x13c2", "GeForce GTX 970", ["cuda-drivers-580"], "2.14", "cu126"),  # Maxwell sm_52
+    ("0x2684", "GeForce RTX 4090", ["nvidia-open"], "2.15", "cu132"),  # Ada: the open modules, the newest build
 ])
-def test_driverless_gpu_gets_the_driver_branch_of_its_architecture(tmp_path, device, name, packages, variant):
+def test_driverless_gpu_gets_the_driver_branch_of_its_architecture(tmp_path, device, name, packages, release,
+                                                                   variant):
     inv = driverless(tmp_path, device)
     assert [g["name"] for g in inv["gpus"]] == [name]
     plan = make_plan(inv, make_request(("pytorch",), None, "auto", "3.12", "/opt/dlws/env", "install", False))
     assert plan.ok, plan.impossible
     assert driver_packages(plan) == [packages]
     [choice] = plan.choices
-    from provision.knowledge import load
-
-    newest = load("frameworks")["frameworks"]["pytorch"]["releases"][-1]["version"]
-    assert (choice.release, choice.variant) == (newest, variant)
+    assert (choice.release, choice.variant) == (release, variant)
 
 
 def test_driverless_kepler_is_impossible_with_the_reason(tmp_path):

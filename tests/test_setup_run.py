@@ -169,3 +169,20 @@ def test_a_verification_of_several_commands_fails_when_its_last_one_does(tmp_pat
     passing = Step("demo", "Demo", "shows the grouping", [], check="false", verify="true && true")
     script = "set -euo pipefail\n" + "step() { :; }\n" + "\n".join(_step(1, 1, passing)) + "\n"
     assert subprocess.run(["bash", "-c", script], capture_output=True, timeout=30).returncode == 0
+
+
+def test_run_mode_exits_3_when_a_reboot_must_come_first_as_the_script_does(tmp_path, monkeypatch):
+    from provision.planner.model import Reboot
+    from provision.setup_command import _run
+
+    done = tmp_path / "first"
+    plan = Plan(Request(("jax",)), {}, steps=[
+        Step("first", "a step", "a test", [], check="test -e '%s'" % done),
+        Step("reboot", "Reboot to load the new driver", "a test", [Reboot("the driver was installed")],
+             check="false"),
+        Step("after", "never reached", "a test", [], check="false")])
+    monkeypatch.setattr(execute, "step_script", lambda plan, number: "touch '%s'" % done if number == 1 else "exit 3")
+    assert _run(plan, True, str(tmp_path / "setup.log")) == 3 and done.exists()
+    monkeypatch.setattr(execute, "step_script", lambda plan, number: "true")
+    assert _run(Plan(Request(("jax",)), {}, steps=[Step("only", "a step", "a test", [])]), True,
+                str(tmp_path / "setup.log")) == 0

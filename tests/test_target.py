@@ -38,7 +38,7 @@ def test_unknown_release_is_a_usage_error():
     rows = knowledge.load("frameworks")["frameworks"]["pytorch"]["releases"]
     known = ", ".join(sorted((row["version"] for row in rows), key=Version, reverse=True))  # newest first
     with pytest.raises(UsageError, match=re.escape("known: %s" % known)):
-        check_target({}, "torch==1.7")
+        check_target({}, "torch==0.4")
 
 
 def test_h100_is_ready_for_the_newest_torch_on_a_cuda_build():
@@ -107,7 +107,7 @@ def test_without_a_version_the_newest_release_that_fits_is_judged_and_named():
     inv = fixture("centos7-k80")
     unknown = check_target(inv, "pytorch")[0]  # the report shows no Python: wheels cannot be judged for it
     assert (unknown.id, unknown.severity) == ("DLWS-TGT-001", "warning") and "the Python version" in unknown.title
-    inv["python"]["version"] = "3.10.14"  # a Python the user built: now the glibc decides
+    inv["python"]["version"] = "3.11.9"  # a Python the user built: now the glibc decides
     newest = compat.releases("pytorch")[0]
     finding = check_target(inv, "pytorch")[0]
     picked = [(c.release, c.variant) for c in plan(inv, Request(("pytorch",))).choices]
@@ -121,11 +121,13 @@ def test_without_a_version_the_newest_release_that_fits_is_judged_and_named():
 
 
 def test_without_a_version_a_gpu_machine_whose_gpu_builds_all_fail_names_the_cpu_release():
-    finding = check_target(fixture("gtx1080-pascal"), "pytorch")[0]  # driver 430 (CUDA 10.2), glibc 2.27
+    inv = fixture("gtx1080-pascal")  # glibc 2.27; its driver 430 (CUDA 10.2) runs torch 1.12 cu102: make it older
+    inv["nvidia"].update(driver_version="340.108", cuda_driver_version="6.5")  # the Tesla branch: below every build
+    finding = check_target(inv, "pytorch")[0]
     assert (finding.id, finding.severity) == ("DLWS-TGT-001", "warning")
     assert finding.title.startswith("pytorch: the newest release that fits is 2.5 (cpu); %s does not: "
                                     % compat.releases("pytorch")[0]) and finding.title.endswith("only on the CPU here")
-    assert "driver 430.26 supports CUDA 10.2" in finding.fix
+    assert "driver 340.108 supports CUDA 6.5" in finding.fix
 
 
 def test_a_machine_without_python_is_judged_for_the_python_setup_installs():

@@ -10,7 +10,7 @@ from provision import __version__
 from provision.emit import shell
 from provision.emit.yaml import Unsafe, dump
 from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
-                                     Venv)
+                                     Venv, version_variable)
 
 
 
@@ -129,9 +129,11 @@ def play(plan: Plan, hosts: str = "all") -> Dict[str, Any]:
         raise ValueError("a play's hosts is a group name here, not %r" % hosts)
     python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
     variables: Dict[str, Any] = {"dlws_env": plan.request.env, "dlws_python": python}
-    for choice in plan.choices:
-        for name, version in sorted(choice.packages.items()):
-            variables["dlws_%s_version" % _var(name)] = version
+    environment: Dict[str, Any] = {"DLWS_ENV": Keyword("{{ dlws_env }}"), "DLWS_PYTHON": Keyword("{{ dlws_python }}")}
+    for pip in (a for s in plan.steps for a in s.actions if isinstance(a, Pip)):
+        for name, version in sorted(pip.pins.items()):  # what the pip lines and checks read: -e changes both
+            variables[version_variable(name).lower()] = version
+            environment[version_variable(name)] = Keyword("{{ %s }}" % version_variable(name).lower())
     tasks: List[Dict[str, Any]] = []
     for number, step in enumerate(plan.steps, 1):
         tasks.extend(_step_tasks(number, len(plan.steps), step))
@@ -141,7 +143,7 @@ def play(plan: Plan, hosts: str = "all") -> Dict[str, Any]:
         "hosts": Keyword(hosts),
         "gather_facts": False,
         "vars": variables,
-        "environment": {"DLWS_ENV": Keyword("{{ dlws_env }}"), "DLWS_PYTHON": Keyword("{{ dlws_python }}")},
+        "environment": environment,
         "tasks": tasks,
     }
     if any(isinstance(a, Reboot) for s in plan.steps for a in s.actions):

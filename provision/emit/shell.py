@@ -7,8 +7,8 @@ import shlex
 from typing import List
 
 from provision import __version__
-from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
-                                     Venv)
+from provision.planner.model import (PINNED, AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot,
+                                     Step, Venv, pinned, version_variable)
 
 #: Exit code of the script when a reboot must happen before it can go on (re-run it afterwards).
 EXIT_REBOOT = 3
@@ -77,6 +77,26 @@ def _apt_repo(action: AptRepo) -> List[str]:
     ]
 
 
+def _requirement(action: Pip, requirement: str) -> str:
+    """A pinned requirement reads its version from its variable ("torch==${DLWS_TORCH_VERSION}"): the name and the
+    extra are plain PINNED characters, safe inside double quotes. Any other requirement stays a quoted literal."""
+    parts = pinned(requirement)
+    if parts is None or action.pins.get(parts[0]) != parts[2]:
+        return q(requirement)
+    return '"%s%s==${%s}"' % (parts[0], parts[1], version_variable(parts[0]))
+
+
+def version_defaults(plan: Plan) -> List[str]:
+    """The pinned versions as exported variables with the plan's defaults: set one before running to change it."""
+    lines = []
+    for action in (a for s in plan.steps for a in s.actions if isinstance(a, Pip)):
+        for name, version in sorted(action.pins.items()):
+            if not PINNED.fullmatch("x==" + version):
+                raise ValueError("a pinned version that is not a plain version: %r" % version)
+            lines.append('export %s="${%s:-%s}"' % ((version_variable(name),) * 2 + (version,)))
+    return lines
+
+
 def action_lines(action: object) -> List[str]:
     if isinstance(action, Packages):
         return _packages(action)
@@ -89,8 +109,11 @@ def action_lines(action: object) -> List[str]:
     if isinstance(action, Venv):
         return ['"$DLWS_PYTHON" -m venv "$DLWS_ENV"']
     if isinstance(action, Pip):
-        index = " --index-url %s" % q(action.index_url) if action.index_url else ""
-        return ['"$DLWS_ENV/bin/python" -m pip install%s %s' % (index, " ".join(q(r) for r in action.requirements))]
+        head = '"$DLWS_ENV/bin/python" -m pip install' + (" --index-url %s" % q(action.index_url)
+                                                          if action.index_url else "")
+        requirements = [_requirement(action, r) for r in action.requirements]
+        line = " ".join([head] + requirements)  # a long one a requirement a line (ansible-lint wants <= 160 columns)
+        return [line if len(line) <= 120 else " \\\n    ".join([head] + requirements)]
     if isinstance(action, Reboot):
         return ["echo %s" % q("Reboot needed (%s): sudo reboot, then run this script again." % action.reason),
                 "exit %d" % EXIT_REBOOT]
@@ -121,8 +144,11 @@ def preamble(plan: Plan) -> str:
     """The script's head: strict mode, the environment and interpreter as overridable variables, helpers."""
     title = "; ".join("%s %s (%s)" % (c.framework, c.release, c.variant) for c in plan.choices)
     python = next((a.python for s in plan.steps for a in s.actions if isinstance(a, Venv)), "python3")
+    versions = version_defaults(plan)
     return HEADER.format(title="dlws setup: " + title, version=__version__, reboot=EXIT_REBOOT,
-                         env=q(plan.request.env), python=q(python))
+                         env=q(plan.request.env), python=q(python)) + (
+        "\n# The pinned versions; set one before running to install another (the checks follow it).\n"
+        + "\n".join(versions) + "\n" if versions else "")
 
 
 def step_script(plan: Plan, number: int) -> str:

@@ -64,6 +64,7 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
     step with provision.planner, planner.select and compat (tests/test_fleet_plan.py swaps every other fact between
     recorded machines and checks the plans stay the same)."""
     os_info, cpu, nvidia = section(inv, "os"), section(inv, "cpu"), section(inv, "nvidia")
+    jetson = section(inv, "jetson")
     flags = cpu.get("flags")
     python = section(inv, "python").get("version")
     return {
@@ -79,6 +80,9 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
         "nvidia": {"status": nvidia.get("status"), "driver_version": nvidia.get("driver_version"),
                    "cuda_driver_version": nvidia.get("cuda_driver_version"),
                    "jetson": nvidia.get("source") == "jetson", "pci_gpus": bool(nvidia.get("pci_gpus"))},
+        # a Jetson's L4T release picks NVIDIA's JetPack wheel (or says it cannot), and is quoted in the reasons
+        "jetson": {"found": bool(jetson.get("l4t") or jetson.get("model") or nvidia.get("source") == "jetson"),
+                   "l4t": jetson.get("l4t")},
         # architectures decide the kernels and the driver branch; index and name are quoted in the reasons; the gfx
         # target (AMD) names the architecture in the description
         "gpus": [{"index": g.get("index"), "vendor": g.get("vendor"), "name": g.get("name"),
@@ -93,6 +97,7 @@ def malformed(inv: Dict[str, Any]) -> Optional[str]:
     os_info, nvidia = section(inv, "os"), section(inv, "nvidia")
     facts = [("os." + name, os_info.get(name)) for name in ("system", "id", "version", "glibc")]
     facts += [("cpu.arch", section(inv, "cpu").get("arch")), ("python.version", section(inv, "python").get("version"))]
+    facts += [("jetson.l4t", section(inv, "jetson").get("l4t"))]
     facts += [("nvidia." + name, nvidia.get(name)) for name in ("status", "driver_version", "cuda_driver_version")]
     facts += [("gpus[%d].%s" % (number, name), gpu.get(name)) for number, gpu in enumerate(entries(inv, "gpus"))
               for name in ("vendor", "compute_capability", "gfx_target")]

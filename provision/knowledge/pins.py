@@ -62,6 +62,28 @@ def pip_index_url(framework: str, release: str, variant: str, system: str = "lin
     return template.format(variant=variant)
 
 
+def installable(framework: str, release: str, variant: str, system: str = "linux") -> bool:
+    """Whether a plan can install this build by its pins: from its index, or from PyPI where PyPI's wheel is that
+    build. False for torch before 1.11 but for PyPI's default build: its other wheels sit on a find-links page
+    (torch_stable.html), from which an unlabelled pin would install whichever build pip prefers."""
+    row = framework_release(framework, release)
+    if row is None or not framework_pins(framework, release, variant):
+        return False
+    if normalize_framework(framework) != "pytorch" or row.get("index_url") or system == "darwin":
+        return True
+    return variant == (row.get("reference") or {}).get("pypi_default_linux_x86_64")
+
+
+def local_label(framework: str, release: str, variant: str, system: str = "linux") -> str:
+    """The PEP 440 local label the build's wheels carry ('cu124': torch 2.4.1 from PyTorch's cu124 index installs as
+    2.4.1+cu124); '' for wheels from PyPI, which carry none."""
+    template = (load("frameworks")["frameworks"].get(normalize_framework(framework) or "") or {}).get("pip", {}) \
+        .get("local_label")
+    if not template or pip_index_url(framework, release, variant, system) is None:
+        return ""
+    return str(template).format(variant=variant)
+
+
 def jax_cuda_extras(release: str) -> List[str]:
     """The CUDA extras that install from PyPI for a JAX release: ['cuda12', 'cuda13'] for 0.7.2 on, [] before
     0.4.22 (its CUDA jaxlibs came from Google's find-links page)."""

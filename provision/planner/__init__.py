@@ -6,16 +6,17 @@ A pure function of the inventory JSON, the request and the knowledge base: same 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shlex
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from provision.inventory import facts
 from provision.inventory.conform import typed
 from provision.knowledge import load, queries
-from provision.planner import select
+from provision.planner import mirrors, select
 from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
-                                     Step, Venv)
+                                     Step, Venv, pinned, version_variable)
 
 #: A Python release as the inventory reports it ("3.11.4"): its X.Y is all a plan uses.
 PYTHON_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})(?![\d])")
@@ -115,26 +116,65 @@ def plan(inv: Dict[str, Any], request: Request) -> Plan:
             result.choices.append(keras)
     if result.ok:
         result.steps = _steps(inv, request, interpreter or "3", result.choices, future is not judged, result.notes)
-    return result
+        if future is not judged and any(c.cuda for c in result.choices) \
+                and not any(step.id == "nvidia-driver" for step in result.steps):
+            _no_driver_step(inv, request, result)
+    return mirrors.apply(result, request.mirrors)
+
+
+def _no_driver_step(inv: Dict[str, Any], request: Request, result: Plan) -> None:
+    """The builds were chosen for the driver the plan would install, but it cannot install one here: without
+    the driver they do not run, so the plan is impossible (its notes say why), with what works on this driver."""
+    result.impossible.append("the chosen builds need the NVIDIA driver the plan would install (%s), and dlws cannot "
+                             "install one on %s: %s" % (
+                                 ", ".join("%s %s %s" % (c.framework, c.release, c.variant) for c in result.choices),
+                                 _release_name(inv),
+                                 "; ".join(n for n in result.notes if "driver" in n) or "no driver step"))
+    result.steps = []
+    result.alternatives.extend(_keep_driver(inv, request))
+
+
+def _release_name(inv: Dict[str, Any]) -> str:
+    """'ubuntu 18.04.3', or what is known of it."""
+    info = facts.os_info(inv)
+    if not info.get("id"):
+        return "this machine (its distribution is unknown)"
+    return " ".join(str(part) for part in (info["id"], info.get("version")) if part)
+
+
+def _keep_driver(inv: Dict[str, Any], request: Request) -> List[str]:
+    """What works with the driver as it is: the builds --driver keep would choose (else the CPU build's offer)."""
+    keep = dataclasses.replace(request, driver="keep")
+    chosen = [select.choose_framework(inv, keep, f, request.version if i == 0 else None)[0]
+              for i, f in enumerate(f for f in request.frameworks if f != "keras")]
+    if chosen and all(chosen):
+        return ["keep the driver: dlws setup %s --driver keep (%s)" % (
+            " ".join("--framework %s" % f for f in request.frameworks),
+            ", ".join("%s %s, %s" % (v.build.framework, v.build.release, v.build.variant) for v in chosen if v))]
+    return [text for f in request.frameworks if f != "keras" for text in _cpu_build(inv, keep, f)]
 
 
 def _alternatives(inv: Dict[str, Any], request: Request, framework: str) -> List[str]:
     """What works instead: upgrading the driver, or the CPU build (each the newest release that fits)."""
     out = []
     if request.driver != "upgrade" and select.driver_installable(inv):
-        upgrade = dataclasses.replace(request, driver="upgrade")
-        verdict, _ = select.choose_framework(select.driver_after_plan(inv, upgrade), upgrade, framework,
-                                             request.version)
-        if verdict is not None:
+        upgrade = dataclasses.replace(request, frameworks=(framework,), driver="upgrade")
+        upgraded = plan(inv, upgrade)  # offered only where that plan can be made: with its driver step
+        if upgraded.ok:
             out.append("upgrade the driver: dlws setup --framework %s --driver upgrade (%s %s, %s)" % (
-                framework, framework, verdict.build.release, verdict.build.variant))
-    if request.variant != "cpu":
-        cpu = dataclasses.replace(request, variant="cpu")
-        verdict, _ = select.choose_framework(inv, cpu, framework, request.version)
-        if verdict is not None:
-            out.append("the CPU build: dlws setup --framework %s --variant cpu (%s %s)" % (
-                framework, framework, verdict.build.release))
-    return out
+                framework, framework, upgraded.choices[0].release, upgraded.choices[0].variant))
+    return out + _cpu_build(inv, request, framework)
+
+
+def _cpu_build(inv: Dict[str, Any], request: Request, framework: str) -> List[str]:
+    if request.variant == "cpu":
+        return []
+    verdict, _ = select.choose_framework(inv, dataclasses.replace(request, variant="cpu"), framework,
+                                         request.version)
+    if verdict is None:
+        return []
+    return ["the CPU build: dlws setup --framework %s --variant cpu (%s %s)" % (framework, framework,
+                                                                                verdict.build.release)]
 
 
 # --- steps ----------------------------------------------------------------------------------------------------------
@@ -143,6 +183,7 @@ def _alternatives(inv: Dict[str, Any], request: Request, framework: str) -> List
 def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Choice], new_driver: bool,
            notes: List[str]) -> List[Step]:
     manager = package_manager(inv)
+    release = _release_name(inv)
     steps: List[Step] = []
     if manager:
         steps.append(_python_step(manager, python))
@@ -152,11 +193,11 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
     if new_driver and manager:
         steps.extend(_driver_steps(inv, manager, _driver_floor(choices)))
     elif new_driver:
-        notes.append("install the NVIDIA driver yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+        notes.append("install the NVIDIA driver yourself: dlws does not manage the packages of %s" % release)
     if request.with_cuda_toolkit and manager:
         steps.extend(_toolkit_steps(inv, manager, choices, any(s.id == "nvidia-repo" for s in steps)))
     elif request.with_cuda_toolkit:
-        notes.append("install the CUDA toolkit yourself: dlws manages packages only on Ubuntu, Debian and RHEL-likes")
+        notes.append("install the CUDA toolkit yourself: dlws does not manage the packages of %s" % release)
     gap = _repo_gap(inv) if manager and (new_driver or request.with_cuda_toolkit) else None
     if gap:
         notes.append("%s: install the %s yourself" % (gap, " and the ".join(
@@ -172,7 +213,7 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
         steps.append(_pip_step(choice))
     steps.append(Step("verify", "Import the frameworks, list their devices and run a matrix product",
                       "proves the install works on this machine's hardware",
-                      [PythonCheck(_verify_code(choices))]))
+                      [PythonCheck(_verify_code(inv, choices))]))
     return steps
 
 
@@ -299,54 +340,180 @@ def _toolkit_steps(inv: Dict[str, Any], manager: str, choices: List[Choice], hav
                          become=True)]
 
 
-#: Exits 0 when every pinned package is installed at its version (the check of a pip step).
+#: Exits 0 when every pinned package is installed at its version, compared as pip compares them (PEP 440: '==2.4.1'
+#: matches 2.4.1+cu124; 2.4 is 2.4.0), and carries the chosen build's local label: a torch 2.4.1+cpu is not the cu124
+#: build. The framework's own package must carry it; a companion may carry none. Silent: it also asks "done yet?".
+#: Each version is read from its variable (version_variable), as the pip line is: a playbook's -e changes both.
 PINS_INSTALLED = """import importlib.metadata as m
 import sys
+import os
 wanted = {{
 {pins}}}
+main, label = {main}, {label}
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 """
 
 
+#: Exits 0 when each package was installed from its wheel's URL (pip records it, PEP 610 direct_url.json): a direct
+#: wheel's file name and metadata may spell its version differently, so the URL, not the version, says it is done.
+WHEEL_INSTALLED = """import importlib.metadata as m
+import json
+import sys
+wanted = {{
+{urls}}}
+try:
+    have = {{name: json.loads(m.distribution(name).read_text("direct_url.json") or "{{}}").get("url") for name in wanted}}
+except m.PackageNotFoundError:
+    sys.exit(1)
+sys.exit(0 if have == wanted else 1)
+"""
+
+
+def is_wheel_choice(choice: Choice) -> bool:
+    """Installed from direct wheel URLs (NVIDIA's JetPack wheels), not pinned from an index."""
+    return choice.index_url is None and bool(choice.requirements) and all(
+        "://" in r for r in choice.requirements)
+
+
+def _long_string(url: str) -> str:
+    """A URL as a Python string literal, split after its folder onto a line of its own (lines stay short enough
+    for ansible-lint): "https://.../pytorch/"\n        "torch-2.5.0a0+...whl"."""
+    folder, slash, name = url.rpartition("/")
+    if len(url) < 80 or not slash:
+        return json.dumps(url)
+    return "%s\n        %s" % (json.dumps(folder + slash), json.dumps(name))
+
+
 def _pip_step(choice: Choice) -> Step:
-    pins = "".join('    "%s": "%s",\n' % item for item in sorted(choice.packages.items()))
-    check = '"$DLWS_ENV/bin/python" -c %s' % shlex.quote(PINS_INSTALLED.format(pins=pins))
+    variable = {parts[0]: parts[2] for parts in map(pinned, choice.requirements) if parts}  # what -e can change
+    pins = "".join(('    "%s": os.environ.get("%s", "%s"),\n' % (name, version_variable(name), version)
+                    if variable.get(name) == version else '    "%s": "%s",\n' % (name, version))
+                   for name, version in sorted(choice.packages.items()))
+    if is_wheel_choice(choice):
+        urls = "".join("    %s: %s,\n" % (json.dumps(name), _long_string(url))
+                       for name, url in zip(choice.packages, choice.requirements))
+        return Step("install-%s" % choice.framework, "Install %s" % ", ".join(
+            "%s==%s" % item for item in choice.packages.items()),
+                    "%s %s, %s build, from %s%s" % (choice.framework, choice.release, choice.variant,
+                                                   ", ".join(choice.requirements),
+                                                   "; " + "; ".join(choice.notes) if choice.notes else ""),
+                    [Pip(list(choice.requirements), None)],
+                    check='"$DLWS_ENV/bin/python" -c %s' % shlex.quote(WHEEL_INSTALLED.format(urls=urls)))
+    main = (load("frameworks")["frameworks"].get(choice.framework) or {}).get("package") or ""
+    code = PINS_INSTALLED.format(pins=pins, main=json.dumps(main), label=json.dumps(choice.local))
+    check = '"$DLWS_ENV/bin/python" -c %s' % shlex.quote(code)
     source = choice.index_url or "PyPI"
     return Step("install-%s" % choice.framework, "Install %s" % ", ".join(choice.requirements),
                 "%s %s, %s build, from %s%s" % (choice.framework, choice.release, choice.variant, source,
                                                "; " + "; ".join(choice.notes) if choice.notes else ""),
-                [Pip(list(choice.requirements), choice.index_url)], check=check)
+                [Pip(list(choice.requirements), choice.index_url,
+                     {name: version for name, version in variable.items() if choice.packages.get(name) == version})],
+                check=check)
 
 
+#: Per framework: import it, say what it sees, and (for a GPU plan) fail unless it sees the GPUs the plan was made for,
+#: then run a matrix product on its default device. {expect} is the count of GPUs and their compute capabilities.
 VERIFY = {
     "pytorch": ('import torch\n'
                 'mps = getattr(torch.backends, "mps", None)\n'
                 'metal = mps is not None and mps.is_available()\n'
                 'device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"\n'
-                'print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())\n'
-                'a = torch.randn(256, 256, device=device)\n'
-                'print("torch matmul on", device, float((a @ a).sum()))\n'),
+                'print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())\n'),
     "tensorflow": ('import tensorflow as tf\n'
-                   'print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))\n'
-                   'a = tf.random.normal((256, 256))\n'
-                   'print("tensorflow matmul", float(tf.reduce_sum(a @ a)))\n'),
+                   'print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))\n'),
     "jax": ('import jax\n'
             'import jax.numpy as jnp\n'
-            'print("jax", jax.__version__, "devices:", jax.devices())\n'
-            'a = jnp.ones((256, 256))\n'
-            'print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))\n'),
+            'print("jax", jax.__version__, "devices:", jax.devices())\n'),
     "mxnet": ('import mxnet as mx\n'
-              'print("mxnet", mx.__version__)\n'
-              'a = mx.nd.ones((256, 256))\n'
+              'print("mxnet", mx.__version__, "GPUs:", mx.context.num_gpus())\n'),
+}
+#: The GPUs each framework sees: (count, compute capabilities "X.Y" where it reports them), and its CUDA/ROCm build.
+SEEN = {
+    "pytorch": ('seen = torch.cuda.device_count() if torch.cuda.is_available() else 0\n'
+                'caps = {"%d.%d" % torch.cuda.get_device_capability(i) for i in range(seen)} '
+                'if torch.version.cuda else set()\n'
+                'build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, '
+                'getattr(torch.version, "hip", None))\n'),
+    "tensorflow": ('gpus = tf.config.list_physical_devices("GPU")\n'
+                   'seen = len(gpus)\n'
+                   'caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map('
+                   'tf.config.experimental.get_device_details, gpus) if d.get("compute_capability")}\n'
+                   'build = "tensorflow %s (CUDA %s)" % (tf.__version__, '
+                   'tf.sysconfig.get_build_info().get("cuda_version"))\n'),
+    "jax": ('gpus = [d for d in jax.devices() if d.platform == "gpu"]\n'
+            'seen = len(gpus)\n'
+            'caps = {str(d.compute_capability) for d in gpus if getattr(d, "compute_capability", None)}\n'
+            'build = "jax %s" % jax.__version__\n'),
+    "mxnet": ('seen = mx.context.num_gpus()\n'
+              'caps = set()\n'
+              'build = "mxnet %s" % mx.__version__\n'),
+}
+#: Exits with a message naming what the framework saw, unless it sees the GPUs the plan was made for.
+GPU_GATE = ('expected, wanted = {count}, set({caps})\n'
+            'if seen < expected or not wanted <= (caps or wanted):\n'
+            '    import os\n'
+            '    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""\n'
+            '    made = ", ".join(sorted(wanted)) or "compute capability unknown"\n'
+            '    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")\n'
+            '    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""\n'
+            '    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, '
+            'made, why))\n')
+MATMUL = {
+    "pytorch": ('a = torch.randn(256, 256, device=device)\n'
+                'print("torch matmul on", device, float((a @ a).sum()))\n'),
+    "tensorflow": ('a = tf.random.normal((256, 256))\n'
+                   'print("tensorflow matmul", float(tf.reduce_sum(a @ a)))\n'),
+    "jax": ('a = jnp.ones((256, 256))\n'
+            'print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))\n'),
+    "mxnet": ('a = mx.nd.ones((256, 256), ctx=mx.gpu(0) if mx.context.num_gpus() else mx.cpu())\n'
               'print("mxnet matmul", mx.nd.dot(a, a).sum().asscalar())\n'),
 }
 
 
-def _verify_code(choices: List[Choice]) -> str:
-    code = "".join(VERIFY[c.framework] for c in choices if c.framework in VERIFY)
+def _expected_gpus(inv: Dict[str, Any], choice: Choice) -> Optional[Tuple[int, Set[str]]]:
+    """The GPUs a GPU build must see: how many, and their compute capabilities (CUDA builds, where all are known;
+    normalized to X.Y, so nothing from the inventory reaches the code but numbers). None for a CPU build."""
+    if choice.variant.startswith("rocm"):
+        return len(facts.gpus(inv, "amd")), set()
+    if not choice.cuda:
+        return None
+    gpus = facts.gpus(inv, "nvidia")
+    caps = [facts.major_minor(g.get("compute_capability")) for g in gpus]
+    known = {"%d.%d" % cap for cap in caps if cap} if all(caps) else set()
+    return len(gpus), known
+
+
+def _verify_code(inv: Dict[str, Any], choices: List[Choice]) -> str:
+    code = ""
+    for choice in choices:
+        if choice.framework not in VERIFY:
+            continue
+        code += VERIFY[choice.framework]
+        expected = _expected_gpus(inv, choice)
+        if expected and expected[0]:
+            code += "import sys\n" + SEEN[choice.framework] + GPU_GATE.format(count=int(expected[0]),
+                                                                              caps=json.dumps(sorted(expected[1])))
+        code += MATMUL[choice.framework]
     for choice in choices:
         if choice.framework == "keras":
             code += ('import os\nos.environ.setdefault("%s", "%s")\nimport keras\n'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -21,6 +22,7 @@ class Request:
     env: str = ".venv-dlws"  # the virtual environment to create or reuse
     driver: str = "install"  # keep | install (when missing) | upgrade (when too old as well)
     with_cuda_toolkit: bool = False
+    mirrors: Tuple[Tuple[str, str], ...] = ()  # (FROM, TO) URL prefixes every URL of the plan is redirected by
 
 
 # --- actions: what a step does, in a form both emitters render natively --------------------------------------------
@@ -86,6 +88,23 @@ class Pip:
 
     requirements: List[str]  # "torch==2.4.1", "jax[cuda12]==0.4.30"
     index_url: Optional[str] = None
+    pins: Dict[str, str] = field(default_factory=dict)  # package -> the version its requirement pins
+
+
+#: A requirement that pins one version: 'torch==2.4.1', 'jax[cuda12]==0.4.30' (not a URL, not a range).
+PINNED = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)(\[[A-Za-z0-9._,-]+\])?==([A-Za-z0-9][A-Za-z0-9.+!_-]*)")
+
+
+def pinned(requirement: str) -> Optional[Tuple[str, str, str]]:
+    """(name, '[extra]' or '', version) of a requirement that pins one version; None for any other."""
+    found = PINNED.fullmatch(requirement)
+    return (found.group(1), found.group(2) or "", found.group(3)) if found else None
+
+
+def version_variable(package: str) -> str:
+    """The environment variable a script reads a package's pinned version from ('torch' -> DLWS_TORCH_VERSION; the
+    playbook's variable is its lower case): the script's default, or the playbook's -e dlws_torch_version=..."""
+    return "DLWS_%s_VERSION" % re.sub(r"[^A-Z0-9]", "_", package.upper())
 
 
 @dataclass
@@ -137,6 +156,7 @@ class Choice:
     requirements: List[str] = field(default_factory=list)  # pip requirement strings, in install order
     notes: List[str] = field(default_factory=list)
     cuda: Optional[str] = None  # the CUDA its wheels bring
+    local: str = ""  # the PEP 440 local label its wheels carry ('cu124' from PyTorch's index, '' from PyPI)
 
 
 @dataclass

@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from packaging.version import Version
 
-from provision import compat
+from provision import compat, compat_jetson
 from provision.inventory import facts
 from provision.knowledge import load, queries
 from provision.planner.model import Choice, Request
@@ -35,7 +35,7 @@ def driver_installable(inv: Dict[str, Any]) -> bool:
     host's job) or a Jetson (JetPack)."""
     info = facts.os_info(inv)
     return info.get("system") == "linux" and not info.get("wsl") and not info.get("container") \
-        and facts.nvidia(inv).get("source") != "jetson"
+        and not compat_jetson.is_jetson(inv)
 
 
 def driver_branch(gpus: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -101,18 +101,24 @@ def _candidate_releases(framework: str, version: Optional[str]) -> List[str]:
 
 def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
                      version: Optional[str]) -> Tuple[Optional[compat.Verdict], List[str]]:
-    """The best working build of the newest fitting release, or None and the reasons nothing fits."""
+    """The best working build of the newest release that fits, judged on every fact (else the newest that may fit,
+    its unknowns in its notes), or None and the reasons nothing fits."""
     releases = _candidate_releases(framework, version)
     if not releases:
         return None, ["dlws knows no %s release %s (known: %s)" % (framework, version,
                                                                    ", ".join(compat.releases(framework)))]
     newest: List[str] = []
     older: Dict[str, int] = {}
+    uncertain: Optional[compat.Verdict] = None  # the newest that works but was not judged on every fact
+    system = facts.os_info(inv).get("system") or "linux"
     for release in releases:
-        verdicts = [v for v in compat.best_build(inv, framework, release) if _variant_allowed(inv, request, v.build)]
+        verdicts = [v for v in compat.best_build(inv, framework, release) if _variant_allowed(inv, request, v.build)
+                    and (v.build.wheel or queries.installable(framework, release, v.build.variant, system))]
         working = [v for v in verdicts if v.ok]
-        if working:
+        if working and working[0].certain:
             return working[0], []
+        if working and uncertain is None:
+            uncertain = working[0]
         for verdict in verdicts:
             if not newest or newest[0].startswith("%s %s " % (framework, release)):
                 newest.append("%s %s (%s): %s" % (framework, release, verdict.build.variant,
@@ -120,6 +126,8 @@ def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
             else:
                 for problem in verdict.problems:
                     older[problem] = older.get(problem, 0) + 1
+    if uncertain is not None:  # the safe choice: no release was judged on every fact, so the newest that may work
+        return uncertain, []
     if not newest:
         return None, ["no %s build for this machine's hardware (variant %s)" % (framework, request.variant)]
     if older:
@@ -133,10 +141,17 @@ def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
     notes = list(verdict.notes) + ["could not judge %s" % unknown for unknown in verdict.unknowns]
     if system == "darwin" and build.framework == "pytorch":
         notes.append("PyPI's macOS wheel uses the Apple GPU through MPS (Metal)")
+    if build.wheel:  # a direct wheel (NVIDIA's for a JetPack): the framework's package alone, from its URL
+        package = load("frameworks")["frameworks"][build.framework]["package"]
+        notes.append("NVIDIA's JetPack wheel is %s alone: dlws's Jetson table has no companion wheels (torchvision, "
+                     "torchaudio) for it" % package)
+        return Choice(build.framework, build.release, build.variant, {package: build.wheel[0]}, None,
+                      [build.wheel[1]], notes, build.cuda)
     return Choice(build.framework, build.release, build.variant,
                   queries.framework_pins(build.framework, build.release, build.variant),
                   queries.pip_index_url(build.framework, build.release, build.variant, system),
-                  queries.pip_requirements(build.framework, build.release, build.variant), notes, build.cuda)
+                  queries.pip_requirements(build.framework, build.release, build.variant), notes, build.cuda,
+                  queries.local_label(build.framework, build.release, build.variant, system))
 
 
 def cuda_conflicts(choices: List[Choice], verdicts: List[compat.Verdict]) -> List[str]:

@@ -36,9 +36,13 @@ def _driver_works(inv: Dict[str, Any]) -> bool:
 def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
     """The installed build has no CUDA support, so it silently trains on the CPU (torch.cuda.is_available() is
     False). Usually pip picked the CPU wheel from a CPU-only index, or a requirements file pinned "+cpu"."""
+    from provision import compat_jetson
+
     if not _driver_works(inv):
         return
     for name in ("torch", "tensorflow", "jax"):
+        if name == "torch" and compat_jetson.on_jetson_gpu(inv):
+            continue  # DLWS-JET-001 says it, with NVIDIA's JetPack wheel
         entry = facts.frameworks(inv).get(name)
         if entry and facts.build_kind(entry) == "cpu":
             yield cpu_build_on_gpu.finding({"framework": name, "version": entry.get("version"),
@@ -154,10 +158,11 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
                         "compute_capability": cc}
             if inferred:
                 evidence["inferred"] = "CUDA %s cannot compile for compute capability %s" % (entry["cuda"], cc)
+            command = setup_command(inv, ("torch",))
             yield no_kernel_image.finding(
-                evidence,
-                "install a torch build whose architectures include sm_%s: dlws setup --framework pytorch --dry-run"
-                % cc.replace(".", ""), subject=facts.gpu_label(gpu))
+                evidence, "install a torch build whose architectures include sm_%s%s" % (
+                    cc.replace(".", ""), ": " + command if command else "; no build dlws knows fits this machine "
+                    "as it is (dlws doctor --target pytorch says why)"), subject=facts.gpu_label(gpu))
 
 
 @rule("DLWS-FW-006", "error", "Python or glibc outside what the installed framework supports")
@@ -185,3 +190,27 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
                 dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
                 "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
                 title="glibc older than the installed framework's wheels need", subject=name)
+
+
+@rule("DLWS-FW-008", "error", "ROCm framework build has no code objects for this AMD GPU")
+def no_rocm_code_objects(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """Each ROCm build of PyTorch carries code objects for a list of gfx targets (PYTORCH_ROCM_ARCH). A GPU outside
+    that list (gfx803 Polaris with any torch 2.x wheel, gfx1031/gfx1032 RDNA2 cards, gfx1101 with torch < 2.7) fails
+    at its first kernel with "HIP error: invalid device function" / hipErrorNoBinaryForGpu ("no kernel image is
+    available"). Install a build whose list has the GPU's target; for a consumer card of a listed target's family,
+    HSA_OVERRIDE_GFX_VERSION=10.3.0 (RDNA2) or 11.0.0 (RDNA3) makes the runtime load that target's code objects, which
+    AMD does not support and a wrong value breaks."""
+    from provision import compat
+    from provision.knowledge import queries
+
+    for name, entry in sorted(facts.frameworks(inv).items()):
+        verdict = compat.judge_installed_rocm(inv, name, entry)
+        if verdict is None or not verdict.problems:
+            continue
+        yield no_rocm_code_objects.finding(
+            {"framework": name, "version": entry.get("version"), "variant": verdict.build.variant,
+             "gfx_targets": queries.torch_rocm_gfx_targets(verdict.build.release, verdict.build.variant),
+             "judgment": verdict.problems},
+            "install a %s ROCm build whose gfx targets include the GPU's (dlws setup --framework %s --dry-run), or a "
+            "source build with PYTORCH_ROCM_ARCH set to it" % (name, queries.normalize_framework(name) or name),
+            subject=name)
