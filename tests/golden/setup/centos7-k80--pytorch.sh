@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.5.1}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.5.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.20.1}"
+
 step '1/3 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
@@ -30,28 +35,69 @@ fi
 step '2/3 install-pytorch' 'Install torch==2.5.1, torchvision==0.20.1, torchaudio==2.5.1' 'pytorch 2.5, cpu build, from https://download.pytorch.org/whl/cpu; could not judge the Python version (pytorch 2.5 has wheels for Python 3.9 to 3.12)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.5.1",
-    "torchaudio": "2.5.1",
-    "torchvision": "0.20.1",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.5.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.5.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.20.1"),
 }
+main, label = "torch", "cpu"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.5.1 torchvision==0.20.1 torchaudio==2.5.1
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.5.1",
-    "torchaudio": "2.5.1",
-    "torchvision": "0.20.1",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.5.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.5.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.20.1"),
 }
+main, label = "torch", "cpu"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then

@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.8.0}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.8.0}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.23.0}"
+
 step '1/4 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
   echo '    already done'
@@ -40,28 +45,69 @@ fi
 step '3/4 install-pytorch' 'Install torch==2.8.0, torchvision==0.23.0, torchaudio==2.8.0' 'pytorch 2.8, cpu build, from https://download.pytorch.org/whl/cpu'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.8.0",
-    "torchaudio": "2.8.0",
-    "torchvision": "0.23.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.8.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.8.0"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.23.0"),
 }
+main, label = "torch", "cpu"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.8.0 torchvision==0.23.0 torchaudio==2.8.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.8.0",
-    "torchaudio": "2.8.0",
-    "torchvision": "0.23.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.8.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.8.0"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.23.0"),
 }
+main, label = "torch", "cpu"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then

@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.4.1}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.4.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.19.1}"
+
 step '1/7 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
   echo '    already done'
@@ -29,11 +34,20 @@ else
   fi
 fi
 step '2/7 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2004)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 525 (open kernel modules for these GPUs)'
-if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+if grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' \
+  /etc/apt/sources.list.d/nvidia-cuda.list &&
+gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)" ]; then
   echo '    already done'
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
+  while IFS= read -r other; do
+    echo "dlws: $other also names NVIDIA's repository (apt refuses two Signed-By for one source): moved to $other.disabled"
+    as_root mv "$other" "$other.disabled"
+  done < <(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)
   key="$(mktemp)"
   curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/3bf863cc.pub -o "$key"
   # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
@@ -44,7 +58,11 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
-  if ! { test -s /etc/apt/sources.list.d/nvidia-cuda.list; }; then
+  if ! { grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' \
+  /etc/apt/sources.list.d/nvidia-cuda.list &&
+gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)" ]; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -77,28 +95,69 @@ fi
 step '6/7 install-pytorch' 'Install torch==2.4.1, torchvision==0.19.1, torchaudio==2.4.1' 'pytorch 2.4, cu124 build, from https://download.pytorch.org/whl/cu124'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.4.1",
-    "torchaudio": "2.4.1",
-    "torchvision": "0.19.1",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.4.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.4.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.19.1"),
 }
+main, label = "torch", "cu124"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu124 torch==2.4.1 torchvision==0.19.1 torchaudio==2.4.1
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu124 \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.4.1",
-    "torchaudio": "2.4.1",
-    "torchvision": "0.19.1",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.4.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.4.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.19.1"),
 }
+main, label = "torch", "cu124"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -111,6 +170,18 @@ mps = getattr(torch.backends, "mps", None)
 metal = mps is not None and mps.is_available()
 device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
 print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+import sys
+seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+caps = {"%d.%d" % torch.cuda.get_device_capability(i) for i in range(seen)} if torch.version.cuda else set()
+build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None))
+expected, wanted = 1, set(["7.5"])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = torch.randn(256, 256, device=device)
 print("torch matmul on", device, float((a @ a).sum()))
 '

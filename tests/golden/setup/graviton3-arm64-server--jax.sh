@@ -18,6 +18,10 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_JAX_VERSION="${DLWS_JAX_VERSION:-0.6.2}"
+export DLWS_JAXLIB_VERSION="${DLWS_JAXLIB_VERSION:-0.6.2}"
+
 step '1/4 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
   echo '    already done'
@@ -40,26 +44,64 @@ fi
 step '3/4 install-jax' 'Install jax==0.6.2, jaxlib==0.6.2' 'jax 0.6.2, cpu build, from PyPI'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "jax": "0.6.2",
-    "jaxlib": "0.6.2",
+    "jax": os.environ.get("DLWS_JAX_VERSION", "0.6.2"),
+    "jaxlib": os.environ.get("DLWS_JAXLIB_VERSION", "0.6.2"),
 }
+main, label = "jax", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install jax==0.6.2 jaxlib==0.6.2
+  "$DLWS_ENV/bin/python" -m pip install "jax==${DLWS_JAX_VERSION}" "jaxlib==${DLWS_JAXLIB_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "jax": "0.6.2",
-    "jaxlib": "0.6.2",
+    "jax": os.environ.get("DLWS_JAX_VERSION", "0.6.2"),
+    "jaxlib": os.environ.get("DLWS_JAXLIB_VERSION", "0.6.2"),
 }
+main, label = "jax", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cu128); jax 0.6.2 (cuda12)
+# dlws setup: pytorch 2.14 (cu126); jax 0.6.2 (cuda12)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -17,6 +17,13 @@ as_root() {
 step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
+
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.14.1}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.11.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.29.1}"
+export DLWS_JAX_VERSION="${DLWS_JAX_VERSION:-0.6.2}"
+export DLWS_JAXLIB_VERSION="${DLWS_JAXLIB_VERSION:-0.6.2}"
 
 step '1/5 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
@@ -37,31 +44,72 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '3/5 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu128 build, from https://download.pytorch.org/whl/cu128'
+step '3/5 install-pytorch' 'Install torch==2.14.1, torchvision==0.29.1, torchaudio==2.11.1' 'pytorch 2.14, cu126 build, from https://download.pytorch.org/whl/cu126'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
+main, label = "torch", "cu126"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu126 \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
+main, label = "torch", "cu126"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -71,26 +119,64 @@ fi
 step '4/5 install-jax' 'Install jax[cuda12]==0.6.2, jaxlib==0.6.2' 'jax 0.6.2, cuda12 build, from PyPI'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "jax": "0.6.2",
-    "jaxlib": "0.6.2",
+    "jax": os.environ.get("DLWS_JAX_VERSION", "0.6.2"),
+    "jaxlib": os.environ.get("DLWS_JAXLIB_VERSION", "0.6.2"),
 }
+main, label = "jax", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install 'jax[cuda12]==0.6.2' jaxlib==0.6.2
+  "$DLWS_ENV/bin/python" -m pip install "jax[cuda12]==${DLWS_JAX_VERSION}" "jaxlib==${DLWS_JAXLIB_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "jax": "0.6.2",
-    "jaxlib": "0.6.2",
+    "jax": os.environ.get("DLWS_JAX_VERSION", "0.6.2"),
+    "jaxlib": os.environ.get("DLWS_JAXLIB_VERSION", "0.6.2"),
 }
+main, label = "jax", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -103,11 +189,36 @@ mps = getattr(torch.backends, "mps", None)
 metal = mps is not None and mps.is_available()
 device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
 print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+import sys
+seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+caps = {"%d.%d" % torch.cuda.get_device_capability(i) for i in range(seen)} if torch.version.cuda else set()
+build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None))
+expected, wanted = 8, set(["9.0"])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = torch.randn(256, 256, device=device)
 print("torch matmul on", device, float((a @ a).sum()))
 import jax
 import jax.numpy as jnp
 print("jax", jax.__version__, "devices:", jax.devices())
+import sys
+gpus = [d for d in jax.devices() if d.platform == "gpu"]
+seen = len(gpus)
+caps = {str(d.compute_capability) for d in gpus if getattr(d, "compute_capability", None)}
+build = "jax %s" % jax.__version__
+expected, wanted = 8, set(["9.0"])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = jnp.ones((256, 256))
 print("jax matmul on", jax.devices()[0].platform, float((a @ a).sum()))
 '

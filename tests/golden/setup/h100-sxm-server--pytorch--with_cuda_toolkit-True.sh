@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cu128)
+# dlws setup: pytorch 2.14 (cu126)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.14.1}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.11.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.29.1}"
+
 step '1/6 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
   echo '    already done'
@@ -28,12 +33,21 @@ else
     echo 'dlws: step python did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/6 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2204)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
-if test -s /etc/apt/sources.list.d/nvidia-cuda.list; then
+step '2/6 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2204)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.6 matches the builds'
+if grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' \
+  /etc/apt/sources.list.d/nvidia-cuda.list &&
+gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64 {} + 2>/dev/null || true)" ]; then
   echo '    already done'
 else
   as_root apt-get update
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
+  while IFS= read -r other; do
+    echo "dlws: $other also names NVIDIA's repository (apt refuses two Signed-By for one source): moved to $other.disabled"
+    as_root mv "$other" "$other.disabled"
+  done < <(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64 {} + 2>/dev/null || true)
   key="$(mktemp)"
   curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/3bf863cc.pub -o "$key"
   # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
@@ -44,17 +58,21 @@ else
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
   as_root apt-get update
-  if ! { test -s /etc/apt/sources.list.d/nvidia-cuda.list; }; then
+  if ! { grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/ /' \
+  /etc/apt/sources.list.d/nvidia-cuda.list &&
+gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64 {} + 2>/dev/null || true)" ]; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '3/6 cuda-toolkit' 'Install the CUDA 12.8 toolkit (cuda-toolkit-12-8)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.8 matches the builds'
-if test -x /usr/local/cuda-12.8/bin/nvcc; then
+step '3/6 cuda-toolkit' 'Install the CUDA 12.6 toolkit (cuda-toolkit-12-6)' 'asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA 12.6 matches the builds'
+if test -x /usr/local/cuda-12.6/bin/nvcc; then
   echo '    already done'
 else
   as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cuda-toolkit-12-8
-  if ! { test -x /usr/local/cuda-12.8/bin/nvcc; }; then
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cuda-toolkit-12-6
+  if ! { test -x /usr/local/cuda-12.6/bin/nvcc; }; then
     echo 'dlws: step cuda-toolkit did not verify (its check still fails)' >&2; exit 1
   fi
 fi
@@ -67,31 +85,72 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '5/6 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cu128 build, from https://download.pytorch.org/whl/cu128'
+step '5/6 install-pytorch' 'Install torch==2.14.1, torchvision==0.29.1, torchaudio==2.11.1' 'pytorch 2.14, cu126 build, from https://download.pytorch.org/whl/cu126'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
+main, label = "torch", "cu126"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu128 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cu126 \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
+main, label = "torch", "cu126"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -104,6 +163,18 @@ mps = getattr(torch.backends, "mps", None)
 metal = mps is not None and mps.is_available()
 device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
 print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+import sys
+seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+caps = {"%d.%d" % torch.cuda.get_device_capability(i) for i in range(seen)} if torch.version.cuda else set()
+build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None))
+expected, wanted = 8, set(["9.0"])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = torch.randn(256, 256, device=device)
 print("torch matmul on", device, float((a @ a).sum()))
 '

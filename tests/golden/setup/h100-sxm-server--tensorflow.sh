@@ -18,6 +18,9 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TENSORFLOW_VERSION="${DLWS_TENSORFLOW_VERSION:-2.21.0}"
+
 step '1/4 python' 'Install Python 3 with venv support' 'the plan creates a virtual environment with python3'
 if command -v python3 >/dev/null && python3 -c 'import ensurepip, venv'; then
   echo '    already done'
@@ -40,24 +43,62 @@ fi
 step '3/4 install-tensorflow' 'Install tensorflow[and-cuda]==2.21.0' 'tensorflow 2.21, cuda build, from PyPI'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "tensorflow": "2.21.0",
+    "tensorflow": os.environ.get("DLWS_TENSORFLOW_VERSION", "2.21.0"),
 }
+main, label = "tensorflow", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install 'tensorflow[and-cuda]==2.21.0'
+  "$DLWS_ENV/bin/python" -m pip install "tensorflow[and-cuda]==${DLWS_TENSORFLOW_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "tensorflow": "2.21.0",
+    "tensorflow": os.environ.get("DLWS_TENSORFLOW_VERSION", "2.21.0"),
 }
+main, label = "tensorflow", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -67,6 +108,19 @@ fi
 step '4/4 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import tensorflow as tf
 print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))
+import sys
+gpus = tf.config.list_physical_devices("GPU")
+seen = len(gpus)
+caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map(tf.config.experimental.get_device_details, gpus) if d.get("compute_capability")}
+build = "tensorflow %s (CUDA %s)" % (tf.__version__, tf.sysconfig.get_build_info().get("cuda_version"))
+expected, wanted = 8, set(["9.0"])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = tf.random.normal((256, 256))
 print("tensorflow matmul", float(tf.reduce_sum(a @ a)))
 '

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (cpu)
+# dlws setup: pytorch 2.15 (cpu)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.15.0}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.11.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.29.2}"
+
 step '1/3 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
@@ -27,31 +32,72 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, cpu build, from PyPI; could not judge the Python version (pytorch 2.10 has wheels for Python 3.10 to 3.14); PyPI'"'"'s macOS wheel uses the Apple GPU through MPS (Metal)'
+step '2/3 install-pytorch' 'Install torch==2.15.0, torchvision==0.29.2, torchaudio==2.11.1' 'pytorch 2.15, cpu build, from PyPI; could not judge the Python version (pytorch 2.15 has wheels for Python 3.11 to 3.15); PyPI'"'"'s macOS wheel uses the Apple GPU through MPS (Metal)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.15.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.2"),
 }
+main, label = "torch", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.15.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.2"),
 }
+main, label = "torch", ""
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.10 (rocm7.1)
+# dlws setup: pytorch 2.13 (rocm7.2)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -18,6 +18,11 @@ step() {
   printf '\n==> [%s] %s\n    why: %s\n' "$1" "$2" "$3"
 }
 
+# The pinned versions; set one before running to install another (the checks follow it).
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.13.0}"
+export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.11.1}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.28.0}"
+
 step '1/3 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
   echo '    already done'
@@ -27,31 +32,72 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==2.10.0, torchvision==0.25.0, torchaudio==2.10.0' 'pytorch 2.10, rocm7.1 build, from https://download.pytorch.org/whl/rocm7.1; could not judge the Python version (pytorch 2.10 has wheels for Python 3.10 to 3.14); could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge ROCm compatibility with this GPU and its driver'
+step '2/3 install-pytorch' 'Install torch==2.13.0, torchvision==0.28.0, torchaudio==2.11.1' 'pytorch 2.13, rocm7.2 build, from https://download.pytorch.org/whl/rocm7.2; could not judge the Python version (pytorch 2.13 has wheels for Python 3.10 to 3.14); could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge which gfx targets pytorch 2.13 (rocm7.2) has code objects for (this machine needs gfx90a); could not judge whether the amdgpu kernel driver supports ROCm 7.2'"'"'s user space (its version is not read)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.13.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.28.0"),
 }
+main, label = "torch", "rocm7.2"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.1 torch==2.10.0 torchvision==0.25.0 torchaudio==2.10.0
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.2 \
+    "torch==${DLWS_TORCH_VERSION}" \
+    "torchvision==${DLWS_TORCHVISION_VERSION}" \
+    "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
   if ! { "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
+import os
 wanted = {
-    "torch": "2.10.0",
-    "torchaudio": "2.10.0",
-    "torchvision": "0.25.0",
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.13.0"),
+    "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.28.0"),
 }
+main, label = "torch", "rocm7.2"
+
+
+def release(version):
+    parts = version.lower().split(".")
+    while len(parts) > 1 and parts[-1] == "0":
+        parts.pop()
+    return parts
+
+
+def fits(name, version):
+    have = m.version(name)
+    if "+" in version:
+        return have.lower() == version.lower()
+    public, _, local = have.lower().partition("+")
+    return release(public) == release(version) and local in ((label,) if name == main else (label, ""))
+
+
 try:
-    sys.exit(0 if all(m.version(name) == version for name, version in wanted.items()) else 1)
+    sys.exit(0 if all(fits(name, version) for name, version in wanted.items()) else 1)
 except m.PackageNotFoundError:
     sys.exit(1)
 '; }; then
@@ -64,6 +110,18 @@ mps = getattr(torch.backends, "mps", None)
 metal = mps is not None and mps.is_available()
 device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"
 print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())
+import sys
+seen = torch.cuda.device_count() if torch.cuda.is_available() else 0
+caps = {"%d.%d" % torch.cuda.get_device_capability(i) for i in range(seen)} if torch.version.cuda else set()
+build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, getattr(torch.version, "hip", None))
+expected, wanted = 8, set([])
+if seen < expected or not wanted <= (caps or wanted):
+    import os
+    saw = " of compute capability " + ", ".join(sorted(caps)) if caps else ""
+    made = ", ".join(sorted(wanted)) or "compute capability unknown"
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    why = "; CUDA_VISIBLE_DEVICES=%r" % hidden if hidden is not None else ""
+    sys.exit("dlws: %s sees %d GPU(s)%s; the plan was made for %d (%s)%s" % (build, seen, saw, expected, made, why))
 a = torch.randn(256, 256, device=device)
 print("torch matmul on", device, float((a @ a).sum()))
 '
