@@ -346,6 +346,41 @@ def fleet_plan(folder: str, frameworks: Tuple[str, ...], version: Optional[str],
     return run_fleet_plan(folder, request, fmt, output)
 
 
+@cli.group("knowledge", invoke_without_command=True, epilog=EXIT_CODES)
+@click.pass_context
+def knowledge(ctx: click.Context) -> int:
+    """The knowledge tables: as-of date, rows, where each loads from (the package, the cache, DLWS_KNOWLEDGE_DIR)
+    and its source.
+
+    \b
+    Examples:
+      dlws knowledge
+      dlws knowledge update
+    """
+    from provision import knowledge_command
+
+    if ctx.invoked_subcommand is None:
+        click.echo(knowledge_command.show())
+    return 0
+
+
+@knowledge.command("update", epilog=EXIT_CODES)
+@click.option("--pypi-url", default="https://pypi.org/pypi", show_default=True, metavar="URL",
+              help="The base of PyPI's JSON API (a mirror's).")
+def knowledge_update(pypi_url: str) -> int:
+    """Refresh the frameworks table's PyPI columns (platforms, glibc floors, Requires-Python) into the cache
+    (~/.cache/dlws/knowledge), which later runs use. Offline: an error (exit 1) and nothing changed."""
+    import datetime
+
+    from provision import knowledge_command
+    from provision.planner.mirrors import URL
+
+    if not URL.fullmatch(pypi_url):
+        raise UsageError("--pypi-url takes a URL of letters, digits and ._~:/%%@+,- (not %r)" % pypi_url[:100])
+    click.echo(knowledge_command.update(pypi_url, datetime.date.today()))
+    return 0
+
+
 def main(argv: Optional[list] = None) -> None:
     """Run the CLI with the documented exit codes: one-line errors, a traceback only with --debug."""
     from provision.output import fit_streams_to_locale

@@ -122,7 +122,7 @@ def fired(name, today=TODAY):
 
 
 def test_the_table_covers_every_check_and_names_real_fixtures():
-    assert set(FIRES) == set(all_checks()) - DEEP_IDS
+    assert set(FIRES) == set(all_checks()) - DEEP_IDS - {"DLWS-KB-001"}  # of dlws's tables, not of a machine
     for rule_id, names in FIRES.items():
         assert names, rule_id
         assert set(names) <= set(FIXTURES), "%s names a fixture that does not exist" % rule_id

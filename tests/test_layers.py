@@ -35,7 +35,7 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     ("compat", "summary"),  # judgment over inventory + knowledge; an inventory as text
     ("doctor", "planner"),
     ("emit",),
-    ("output", "redact", "snapshot", "execute", "setup_command", "doctor_command"),  # commands and what they write
+    ("output", "redact", "snapshot", "execute", "setup_command", "doctor_command", "knowledge_command"),  # commands
     ("fleet",),  # beside the cli: doctor, planner and emit over many hosts
     ("cli", "__main__"),
 )
@@ -77,7 +77,8 @@ FILES_ALLOWED = {
     "provision.snapshot": "opens snapshot folders and writes snapshot folders and archives",
     "provision.snapshot_archive": "unpacks a snapshot archive into a private folder, bounded",
     "provision.snapshot_rewrite": "reads a snapshot folder's files back (bounded) and replays them in a scratch folder",
-    "provision.setup_command": "appends the setup log",
+    "provision.setup_command": "appends the setup log, reads the mirrors file",
+    "provision.knowledge_command": "lists the packaged tables, writes refreshed ones into the user's cache",
     "provision.redact_live": "reads the recording machine's ids (machine-id, MAC addresses) to redact them, unrecorded",
     "provision.fleet.results": "lists a fleet results folder",
     "provision.fleet.gather": "writes the Ansible collection, inventory and results folder on the controller",

@@ -1,6 +1,7 @@
 """The knowledge base: versioned JSON tables shipped in the package, each row citing its source.
 
-Tables load lazily, once, and DLWS_KNOWLEDGE_DIR can point at a folder of newer tables without a code change. Each
+Tables load lazily, once, and DLWS_KNOWLEDGE_DIR can point at a folder of newer tables without a code change; so does
+the cache `dlws knowledge update` fills (~/.cache/dlws/knowledge), after it. Each
 table's shape is declared beside it in schema/<table>.schema.json (JSON Schema, checked by the tests).
 """
 
@@ -14,12 +15,33 @@ from typing import Any, Dict
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
+def cache_dir() -> str:
+    """Where `dlws knowledge update` writes refreshed tables: $DLWS_CACHE_DIR/knowledge, else
+    $XDG_CACHE_HOME/dlws/knowledge (~/.cache/dlws/knowledge)."""
+    root = os.environ.get("DLWS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlws")
+    return os.path.join(root, "knowledge")
+
+
+def table_path(name: str) -> str:
+    """The file a table loads from: DLWS_KNOWLEDGE_DIR's copy, else the cache's (dlws knowledge update), else the
+    package's."""
+    for folder in (os.environ.get("DLWS_KNOWLEDGE_DIR"), cache_dir()):
+        if folder and os.path.isfile(os.path.join(folder, name + ".json")):
+            return os.path.join(folder, name + ".json")
+    return os.path.join(DATA_DIR, name + ".json")
+
+
 @functools.lru_cache(maxsize=None)
 def load(name: str) -> Dict[str, Any]:
-    """The table data/<name>.json (or the override folder's copy)."""
-    folder = os.environ.get("DLWS_KNOWLEDGE_DIR") or DATA_DIR
-    path = os.path.join(folder, name + ".json")
-    if not os.path.isfile(path):
-        path = os.path.join(DATA_DIR, name + ".json")
-    with open(path, encoding="utf-8") as handle:
+    """The table <name>.json, from where table_path says; the package's where the cache's copy is unreadable (a
+    cache is disposable: a broken one must not break every command)."""
+    path = table_path(name)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        if not path.startswith(cache_dir() + os.sep):
+            raise
+    with open(os.path.join(DATA_DIR, name + ".json"), encoding="utf-8") as handle:
         return json.load(handle)
