@@ -77,6 +77,8 @@ FIRES = {
     "DLWS-FW-005": ["core2duo-tensorflow114-no-avx"],
     "DLWS-FW-006": ["python313-torch24-source-build"],
     "DLWS-FW-007": ["tf212-torch21-mxnet-cu112-venv"],
+    "DLWS-FW-008": ["rx6700xt-torch22-rocm57-gfx1031"],  # quiet on mi250x-rocm-server (no ROCm torch there)
+    "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
