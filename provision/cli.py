@@ -64,10 +64,42 @@ def _host(snapshot_path: Optional[str], timeout: Optional[str]) -> Any:
     return LiveHost(timeout=seconds)
 
 
-def _collect(host: Any) -> Any:
+def _collect(host: Any, env: Optional[str] = None) -> Any:
     from provision.inventory import collect
 
-    return collect(host, debug=_DEBUG["on"])
+    return collect(host, debug=_DEBUG["on"], env=env)
+
+
+#: --env on the commands that judge a machine's Python (setup's --env is the environment it creates).
+ENV_HELP = ("The Python environment to judge: a venv or conda prefix, or an interpreter. Default: the activated "
+            "one (VIRTUAL_ENV, else CONDA_PREFIX), else the python3 on PATH, else dlws's own. Every environment "
+            "found is listed either way.")
+
+
+def env_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--env PATH, resolved to the environment's prefix on the machine read (exit 2 where none is there)."""
+
+    @click.option("--env", "env_path", metavar="PATH", help=ENV_HELP)
+    @functools.wraps(func)
+    def wrapper(*args: Any, env_path: Optional[str], host: Any, **kwargs: Any) -> Any:
+        return func(*args, host=host, env=_env_prefix(host, env_path), **kwargs)
+
+    return wrapper
+
+
+def _env_prefix(host: Any, path: Optional[str]) -> Optional[str]:
+    import os
+
+    from provision.host import LiveHost
+    from provision.inventory.environments import named_prefix
+
+    if path is None:
+        return None
+    absolute = os.path.abspath(path) if isinstance(host, LiveHost) else path
+    prefix = named_prefix(host, absolute)
+    if prefix is None:
+        raise UsageError("--env %s: no Python environment there (a venv or conda folder, or an interpreter)" % path)
+    return prefix
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES)
@@ -89,7 +121,8 @@ def cli() -> None:
 @cli.command(epilog=EXIT_CODES)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole inventory as JSON (schema dlws.inventory/1).")
 @machine_options
-def inventory(host: Any, as_json: bool) -> None:
+@env_option
+def inventory(host: Any, as_json: bool, env: Optional[str]) -> None:
     """Show what this machine is made of: CPU, memory, disks, OS, GPUs, CUDA, Python and frameworks.
 
     \b
@@ -97,8 +130,9 @@ def inventory(host: Any, as_json: bool) -> None:
       dlws inventory
       dlws inventory --json | jq '.gpus[].name'
       dlws inventory --snapshot box.tar.gz
+      dlws inventory --env ~/venvs/ml    judge that environment's Python and frameworks
     """
-    inv = _collect(host).to_dict()
+    inv = _collect(host, env).to_dict()
     if as_json:
         click.echo(json.dumps(inv, indent=2, sort_keys=True))
     else:
@@ -117,7 +151,8 @@ def inventory(host: Any, as_json: bool) -> None:
               help="Also record the runs of dlws doctor --deep (each installed framework imported and timed), so "
                    "that dlws doctor --deep --snapshot replays them.")
 @machine_options
-def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
+@env_option
+def snapshot(host: Any, output: str, redact: bool, deep: bool, env: Optional[str]) -> None:
     """Record the evidence the probes read, so the machine can be replayed elsewhere with --snapshot.
 
     With --snapshot, rewrite a recorded snapshot instead (to redact it, or to turn a folder into a .tar.gz).
@@ -136,7 +171,7 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
 
     if isinstance(host, LiveHost):
         recording = RecordingHost(host)
-        inv = _collect(recording).to_dict()
+        inv = _collect(recording, env).to_dict()
         if deep:
             from provision.doctor_command import record_deep
 
@@ -177,8 +212,10 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool) -> None:
 @click.option("--deep", is_flag=True,
               help="Also import each installed framework in a subprocess and run a small matrix product on it.")
 @machine_options
+@env_option
 def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fail_on: str, fmt: str,
-           output: Optional[str], explain: Optional[str], targets: Tuple[str, ...], deep: bool) -> int:
+           output: Optional[str], explain: Optional[str], targets: Tuple[str, ...], deep: bool,
+           env: Optional[str]) -> int:
     """Diagnose this machine: findings with a severity, the evidence and a concrete fix.
 
     \b
@@ -189,6 +226,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       dlws doctor --explain DLWS-DRV-003
       dlws doctor --deep             also run each framework on the GPUs
       dlws doctor --target pytorch==2.4
+      dlws doctor --env ~/miniconda3/envs/ml   judge that environment (default: the activated one)
 
     \b
     Requirements (--require): SUBJECT [OP VALUE], OP one of >= <= > < == !=
@@ -204,7 +242,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
         click.echo(command.explain(explain))
         return 0
     request = command.make_request(requires, require_file, targets, deep, fail_on)
-    report = command.run_doctor(host, _collect(host).to_dict(), request, _DEBUG["on"])
+    report = command.run_doctor(host, _collect(host, env).to_dict(), request, _DEBUG["on"])
     write_output(command.render(report, fmt, output), output)
     return 1 if report.failing else 0
 

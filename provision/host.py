@@ -34,6 +34,8 @@ class Host:
     #: A local directory that mirrors the machine's filesystem ("/" for this machine), for readers such as distro.
     root: Optional[str] = None
     timeout: float = DEFAULT_TIMEOUT
+    #: Whether a read can block (a hung NFS mount): readers that walk folders of users' give up at a deadline.
+    can_block: bool = True
 
     def read(self, path: str) -> Optional[str]:
         """The text of a file, or None when it is missing or unreadable."""
@@ -145,6 +147,7 @@ class SnapshotHost(Host):
     """Answers from a snapshot folder (see DESIGN.md); what the snapshot lacks is unknown, never an error."""
 
     root: str  # always set, to the snapshot's files/ folder
+    can_block = False  # local files of a recorded machine, read the same way every time
 
     def __init__(self, folder: str, commands: Dict[str, Dict[str, Any]], extra: Dict[str, Any],
                  nvml: Optional[Dict[str, Any]]) -> None:

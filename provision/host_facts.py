@@ -1,5 +1,5 @@
 """The facts a LiveHost answers that are neither a file nor a command (platform, python, env, statvfs, which, nvml,
-cpuinfo, memory, disks): how each is asked of this machine, the JSON type each answers (a recorded answer of another
+cpuinfo, memory, disks, cwd): how each is asked of this machine, the JSON type each answers (a recorded answer of another
 type is unknown), and the deadline on those that can block.
 """
 
@@ -16,6 +16,8 @@ ENV_VARS = (
     "PATH", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
     "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "KUBERNETES_SERVICE_HOST", "container", "WSL_DISTRO_NAME",
     "ROCM_PATH", "HIP_VISIBLE_DEVICES",
+    # where Python environments live (provision/inventory/environments.py)
+    "HOME", "PIPX_HOME", "PYENV_ROOT", "PYENV_VERSION", "CONDA_EXE", "MAMBA_ROOT_PREFIX",
 )
 
 
@@ -125,11 +127,12 @@ LIVE_FACTS: Dict[str, Callable[[str], Any]] = {
     "cpuinfo": _fact_cpuinfo,
     "memory": _fact_memory,
     "disks": _fact_disks,
+    "cwd": lambda _: os.getcwd(),  # where a project's .venv is looked for
 }
 
 #: The JSON type of each fact's answer (LIVE_FACTS); a recorded answer of another type is unknown.
 FACT_TYPES: Dict[str, type] = {"platform": dict, "python": dict, "env": str, "statvfs": dict, "which": str,
-                               "nvml": dict, "cpuinfo": dict, "memory": dict, "disks": list}
+                               "nvml": dict, "cpuinfo": dict, "memory": dict, "disks": list, "cwd": str}
 
 
 def live_fact(name: str, arg: str, timeout: float) -> Any:

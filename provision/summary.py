@@ -169,6 +169,21 @@ def _framework_rows(inv: Dict[str, Any]) -> List[Row]:
     return [("Frameworks", text or "none installed")]
 
 
+def _environment_rows(inv: Dict[str, Any]) -> List[Row]:
+    """Every Python environment found, where there is more than the one the rows above describe."""
+    envs = inv.get("environments") or []
+    if len(envs) < 2:
+        return []
+    texts = []
+    for env in envs:
+        frameworks = ", ".join("%s %s" % (name, fw.get("version")) for name, fw in sorted(env["frameworks"].items()))
+        notes = [env["kind"], "Python " + env["python"] if env.get("python") else None, frameworks or "no frameworks",
+                 "judged" if env.get("active") else None, "dlws's own" if env.get("dlws") else None,
+                 "error: " + env["error"] if env.get("error") else None]
+        texts.append("%s (%s)" % (env["path"], ", ".join(n for n in notes if n)))
+    return _labelled("Environments", texts)
+
+
 def _error_rows(inv: Dict[str, Any]) -> List[Row]:
     return _labelled("Errors", ["%s: %s" % (err.get("probe"), err.get("message")) for err in inv.get("errors") or []])
 
@@ -176,7 +191,7 @@ def _error_rows(inv: Dict[str, Any]) -> List[Row]:
 #: The summary's sections, in order.
 SECTIONS: Tuple[Callable[[Dict[str, Any]], List[Row]], ...] = (
     _cpu_rows, _memory_rows, _os_rows, _disk_rows, _nvidia_rows, _gpu_rows, _platform_rows, _cuda_rows,
-    _library_rows, _python_rows, _framework_rows, _error_rows)
+    _library_rows, _python_rows, _framework_rows, _environment_rows, _error_rows)
 
 
 def render(inv: Dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from provision.doctor import model
+from provision.doctor import environments, model
 from provision.doctor.model import Check, Finding, Report, Rule
 from provision.inventory.conform import typed
 
@@ -72,7 +72,7 @@ def diagnose(inv: Dict[str, Any], requirements: Optional[List[Outcome]] = None, 
     report = Report(inventory=inv, fail_on=fail_on)
     day = today or datetime.date.today()
     for rule in all_rules().values():
-        report.add(rule.id, _run(rule, inv, day, debug))
+        report.add(rule.id, environments.findings(rule, inv, lambda view: _run(rule, view, day, debug)))
     for outcome in requirements or []:
         report.add("require: " + outcome.requirement.text, _unmet(outcome))
     return report

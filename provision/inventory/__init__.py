@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Tuple
+from typing import Callable, Optional, Tuple
 
 from provision import __version__
 from provision.host import Host
@@ -32,12 +32,16 @@ def _probe(module: str) -> Callable[[Host, Inventory], None]:
     return importlib.import_module(module).probe
 
 
-def collect(host: Host, debug: bool = False) -> Inventory:
-    """The inventory of a host; a probe that raises becomes an entry in errors."""
+def collect(host: Host, debug: bool = False, env: Optional[str] = None) -> Inventory:
+    """The inventory of a host; a probe that raises becomes an entry in errors. env: the Python environment to
+    judge (--env), else the python probe chooses."""
     inv = Inventory(dlws_version=__version__)
     for name, module in PROBES:
         try:
-            _probe(module)(host, inv)
+            if name == "python":
+                importlib.import_module(module).probe(host, inv, env)
+            else:
+                _probe(module)(host, inv)
         except Exception as exc:  # never crash on a broken machine: that is where a doctor is run
             if debug:
                 import sys

@@ -191,6 +191,22 @@ class Framework:
 
 
 @dataclass
+class Environment:
+    """A Python environment found on the machine, read from its files (never by importing anything from it)."""
+
+    path: str  # its prefix: the folder of pyvenv.cfg or conda-meta, or the one above the interpreter's bin/
+    kind: str  # venv | conda | system | pipx | pyenv
+    python: Optional[str] = None  # its Python's version
+    frameworks: Dict[str, Framework] = field(default_factory=dict)
+    active: bool = False  # the judged one: the top-level python and frameworks are its
+    executable: Optional[str] = None
+    found_by: List[str] = field(default_factory=list)  # --env, VIRTUAL_ENV, CONDA_PREFIX, PATH, dlws, conda, ...
+    dlws: bool = False  # the interpreter dlws itself runs in
+    site_packages: List[str] = field(default_factory=list)
+    error: Optional[str] = None  # why it could not be read (whole or in part): its frameworks are then unknown
+
+
+@dataclass
 class ProbeError:
     probe: str
     message: str
@@ -214,6 +230,7 @@ class Inventory:
     jetson: Jetson = field(default_factory=Jetson)
     python: Python = field(default_factory=Python)
     frameworks: Dict[str, Framework] = field(default_factory=dict)
+    environments: List[Environment] = field(default_factory=list)  # every Python environment found
     errors: List[ProbeError] = field(default_factory=list)
 
     def error(self, probe: str, message: str) -> None:

@@ -81,15 +81,25 @@ def scan_entries(listings: List[Tuple[str, List[str]]]) -> Dict[str, Dist]:
 _CACHE: "weakref.WeakKeyDictionary[Host, Dict[str, Dist]]" = weakref.WeakKeyDictionary()
 
 
+def scan(host: Host, sites: List[str]) -> Dict[str, Dist]:
+    """The distributions installed in these site folders, one listdir each."""
+    listings = []
+    for site in sites:
+        entries = host.listdir(site)
+        if entries:
+            listings.append((site, entries))
+    return scan_entries(listings)
+
+
+def remember(host: Host, sites: List[str]) -> None:
+    """Make the judged environment's folders the ones installed() answers for (the libraries probe reads them)."""
+    _CACHE[host] = scan(host, sites)
+
+
 def installed(host: Host) -> Dict[str, Dist]:
-    """The distributions of the inventoried Python, scanned once per host (the python and libraries probes share it)."""
+    """The distributions of the judged Python (remember()), else of dlws's own; scanned once per host."""
     if host not in _CACHE:
-        listings = []
-        for site in site_folders(host.fact("python") or {}):
-            entries = host.listdir(site)
-            if entries:
-                listings.append((site, entries))
-        _CACHE[host] = scan_entries(listings)
+        _CACHE[host] = scan(host, site_folders(host.fact("python") or {}))
     return _CACHE[host]
 
 

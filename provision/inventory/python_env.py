@@ -15,7 +15,7 @@ from provision import knowledge
 from provision.host import Host
 from provision.inventory import packages
 from provision.inventory.common import machine, system
-from provision.inventory.model import Framework, Inventory, Python
+from provision.inventory.model import Environment, Framework, Inventory, Python
 from provision.inventory.packages import Dist
 
 
@@ -254,15 +254,46 @@ def python_info(py: Dict[str, Any], env: Dict[str, Optional[str]]) -> Python:
     )
 
 
-def probe(host: Host, inv: Inventory) -> None:
-    py = host.fact("python")
-    env = {name: host.env(name) for name in ("VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")}
-    inv.python = python_info(py if isinstance(py, dict) else {}, env)
+def read_frameworks(host: Host, sites: List[str], errors: List[str]) -> Dict[str, Framework]:
+    """The frameworks installed in these site-packages folders, as the first on the list would import them."""
     table = knowledge.load("python_packages")
-    dists = packages.installed(host)
+    dists = packages.scan(host, sites)
     apple_silicon = system(host) == "darwin" and machine(host) in ("arm64", "aarch64")
-    ctx = _Context(host, inv, dists, table["frameworks"], table["plugins"], apple_silicon)
+    scratch = Inventory()
+    ctx = _Context(host, scratch, dists, table["frameworks"], table["plugins"], apple_silicon)
+    out: Dict[str, Framework] = {}
     for key, (row, dist) in chosen_dists(table["frameworks"], dists).items():
         found = framework(ctx, key, row, dist)
         if found is not None:
-            inv.frameworks[key] = found
+            out[key] = found
+    errors.extend(error.message for error in scratch.errors)
+    return out
+
+
+def judged_python(env: Environment) -> Python:
+    """The top-level python of an environment other than dlws's own."""
+    return Python(version=env.python, executable=env.executable, implementation="cpython" if env.python else None,
+                  virtualenv=env.path if env.kind in ("venv", "pipx") else None,
+                  conda_env=(posixpath.basename(env.path) or None) if env.kind == "conda" else None)
+
+
+def probe(host: Host, inv: Inventory, env: Optional[str] = None) -> None:
+    """Every environment; the top-level python and frameworks are the judged one's (env, else the activated one,
+    else the python3 on PATH, else dlws's own)."""
+    from provision.inventory.envscan import scan
+
+    py = host.fact("python")
+    variables = {name: host.env(name) for name in ("VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV")}
+    inv.environments, errors = scan(host, read_frameworks, env)
+    for message in errors:
+        inv.error("python", message)
+    judged = next((e for e in inv.environments if e.active), None)
+    if judged is None or judged.dlws:
+        inv.python = python_info(py if isinstance(py, dict) else {}, variables)
+    else:
+        inv.python = judged_python(judged)
+    if judged is not None:
+        inv.frameworks = dict(judged.frameworks)
+        packages.remember(host, judged.site_packages)
+        if judged.error:
+            inv.error("python", "%s: %s" % (judged.path, judged.error))

@@ -1,0 +1,176 @@
+"""Where the Python environments of a machine are: the activated one, the python3 on PATH, dlws's own, conda's,
+pipx's, a project's .venv and pyenv's (issue 13). Only names and small files are read here, through the Host;
+envread.py reads each one found.
+
+Every list is bounded (MAX_ENVIRONMENTS, MAX_LINES) and no folder is walked deeper than the layouts these tools
+write (ROOT/envs/NAME, PIPX_HOME/venvs/NAME, PYENV_ROOT/versions/NAME).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Dict, List, NamedTuple, Optional
+
+from provision.host import Host
+
+#: More environments than any machine holds; the rest are named in an error, not read.
+MAX_ENVIRONMENTS = 64
+#: Lines of ~/.conda/environments.txt read.
+MAX_LINES = 1000
+
+#: Where conda, mamba and micromamba installers put their root, under HOME and /opt.
+CONDA_ROOTS = ("miniconda3", "anaconda3", "miniforge3", "mambaforge", "micromamba", "conda", ".conda")
+SYSTEM_CONDA_ROOTS = ("/opt/conda", "/opt/miniconda3", "/opt/anaconda3", "/opt/miniforge3", "/opt/mambaforge")
+
+
+class Candidate(NamedTuple):
+    path: str  # the environment's prefix, as found (links not resolved: a venv's bin/python is a link)
+    kind: str  # venv | conda | system | pipx | pyenv (what the finder expects; the reader confirms)
+    found_by: str  # --env | VIRTUAL_ENV | CONDA_PREFIX | PATH | dlws | conda | pipx | .venv | pyenv
+
+
+def _clean(path: Optional[str]) -> Optional[str]:
+    """An absolute path without a trailing slash; None for anything else (a relative or binary value)."""
+    if not isinstance(path, str) or not path.startswith("/") or "\0" in path or "\n" in path or len(path) > 4096:
+        return None
+    return posixpath.normpath(path)
+
+
+def prefix_of(interpreter: str) -> str:
+    """/home/u/venv/bin/python -> /home/u/venv (the folder above bin/, where pyvenv.cfg and conda-meta live)."""
+    folder = posixpath.dirname(interpreter)
+    return posixpath.dirname(folder) if posixpath.basename(folder) in ("bin", "Scripts") else folder
+
+
+def named_prefix(host: Host, path: str) -> Optional[str]:
+    """The prefix --env names: a venv or conda folder, or an interpreter in one's bin/; None where there is no
+    folder with a Python in it."""
+    clean = _clean(path)
+    if clean is None:
+        return None
+    entries = host.listdir(clean)
+    if entries is None:  # a file: an interpreter
+        return prefix_of(clean) if host.exists(clean) else None
+    return clean if {"pyvenv.cfg", "conda-meta", "bin"} & set(entries) else None
+
+
+def _home(host: Host) -> Optional[str]:
+    return _clean(host.env("HOME"))
+
+
+def _subfolders(host: Host, folder: str) -> List[str]:
+    return [posixpath.join(folder, name) for name in (host.listdir(folder) or []) if not name.startswith(".")]
+
+
+def activated(host: Host) -> List[Candidate]:
+    """VIRTUAL_ENV first: a venv activated inside a conda env is the one `python` runs."""
+    out = []
+    for name, kind in (("VIRTUAL_ENV", "venv"), ("CONDA_PREFIX", "conda")):
+        path = _clean(host.env(name))
+        if path:
+            out.append(Candidate(path, kind, name))
+    return out
+
+
+def on_path(host: Host) -> List[Candidate]:
+    """The environment of the python3 first on PATH; behind a pyenv shim, the version pyenv selects."""
+    python = _clean(host.fact("which", "python3"))
+    if not python:
+        return []
+    if posixpath.basename(posixpath.dirname(python)) == "shims":
+        return _pyenv_selected(host, posixpath.dirname(posixpath.dirname(python)))
+    return [Candidate(prefix_of(python), "system", "PATH")]
+
+
+def _pyenv_selected(host: Host, root: str) -> List[Candidate]:
+    """PYENV_VERSION, else the first name in PYENV_ROOT/version (pyenv global); 'system' is the next python3 on
+    PATH, which the shim hides, so it is left to the other finders."""
+    names = (host.env("PYENV_VERSION") or host.read(posixpath.join(root, "version")) or "").split()
+    if not names or names[0] == "system" or "/" in names[0] or names[0] in (".", ".."):
+        return []
+    return [Candidate(posixpath.join(root, "versions", names[0]), "pyenv", "PATH")]
+
+
+def own(host: Host) -> List[Candidate]:
+    py = host.fact("python")
+    prefix = _clean(py.get("prefix")) if isinstance(py, dict) else None
+    return [Candidate(prefix, "venv", "dlws")] if prefix else []
+
+
+def conda_roots(host: Host) -> List[str]:
+    """Every conda root: CONDA_EXE's and MAMBA_ROOT_PREFIX, the usual install folders under HOME and /opt."""
+    roots: List[str] = []
+    exe = _clean(host.env("CONDA_EXE"))
+    if exe:
+        roots.append(prefix_of(exe))
+    mamba = _clean(host.env("MAMBA_ROOT_PREFIX"))
+    if mamba:
+        roots.append(mamba)
+    home = _home(host)
+    if home:
+        roots += [posixpath.join(home, name) for name in CONDA_ROOTS]
+    roots += list(SYSTEM_CONDA_ROOTS)
+    return list(dict.fromkeys(roots))
+
+
+def conda(host: Host) -> List[Candidate]:
+    """~/.conda/environments.txt (conda writes every env it creates there), then each root and its envs/."""
+    paths: List[str] = []
+    home = _home(host)
+    if home:
+        text = host.read(posixpath.join(home, ".conda", "environments.txt")) or ""
+        paths += [p for p in (_clean(line.strip()) for line in text.splitlines()[:MAX_LINES]) if p]
+    for root in conda_roots(host):
+        entries = host.listdir(root)
+        if entries is None:
+            continue
+        if "conda-meta" in entries:
+            paths.append(root)
+        if "envs" in entries:
+            paths += _subfolders(host, posixpath.join(root, "envs"))
+    return [Candidate(path, "conda", "conda") for path in dict.fromkeys(paths)]
+
+
+def pipx(host: Host) -> List[Candidate]:
+    """PIPX_HOME/venvs/* (pipx's default home is ~/.local/share/pipx; before 1.2 it was ~/.local/pipx)."""
+    homes = [_clean(host.env("PIPX_HOME"))]
+    home = _home(host)
+    if home:
+        homes += [posixpath.join(home, ".local", "share", "pipx"), posixpath.join(home, ".local", "pipx")]
+    out = []
+    for folder in dict.fromkeys(h for h in homes if h):
+        out += [Candidate(path, "pipx", "pipx") for path in _subfolders(host, posixpath.join(folder, "venvs"))]
+    return out
+
+
+def project(host: Host) -> List[Candidate]:
+    cwd = _clean(host.fact("cwd"))
+    return [Candidate(posixpath.join(cwd, ".venv"), "venv", ".venv")] if cwd else []
+
+
+def pyenv(host: Host) -> List[Candidate]:
+    root = _clean(host.env("PYENV_ROOT"))
+    home = _home(host)
+    root = root or (posixpath.join(home, ".pyenv") if home else None)
+    if not root:
+        return []
+    return [Candidate(path, "pyenv", "pyenv") for path in _subfolders(host, posixpath.join(root, "versions"))]
+
+
+#: The finders in the order their environments are listed; the first to find a prefix names it.
+FINDERS = (activated, on_path, own, conda, pipx, project, pyenv)
+
+
+def discover(host: Host, found: List[Candidate]) -> None:
+    """Append every candidate to found, as each finder answers (a caller that gives up on a hung home keeps what
+    the finders before it gave)."""
+    for finder in FINDERS:
+        found.extend(finder(host))
+
+
+def unique(found: List[Candidate]) -> Dict[str, List[Candidate]]:
+    """The candidates by prefix, in the order found; a prefix found twice keeps every way it was found."""
+    out: Dict[str, List[Candidate]] = {}
+    for candidate in found:
+        out.setdefault(candidate.path, []).append(candidate)
+    return out

@@ -1,0 +1,134 @@
+"""What one Python environment is, from its files: its kind, its Python's version and its site-packages folders.
+
+The version comes from pyvenv.cfg (venv, virtualenv, pipx), conda-meta/python-X.Y.Z-*.json (conda, mamba,
+micromamba) or a pyenv version folder's name. Only where no file says it (a system Python) is the interpreter
+started, once, through the Host (so a snapshot replays it), and it prints its sys.path without importing anything.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from provision.host import Host
+
+#: Run as `python -S -c INTERPRETER_CODE`: -S skips the site module's .pth files (half the start-up); the site
+#: folders it would add are asked of the site module instead. Python 2 syntax too: an old python3 must answer.
+INTERPRETER_CODE = (
+    "import json, site, sys\n"
+    "paths = [p for p in sys.path if p]\n"
+    "for get in ('getsitepackages', 'getusersitepackages'):\n"
+    "    try:\n"
+    "        found = getattr(site, get)()\n"
+    "    except Exception:\n"
+    "        continue\n"
+    "    paths += [found] if isinstance(found, str) else list(found)\n"
+    "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], 'implementation': sys.implementation.name,\n"
+    "                  'prefix': sys.prefix, 'base_prefix': getattr(sys, 'base_prefix', sys.prefix),\n"
+    "                  'executable': sys.executable, 'path': paths}))\n"
+)
+
+_VERSION = re.compile(r"\d+\.\d+(\.\d+)?")
+_LIB_PYTHON = re.compile(r"python(\d+\.\d+)t?")
+
+
+class Layout(NamedTuple):
+    kind: str
+    version: Optional[str]
+    executable: Optional[str]
+    sites: List[str]
+    implementation: Optional[str] = None
+    error: Optional[str] = None
+
+
+def parse_pyvenv_cfg(text: str) -> Dict[str, str]:
+    """The key = value lines of pyvenv.cfg (venv writes 'version', virtualenv 'version_info' = '3.11.4.final.0')."""
+    out: Dict[str, str] = {}
+    for line in text.splitlines()[:100]:
+        key, sep, value = line.partition("=")
+        if sep:
+            out.setdefault(key.strip().lower(), value.strip())
+    return out
+
+
+def cfg_version(cfg: Dict[str, str]) -> Optional[str]:
+    for key in ("version", "version_info"):
+        match = _VERSION.match(cfg.get(key, ""))
+        if match:
+            return match.group(0)
+    return None
+
+
+def conda_python(entries: List[str]) -> Optional[str]:
+    """'python-3.11.5-h955ad1f_0.json' in conda-meta/ -> '3.11.5' (conda names each package's record so)."""
+    for entry in entries:
+        match = re.fullmatch(r"python-(\d+\.\d+\.\d+)-[^-]+\.json", entry)
+        if match:
+            return match.group(1)
+    return None
+
+
+def lib_sites(host: Host, prefix: str, version: Optional[str]) -> List[str]:
+    """PREFIX/lib/pythonX.Y/site-packages, the one of the environment's Python first."""
+    lib = posixpath.join(prefix, "lib")
+    names = [name for name in host.listdir(lib) or [] if _LIB_PYTHON.fullmatch(name)]
+    wanted = "python" + ".".join((version or "").split(".")[:2])
+    names.sort(key=lambda name: name.rstrip("t") != wanted)
+    return [posixpath.join(lib, name, "site-packages") for name in names]
+
+
+def executable(host: Host, prefix: str, entries: List[str]) -> Optional[str]:
+    if "bin" not in entries:
+        return None
+    names = host.listdir(posixpath.join(prefix, "bin")) or []
+    for name in ("python3", "python"):
+        if name in names:
+            return posixpath.join(prefix, "bin", name)
+    return None
+
+
+def read_layout(host: Host, prefix: str, hint: str, timeout: float) -> Optional[Layout]:
+    """The environment at prefix; None where nothing is there."""
+    entries = host.listdir(prefix)
+    if entries is None:
+        return None
+    exe = executable(host, prefix, entries)
+    version: Optional[str] = None
+    kind = hint
+    if "pyvenv.cfg" in entries:
+        cfg = parse_pyvenv_cfg(host.read(posixpath.join(prefix, "pyvenv.cfg")) or "")
+        version, kind = cfg_version(cfg), ("pipx" if hint == "pipx" else "venv")
+    elif "conda-meta" in entries:
+        version, kind = conda_python(host.listdir(posixpath.join(prefix, "conda-meta")) or []), "conda"
+    elif hint == "pyenv" and _VERSION.fullmatch(posixpath.basename(prefix)):
+        version = posixpath.basename(prefix)
+    else:
+        kind = "pyenv" if hint == "pyenv" else "system"
+    if version is None or kind == "system":
+        return asked(host, exe, kind, timeout) if exe else Layout(kind, None, None, [], error="no python in bin/")
+    return Layout(kind, version, exe, lib_sites(host, prefix, version), "cpython")
+
+
+def asked(host: Host, exe: str, kind: str, timeout: float) -> Layout:
+    """The interpreter's own answer: its version and sys.path."""
+    run = host.run([exe, "-S", "-c", INTERPRETER_CODE], timeout=timeout)
+    data = _answer(run.stdout) if run.ok else None
+    if data is None:
+        why = (run.stderr.strip().splitlines() or ["exit code %d" % run.returncode])[-1][:200]
+        return Layout(kind, None, exe, [], error="%s did not say its version: %s" % (exe, why))
+    from provision.inventory.packages import site_folders
+
+    version = data.get("version") if isinstance(data.get("version"), str) else None
+    impl = data.get("implementation") if isinstance(data.get("implementation"), str) else None
+    return Layout(kind, version, exe, site_folders(data), impl)
+
+
+def _answer(stdout: str) -> Optional[Dict[str, Any]]:
+    lines = stdout.strip().splitlines()
+    try:
+        data = json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
