@@ -295,3 +295,12 @@ def test_a_hung_home_does_not_hang_discovery(machine):
     assert time.monotonic() - start < 8
     assert any("finding Python environments: no answer" in e.message for e in inv.errors)
     assert any(e.dlws for e in inv.environments)  # found before the home was reached
+
+
+def test_deep_runs_in_the_judged_environments_interpreter(machine, monkeypatch):
+    from provision.inventory.deep import deep_runs
+
+    venv = real_venv(machine / "ml")
+    monkeypatch.setenv("VIRTUAL_ENV", venv)
+    runs = deep_runs(collect(LiveHost()).to_dict())
+    assert list(runs) == ["torch"] and runs["torch"][0] == os.path.join(venv, "bin", "python3")
