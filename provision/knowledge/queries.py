@@ -7,6 +7,7 @@ package index the setup planner installs from, asked as ``queries.NAME``. Each t
 * pins: the exact pins, requirements and index of a build, JAX's CUDA extras, Keras 3;
 * rocm: the gfx targets of ROCm releases and of torch's ROCm wheels;
 * jetpack: what an L4T release brings and NVIDIA's JetPack-matched wheels for it;
+* error_signatures: error texts users paste, their causes and the checks that confirm them (doctor --error);
 
 and versions reads the versions a machine reports for all of them. Every function is pure and total: bad or unknown
 input answers None (or an empty list), never an exception, because doctor rules feed them whatever a broken machine
@@ -29,6 +30,7 @@ from provision.knowledge.pins import (framework_pins, pip_requirements, pip_inde
                                       keras_pins, keras_backend, local_label, installable)
 from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
 from provision.knowledge.rocm import rocm_release_gfx_targets, torch_rocm_gfx_targets
+from provision.knowledge.error_signatures import error_signatures
 from provision.knowledge.versions import Row
 
 __all__ = [
@@ -42,4 +44,5 @@ __all__ = [
     "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets",
     "generic_cuda_wheels", "jetpack_label", "jetpack_release", "jetpack_wheel",
+    "error_signatures",
 ]
