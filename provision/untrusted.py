@@ -8,7 +8,7 @@ import json
 import os
 import re
 import stat
-from typing import Any
+from typing import Any, BinaryIO, Tuple
 
 #: An inventory, a snapshot's host.json or nvml.json nest a few levels; deeper JSON is no dlws file and would
 #: exhaust the stack of whatever walks it.
@@ -16,6 +16,8 @@ MAX_JSON_DEPTH = 64
 SURROGATES = re.compile("[\ud800-\udfff]")
 #: Characters of an untrusted value that a message quotes.
 EXCERPT = 100
+#: Bytes read_capped reads at a time.
+CHUNK = 64 * 1024
 
 
 def read_regular(path: str, limit: int) -> bytes:
@@ -25,15 +27,43 @@ def read_regular(path: str, limit: int) -> bytes:
     side effects on open: stat first, then open without blocking (a FIFO swapped in meanwhile opens at once) and
     check again on the descriptor. /proc and /sys files are regular (size 0, read to their end as usual).
     """
+    with open_regular(path) as handle:
+        return handle.read(limit)
+
+
+def open_regular(path: str) -> BinaryIO:
+    """A regular file opened for reading (see read_regular); OSError for anything else."""
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise OSError(errno.EINVAL, "not a regular file", path)
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
-    with open(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", path)
-        if hasattr(os, "O_NONBLOCK"):
-            os.set_blocking(fd, True)
-        return handle.read(limit)
+    handle = open(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise OSError(errno.EINVAL, "not a regular file", path)
+    if hasattr(os, "O_NONBLOCK"):
+        os.set_blocking(fd, True)
+    return handle
+
+
+def read_capped(handle: BinaryIO, head: int, tail: int, limit: int) -> Tuple[bytes, int, bool]:
+    """A stream's first head bytes and last tail bytes (what lies between is dropped), read to its end or to limit
+    bytes; (the bytes kept, the bytes read, whether it stopped at limit). Memory stays under head + tail + a chunk
+    whatever the stream's size: a log piped in may be gigabytes, and its error is at the end."""
+    first = b""
+    last = bytearray()
+    total = 0
+    while total < limit:
+        chunk = handle.read(min(CHUNK, limit - total))
+        if not chunk:
+            return first + bytes(last), total, False
+        total += len(chunk)
+        if len(first) < head:
+            taken = head - len(first)
+            first += chunk[:taken]
+            chunk = chunk[taken:]
+        last += chunk
+        del last[:max(0, len(last) - tail)]
+    return first + bytes(last), total, bool(handle.read(1))
 
 
 def parse_json(raw: bytes) -> Any:
