@@ -211,11 +211,14 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool, env: Optional[str
                    "mxnet (repeatable).")
 @click.option("--deep", is_flag=True,
               help="Also import each installed framework in a subprocess and run a small matrix product on it.")
+@click.option("--error", "errors", multiple=True, metavar="TEXT",
+              help="An error message to diagnose on this machine ('-': read it from standard input; repeatable).")
+@click.option("--error-file", metavar="FILE", help="A file holding the error output to diagnose (a log).")
 @machine_options
 @env_option
 def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fail_on: str, fmt: str,
            output: Optional[str], explain: Optional[str], targets: Tuple[str, ...], deep: bool,
-           env: Optional[str]) -> int:
+           errors: Tuple[str, ...], error_file: Optional[str], env: Optional[str]) -> int:
     """Diagnose this machine: findings with a severity, the evidence and a concrete fix.
 
     \b
@@ -226,6 +229,8 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
       dlws doctor --explain DLWS-DRV-003
       dlws doctor --deep             also run each framework on the GPUs
       dlws doctor --target pytorch==2.4
+      python train.py 2>&1 | dlws doctor --error -   which cause of this error is it here
+      dlws doctor --error 'CUDA error: no kernel image is available for execution on the device'
       dlws doctor --env ~/miniconda3/envs/ml   judge that environment (default: the activated one)
 
     \b
@@ -241,7 +246,7 @@ def doctor(host: Any, requires: Tuple[str, ...], require_file: Optional[str], fa
     if explain:
         click.echo(command.explain(explain))
         return 0
-    request = command.make_request(requires, require_file, targets, deep, fail_on)
+    request = command.make_request(requires, require_file, targets, deep, fail_on, errors, error_file)
     report = command.run_doctor(host, _collect(host, env).to_dict(), request, _DEBUG["on"])
     write_output(command.render(report, fmt, output), output)
     return 1 if report.failing else 0

@@ -15,6 +15,7 @@ from provision.errors import UsageError
 from provision.host import Host
 
 if TYPE_CHECKING:
+    from provision.doctor.error_input import ErrorText
     from provision.doctor.model import Report
     from provision.doctor.require import Requirement
 
@@ -25,11 +26,13 @@ class DoctorRequest:
     targets: Tuple[str, ...]
     deep: bool
     fail_on: str
+    error: Optional[ErrorText] = None  # --error / --error-file
 
 
 def make_request(requires: Sequence[str], require_file: Optional[str], targets: Sequence[str], deep: bool,
-                 fail_on: str) -> DoctorRequest:
-    """Check every option before the machine is read: a bad --require or --target is a usage error first."""
+                 fail_on: str, errors: Sequence[str] = (), error_file: Optional[str] = None) -> DoctorRequest:
+    """Check every option before the machine is read: a bad --require or --target is a usage error first; the
+    --error text is read (bounded) here too."""
     from provision.compat import parse_target
     from provision.doctor.require import parse_all
 
@@ -41,7 +44,12 @@ def make_request(requires: Sequence[str], require_file: Optional[str], targets: 
     parsed = parse_all(texts)
     for target in targets:
         parse_target(target)
-    return DoctorRequest(parsed, tuple(targets), deep, fail_on)
+    error = None
+    if errors or error_file:
+        from provision.doctor.error_input import read_error
+
+        error = read_error(errors, error_file)
+    return DoctorRequest(parsed, tuple(targets), deep, fail_on, error)
 
 
 def explain(check_id: str) -> str:
@@ -56,7 +64,8 @@ def explain(check_id: str) -> str:
 
 
 def run_doctor(host: Host, inv: Dict[str, Any], request: DoctorRequest, debug: bool) -> Report:
-    """The rules, then each --require, each --target and (with --deep) each framework's run, as checks."""
+    """The rules, then each --require, each --target and (with --deep) each framework's run, as checks; with
+    --error, the findings that explain it marked."""
     from provision.doctor import diagnose
     from provision.doctor.require import evaluate
 
@@ -72,6 +81,10 @@ def run_doctor(host: Host, inv: Dict[str, Any], request: DoctorRequest, debug: b
 
         _check_replayable(host, inv)
         add_deep(report, run_deep(host, inv), inv)
+    if request.error is not None:  # last: it ties the error to every finding above
+        from provision.doctor.error_text import explain
+
+        explain(report, request.error)
     return report
 
 

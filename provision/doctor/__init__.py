@@ -15,8 +15,8 @@ from provision.inventory.conform import typed
 if TYPE_CHECKING:
     from provision.doctor.require import Outcome
 
-#: The modules that register the checks made outside the rules (--require, --target, --deep), for --explain.
-CHECK_MODULES = ("require", "target", "deep")
+#: The modules that register the checks made outside the rules (--require, --target, --deep, --error), for --explain.
+CHECK_MODULES = ("require", "target", "deep", "error_text")
 
 
 def rule_modules() -> List[str]:

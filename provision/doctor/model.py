@@ -24,9 +24,14 @@ class Finding:
     evidence: Dict[str, Any]
     fix: str
     subject: Optional[str] = None  # what it is about when a rule fires more than once: "GPU 1", "/data"
+    explains_error: bool = False  # it explains the error given with --error (doctor_command marks it)
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The JSON form; explains_error only where true (the contract gains a key, no finding changes)."""
+        found = dataclasses.asdict(self)
+        if not self.explains_error:
+            del found["explains_error"]
+        return found
 
 
 Result = Union[None, Finding, Iterable[Finding]]
@@ -99,8 +104,9 @@ def rule(rule_id: str, severity: str, title: str) -> Callable[[Callable[..., Res
 
 
 def ordered(findings: Iterable[Finding]) -> Tuple[Finding, ...]:
-    """Errors first, then by id and subject, so reports are stable."""
-    return tuple(sorted(findings, key=lambda f: (SEVERITIES.index(f.severity), f.id, f.subject or "")))
+    """Those that explain the --error first, then errors first, then by id and subject, so reports are stable."""
+    return tuple(sorted(findings, key=lambda f: (not f.explains_error, SEVERITIES.index(f.severity), f.id,
+                                                 f.subject or "")))
 
 
 @dataclass
@@ -116,6 +122,7 @@ class Report:
     inventory: Dict[str, Any]
     fail_on: str = "error"
     cases: List[Case] = field(default_factory=list)
+    error: Optional[Dict[str, Any]] = None  # with --error: what was read and matched (error_text.explain)
 
     def add(self, name: str, findings: Iterable[Finding]) -> None:
         self.cases.append(Case(name, list(findings)))

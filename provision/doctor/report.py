@@ -19,13 +19,16 @@ GPU_SUBJECT = re.compile(r"^GPU (\d+) \((.*)\)$")
 
 
 def to_json(report: Report) -> str:
-    return json.dumps({
+    out = {
         "schema": SCHEMA,
         "inventory": report.inventory,
         "findings": [f.to_dict() for f in report.findings],
         "summary": dict(report.counts(), checks=len(report.checks), fail_on=report.fail_on,
                         failed=bool(report.failing)),
-    }, indent=2, sort_keys=True)
+    }
+    if report.error is not None:  # --error: what was read and matched
+        out["error"] = report.error
+    return json.dumps(out, indent=2, sort_keys=True)
 
 
 def _evidence(finding: Finding) -> str:
@@ -92,19 +95,34 @@ def _grouped(findings: List[Finding]) -> List[Tuple[Finding, str]]:
     return out
 
 
+def _groups(report: Report) -> List[Tuple[str, str, List[Finding]]]:
+    """(heading, its colour's severity, findings): those that explain the --error first, then by severity."""
+    explaining = [f for f in report.findings if f.explains_error]
+    groups = [("EXPLAINS YOUR ERROR", "error", explaining)] if explaining else []
+    heads = {"error": "ERRORS", "warning": "WARNINGS", "info": "INFO"}
+    return groups + [(heads[severity], severity, [f for f in report.findings
+                                                  if f.severity == severity and not f.explains_error])
+                     for severity in SEVERITIES]
+
+
 def to_text(report: Report, colour: bool) -> str:
     lines: List[str] = [render(report.inventory), ""]
-    for severity in SEVERITIES:
-        group = [f for f in report.findings if f.severity == severity]
+    if report.error is not None:
+        from provision.doctor.error_text import text_lines
+
+        lines.extend(text_lines(report.error) + [""])
+    for heading, severity, group in _groups(report):
         if not group:
             continue
-        head = "%s (%d)" % ({"error": "ERRORS", "warning": "WARNINGS", "info": "INFO"}[severity], len(group))
+        head = "%s (%d)" % (heading, len(group))
         lines.append(COLOURS[severity] + head + RESET if colour else head)
         for finding, subject in _grouped(group):
             evidence = dict(finding.evidence)
             if subject.startswith("GPUs "):
                 evidence.pop("gpu", None)  # the heading names them
-            lines.extend(_wrapped("  ", "[%s] %s" % (finding.id, finding.title) + (" — %s" % subject if subject else "")))
+            mark = " (%s; explains your error)" % finding.severity if finding.explains_error else ""
+            lines.extend(_wrapped("  ", "[%s] %s" % (finding.id, finding.title) + mark
+                                  + (" — %s" % subject if subject else "")))
             if _evidence_words(evidence):
                 lines.extend(_wrapped("      evidence: ", _evidence_words(evidence)))
             lines.extend(_wrapped("      fix: ", finding.fix))
