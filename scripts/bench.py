@@ -9,6 +9,10 @@ import time
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 15
 VENV_BIN = os.path.dirname(sys.executable)
+#: A paste for the --error case: a warning, a traceback and the error (pytorch/pytorch#52736's text).
+ERROR_TEXT = ("UserWarning: GeForce RTX 3070 with CUDA capability sm_86 is not compatible with the current PyTorch "
+              "installation.\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
+              "RuntimeError: CUDA error: no kernel image is available for execution on the device\n") * 20
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "snapshots")
 
 
@@ -37,6 +41,10 @@ def main():
     if fixture:
         rows.append(("dlws inventory --json --snapshot " + os.path.basename(fixture),
                      dlws + ["inventory", "--json", "--snapshot", fixture], RUNS))
+        rows.append(("dlws doctor --snapshot " + os.path.basename(fixture), dlws + ["doctor", "--snapshot", fixture],
+                     RUNS))
+        rows.append(("dlws doctor --error TEXT --snapshot " + os.path.basename(fixture),
+                     dlws + ["doctor", "--snapshot", fixture, "--error", ERROR_TEXT], RUNS))
         rows.append(("dlws setup -f pytorch --dry-run --snapshot " + os.path.basename(fixture),
                      dlws + ["setup", "-f", "pytorch", "--dry-run", "--snapshot", fixture], RUNS))
         rows.append(("dlws setup -f pytorch --dry-run --format ansible --snapshot " + os.path.basename(fixture),
@@ -68,6 +76,8 @@ def main():
     if fixture:
         name = os.path.basename(fixture)
         replay = results["dlws inventory --json --snapshot " + name]
+        print("  dlws doctor --error - dlws doctor (same snapshot)   %+6.3f s"
+              % (results["dlws doctor --error TEXT --snapshot " + name] - results["dlws doctor --snapshot " + name]))
         print("  dlws setup --dry-run - dlws inventory (same snapshot) %+6.3f s"
               % (results["dlws setup -f pytorch --dry-run --snapshot " + name] - replay))
 
