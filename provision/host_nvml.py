@@ -61,6 +61,7 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
     rows = call("nvmlDeviceGetRemappedRows", handle)
     pending_pages = call("nvmlDeviceGetRetiredPagesPendingStatus", handle)
     processes = call("nvmlDeviceGetComputeRunningProcesses", handle)
+    graphics = call("nvmlDeviceGetGraphicsRunningProcesses", handle)
     display = call("nvmlDeviceGetDisplayActive", handle)
     unc, cor = pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED, pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED
     volatile, aggregate = pynvml.NVML_VOLATILE_ECC, pynvml.NVML_AGGREGATE_ECC
@@ -100,7 +101,44 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
         "throttle_reasons": decode_throttle_reasons(
             pynvml, call("nvmlDeviceGetCurrentClocksThrottleReasons", handle)),
         "processes": len(processes) if processes is not None else None,
+        "process_list": _process_list(call, processes, graphics),
+        "mig_devices": _mig_devices(call, handle) if mig is not None and mig[0] == pynvml.NVML_DEVICE_MIG_ENABLE
+        else None,
     }
+
+
+#: The most processes listed per GPU: more is no real machine's, and each is looked up in /proc.
+MAX_PROCESSES = 64
+
+
+def _process_list(call: Callable[..., Any], compute: Any, graphics: Any) -> Optional[List[Dict[str, Any]]]:
+    """Compute (C) and graphics (G) processes as nvidia-smi lists them: pid, type, program name, memory used (None
+    where NVML cannot say, as under MIG or on Windows)."""
+    if compute is None and graphics is None:
+        return None
+    listed: Dict[int, Dict[str, Any]] = {}
+    for kind, processes in (("C", compute or []), ("G", graphics or [])):
+        for proc in list(processes)[:MAX_PROCESSES]:
+            pid = getattr(proc, "pid", None)
+            if not isinstance(pid, int):
+                continue
+            if pid in listed:
+                listed[pid]["type"] = "C+G"
+                continue
+            name = _text(call("nvmlSystemGetProcessName", pid))
+            used = getattr(proc, "usedGpuMemory", None)
+            listed[pid] = {"pid": pid, "type": kind, "name": name.rsplit("/", 1)[-1] if isinstance(name, str)
+                           else None, "used_memory_bytes": used if isinstance(used, int) else None}
+    return list(listed.values())[:MAX_PROCESSES]
+
+
+def _mig_devices(call: Callable[..., Any], handle: Any) -> Optional[int]:
+    """How many MIG devices (GPU instance + compute instance) exist on a GPU with MIG on."""
+    slots = call("nvmlDeviceGetMaxMigDeviceCount", handle)
+    if not isinstance(slots, int):
+        return None
+    return sum(1 for i in range(min(slots, MAX_PROCESSES))
+               if call("nvmlDeviceGetMigDeviceHandleByIndex", handle, i) is not None)
 
 
 def query_nvml(max_gpus: int) -> Dict[str, Any]:

@@ -52,6 +52,7 @@ FIRES = {
     "DLWS-DRV-010": ["wsl2-l40s-winserver2025-gpu-access-blocked"],  # quiet on wsl2-rtx4070-laptop (ok) and
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
     "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
+    "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module"],  # DLWS-DRV-001 quiet there
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],

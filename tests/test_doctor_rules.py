@@ -63,6 +63,20 @@ def rocm_torch(inv, gfx, version):
     return inv
 
 
+def dkms_build(kernel, built=True, version="550.120"):
+    return {"module": "nvidia", "version": version, "kernel": kernel, "arch": "x86_64", "built": built,
+            "installed": built}
+
+
+def no_module_build(**fields):
+    """After a kernel update that DKMS did not follow: 6.8.0-47 runs, the module exists only for 6.8.0-45."""
+    build = {"running_kernel": "6.8.0-47-generic", "module_files": [], "headers": False,
+             "installed_kernels": ["6.8.0-45-generic", "6.8.0-47-generic"], "newest_kernel": None,
+             "dkms": [dkms_build("6.8.0-45-generic")]}
+    build.update(fields)
+    return build
+
+
 def mutate(func):
     inv = healthy()
     func(inv)
@@ -88,6 +102,8 @@ CASES = {
         driver_version=None, cuda_driver_version=None, pci_gpus=None, wsl_libraries=["libcuda.so.1", "nvidia-smi"]),
                               i.update(gpus=[])),
     "DLWS-DRV-011": lambda i: gpu0(i, compute_capability="3.7", name="Tesla K80"),
+    "DLWS-DRV-012": lambda i: (i["nvidia"].update(status="no-driver", driver_version=None),
+                               i["nvidia"]["module_build"].update(**no_module_build())),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
     "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),
@@ -373,3 +389,51 @@ def test_inside_wsl2_the_driver_is_judged_in_windows_numbering_and_fixed_on_wind
         i["nvidia"]["driver_version"] = "527.56"
         i["cuda"]["toolkits"] = [{"version": "12.1.105", "path": "/usr/local/cuda-12.1", "source": "/usr/local"}]
     assert [f.severity for f in fired(mutate(old), "DLWS-DRV-005")] == ["error"]
+
+
+def test_a_kernel_update_without_the_module_is_named_with_its_fix():
+    """No module for the running kernel: DLWS-DRV-012 alone (not DRV-001's modprobe, not DRV-008's Secure Boot),
+    the headers first where they are missing; a module for a newer kernel means reboot; modules removed by the update
+    mean reboot; an unread /lib/modules is no evidence."""
+    inv = mutate(CASES["DLWS-DRV-012"])
+    (found,) = fired(inv, "DLWS-DRV-012")
+    assert found.evidence["headers"] is False and found.evidence["running_kernel"] == "6.8.0-47-generic"
+    assert "linux-headers-6.8.0-47-generic" in found.fix and "dkms install nvidia/550.120 -k 6.8.0-47" in found.fix
+    assert not fired(inv, "DLWS-DRV-001") and not fired(inv, "DLWS-DRV-008")  # healthy() has Secure Boot on
+    inv["nvidia"]["module_build"].update(headers=True, dkms=[dkms_build("6.8.0-45-generic"),
+                                                             dkms_build("6.8.0-47-generic", built=False)])
+    (found,) = fired(inv, "DLWS-DRV-012")
+    assert "linux-headers" not in found.fix and "make.log" in found.fix
+    inv["nvidia"]["module_build"].update(dkms=None)  # a .run install without DKMS
+    assert "reinstall the NVIDIA driver" in fired(inv, "DLWS-DRV-012")[0].fix
+    inv["nvidia"]["module_build"] = no_module_build(installed_kernels=["6.8.0-49-generic"],
+                                                    newest_kernel="6.8.0-49-generic",
+                                                    newest_kernel_module_files=["updates/dkms/nvidia.ko.zst"])
+    (found,) = fired(inv, "DLWS-DRV-012")
+    assert found.fix.startswith("sudo reboot") and "removed" in found.title
+    inv["nvidia"]["module_build"] = no_module_build(module_files=None)
+    assert not fired(inv, "DLWS-DRV-012") and fired(inv, "DLWS-DRV-008")
+    inv["os"]["container"] = "docker"
+    inv["nvidia"]["module_build"] = no_module_build()
+    assert not fired(inv, "DLWS-DRV-012")
+
+
+def test_nvml_unknown_error_in_a_container_names_the_lost_devices():
+    """DLWS-DRV-006 in a container: with /dev/nvidia* there it is the systemd-reload loss (toolkit#48) and its
+    documented fix; without them the GPUs were never passed in; outside a container the general advice."""
+    inv = mutate(lambda i: (i["os"].update(container="docker"), i["nvidia"].update(
+        status="nvml-error", message="Failed to initialize NVML: Unknown Error"),
+        i["containers"].update(nvidia_devices=["nvidia0", "nvidiactl", "nvidia-uvm"])))
+    (found,) = fired(inv, "DLWS-DRV-006")
+    assert "lost" in found.title and "create-dev-char-symlinks" in found.fix and "cgroupfs" in found.fix
+    inv["containers"]["nvidia_devices"] = []
+    assert "--gpus all" in fired(inv, "DLWS-DRV-006")[0].fix
+    inv["os"]["container"] = None
+    assert "permissions" in fired(inv, "DLWS-DRV-006")[0].fix
+
+
+def test_mig_on_without_instances_is_an_error():
+    inv = mutate(lambda i: gpu0(i, mig_mode="enabled", mig_devices=0))
+    assert [f.severity for f in fired(inv, "DLWS-GPU-006")] == ["error"]
+    inv["gpus"][0]["mig_devices"] = 3
+    assert [f.severity for f in fired(inv, "DLWS-GPU-006")] == ["info"]

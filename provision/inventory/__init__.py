@@ -18,6 +18,8 @@ PROBES: Tuple[Tuple[str, str], ...] = (
     ("os", "provision.inventory.system"),
     ("disks", "provision.inventory.disks"),
     ("nvidia", "provision.inventory.nvidia"),
+    ("kernel_modules", "provision.inventory.kernel_modules"),
+    ("containers", "provision.inventory.containers"),
     ("amd", "provision.inventory.amd"),
     ("intel", "provision.inventory.intel"),
     ("jetson", "provision.inventory.jetson"),

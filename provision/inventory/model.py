@@ -98,6 +98,17 @@ class Ecc:
 
 
 @dataclass
+class GpuProcess:
+    """A process that holds a GPU, as NVML or nvidia-smi lists it (only those of this PID namespace are listed)."""
+
+    pid: int
+    type: Optional[str] = None  # C (compute) | G (graphics) | C+G
+    name: Optional[str] = None  # the program's file name, without its folder
+    used_memory_bytes: Optional[int] = None
+    visible: Optional[bool] = None  # /proc/<pid> exists here (False: a zombie, or another PID namespace)
+
+
+@dataclass
 class Gpu:
     index: int
     vendor: str  # nvidia | amd | intel | apple
@@ -122,6 +133,61 @@ class Gpu:
     display_active: Optional[bool] = None  # a display is driven by this GPU (a desktop, not a headless server)
     throttle_reasons: Optional[List[str]] = None  # active ones; [] when none are
     processes: Optional[int] = None
+    process_list: Optional[List[GpuProcess]] = None  # compute and graphics processes (None: not read)
+    mig_devices: Optional[int] = None  # MIG instances created on this GPU (with MIG on; None: not read)
+
+
+@dataclass
+class DkmsBuild:
+    """One /var/lib/dkms/<module>/<version>/<kernel>/<arch> folder: a build DKMS made (or tried) for a kernel."""
+
+    module: str  # nvidia (Ubuntu, Fedora, Arch) | nvidia-current (Debian) | ...
+    version: str
+    kernel: str
+    arch: str
+    built: Optional[bool] = None  # the folder holds a built module (module/nvidia.ko*)
+    installed: Optional[bool] = None  # /var/lib/dkms/<module>/kernel-<kernel>-<arch> links to it
+
+
+@dataclass
+class ModuleBuild:
+    """Whether the nvidia kernel module can load on the running kernel: a module built for it, the headers DKMS
+    builds it with, and the kernels waiting for a reboot."""
+
+    running_kernel: Optional[str] = None  # uname -r
+    module_files: Optional[List[str]] = None  # nvidia*.ko* for the running kernel (None: /lib/modules/<k> unread)
+    headers: Optional[bool] = None  # /lib/modules/<running>/build holds a Makefile (None: unread)
+    dkms: Optional[List[DkmsBuild]] = None  # NVIDIA DKMS builds (None: no /var/lib/dkms; [] none for NVIDIA)
+    installed_kernels: Optional[List[str]] = None  # the folders of /lib/modules with a kernel's modules
+    newest_kernel: Optional[str] = None  # the newest installed kernel of the running one's flavour
+    newest_kernel_module_files: Optional[List[str]] = None  # nvidia*.ko* for it (None: unread, or no newer one)
+    reboot_required: Optional[bool] = None  # /var/run/reboot-required (Debian, Ubuntu; None: not that family)
+    reboot_required_pkgs: Optional[List[str]] = None  # /var/run/reboot-required.pkgs
+
+
+@dataclass
+class CdiSpec:
+    path: str
+    kinds: List[str] = field(default_factory=list)  # "nvidia.com/gpu", ...
+    driver_versions: List[str] = field(default_factory=list)  # the driver versions its library paths name
+
+
+@dataclass
+class Containers:
+    """The container engines on this machine and how they reach NVIDIA GPUs."""
+
+    docker: Optional[str] = None  # versions, from `<engine> --version`
+    podman: Optional[str] = None
+    containerd: Optional[str] = None
+    docker_runtimes: Optional[List[str]] = None  # /etc/docker/daemon.json "runtimes" (None: no such file)
+    docker_default_runtime: Optional[str] = None
+    docker_cgroup_driver: Optional[str] = None  # native.cgroupdriver from daemon.json exec-opts
+    toolkit_mode: Optional[str] = None  # /etc/nvidia-container-runtime/config.toml: auto | legacy | cdi | csv
+    toolkit_no_cgroups: Optional[bool] = None  # its no-cgroups (rootless)
+    cdi_specs: Optional[List[CdiSpec]] = None  # /etc/cdi and /var/run/cdi (None: neither folder there)
+    cgroup_v2: Optional[bool] = None  # /sys/fs/cgroup/cgroup.controllers
+    dev_char_symlinks: Optional[bool] = None  # /dev/char/195:255 -> nvidiactl (runc needs it: toolkit#48)
+    nvidia_devices: Optional[List[str]] = None  # /dev/nvidia* here (inside a container: those passed in)
 
 
 @dataclass
@@ -136,6 +202,7 @@ class Nvidia:
     pci_gpus: Optional[int] = None  # NVIDIA GPUs on the PCI bus, driver or not (None where sysfs is unreadable)
     wsl_linux_driver: List[str] = field(default_factory=list)  # Linux driver libraries installed inside WSL 2
     wsl_libraries: Optional[List[str]] = None  # what /usr/lib/wsl/lib holds inside WSL 2 (None: unread, not WSL 2)
+    module_build: ModuleBuild = field(default_factory=ModuleBuild)
 
 
 @dataclass
@@ -231,6 +298,7 @@ class Inventory:
     python: Python = field(default_factory=Python)
     frameworks: Dict[str, Framework] = field(default_factory=dict)
     environments: List[Environment] = field(default_factory=list)  # every Python environment found
+    containers: Containers = field(default_factory=Containers)
     errors: List[ProbeError] = field(default_factory=list)
 
     def error(self, probe: str, message: str) -> None:

@@ -13,8 +13,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import pci
 from provision.inventory.common import MAX_GPUS, first_version
-from provision.inventory.nvidia_smi import parse_nvidia_smi_xml
-from provision.inventory.model import Ecc, Gpu, Inventory, Nvidia, Pcie
+from provision.inventory.nvidia_smi import MAX_PROCESSES, parse_nvidia_smi_xml
+from provision.inventory.model import Ecc, Gpu, GpuProcess, Inventory, Nvidia, Pcie
 
 SMI_ARGS = ("-q", "-x")
 #: Where WSL 2 mounts the Windows driver's tools; a distro's PATH often lacks it.
@@ -76,6 +76,26 @@ def _error_text(error: Any) -> str:
     return str(error)
 
 
+def _nvml_processes(listed: Any) -> Optional[List[GpuProcess]]:
+    """The fact's process_list entries with an integer pid (the rest of each is typed at the boundary)."""
+    if not isinstance(listed, list):
+        return None
+    return [_sub(p, GpuProcess) for p in listed[:MAX_PROCESSES]
+            if isinstance(p, dict) and isinstance(p.get("pid"), int) and not isinstance(p.get("pid"), bool)]
+
+
+def mark_visible(host: Host, gpus: List[Gpu]) -> None:
+    """Whether each listed process exists in this PID namespace: the driver lists a process another namespace (a
+    container, the host) can see, and one that died without freeing the GPU (a zombie) has no /proc entry left."""
+    budget = MAX_PROCESSES * 4
+    for gpu in gpus:
+        for proc in gpu.process_list or []:
+            if budget <= 0:
+                return
+            budget -= 1
+            proc.visible = host.exists("/proc/%d" % proc.pid)
+
+
 def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
     """GPUs from the NVML fact, and the error message of each GPU NVML could not read."""
     gpus: List[Gpu] = []
@@ -87,10 +107,10 @@ def nvml_gpus(fact: Dict[str, Any]) -> Tuple[List[Gpu], List[str]]:
             lost.append("GPU %s: %s" % (entry.get("index"), _error_text(entry["error"])))
             continue
         simple: Dict[str, Any] = {k: entry.get(k) for k in Gpu.__dataclass_fields__
-                                  if k not in ("vendor", "pcie", "ecc")}
+                                  if k not in ("vendor", "pcie", "ecc", "process_list")}
         simple["index"] = entry.get("index", len(gpus))
         gpus.append(Gpu(vendor="nvidia", pcie=_sub(entry.get("pcie"), Pcie), ecc=_sub(entry.get("ecc"), Ecc),
-                        **simple))
+                        process_list=_nvml_processes(entry.get("process_list")), **simple))
     return gpus, lost
 
 
@@ -289,6 +309,7 @@ def probe(host: Host, inv: Inventory) -> None:
         gpus = _from_smi(host, inv, devices, _error_text(fact["error"]) if fact.get("error") else "")
     for gpu in gpus:
         _fill_from_table(gpu)
+    mark_visible(host, gpus)
     inv.gpus.extend(gpus)
     nv.container_toolkit = _container_toolkit(host)
     if nv.source is None:

@@ -10,7 +10,7 @@ import re
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from provision.inventory.common import MAX_DIGITS, MAX_GPUS
-from provision.inventory.model import Ecc, Gpu, Pcie
+from provision.inventory.model import Ecc, Gpu, GpuProcess, Pcie
 
 if TYPE_CHECKING:  # parsing XML is the fallback only: imported where it parses
     import xml.etree.ElementTree as ET
@@ -116,6 +116,35 @@ def _processes(gpu: ET.Element) -> Optional[int]:
     return sum(1 for p in block.findall("process_info") if "C" in (_value(p, "type") or ""))
 
 
+#: The most processes kept per GPU (each is looked up in /proc).
+MAX_PROCESSES = 64
+
+
+def _process_list(gpu: ET.Element) -> Optional[List[GpuProcess]]:
+    """Every process_info (pid, type C/G/C+G, the program's name without its folder, used memory)."""
+    block = gpu.find("processes")
+    if block is None:
+        return None
+    listed = []
+    for proc in block.findall("process_info")[:MAX_PROCESSES]:
+        pid = _int(_value(proc, "pid"))
+        if pid is None or pid < 0:
+            continue
+        name = _value(proc, "process_name")
+        listed.append(GpuProcess(pid=pid, type=_value(proc, "type"),
+                                 name=name.replace("\\", "/").rsplit("/", 1)[-1] if name else None,
+                                 used_memory_bytes=_mib(_value(proc, "used_memory"))))
+    return listed
+
+
+def _mig_devices(gpu: ET.Element) -> Optional[int]:
+    """MIG devices listed under mig_devices, where MIG is on."""
+    if _mode(_value(gpu, "mig_mode/current_mig")) != "enabled":
+        return None
+    block = gpu.find("mig_devices")
+    return None if block is None else len(block.findall("mig_device"))
+
+
 def _power_limit(gpu: ET.Element) -> Optional[float]:
     for path in ("gpu_power_readings/current_power_limit", "power_readings/enforced_power_limit",
                  "power_readings/power_limit"):
@@ -151,6 +180,8 @@ def _xml_gpu(index: int, gpu: ET.Element) -> Gpu:
         display_active=_flag(_value(gpu, "display_active")),
         throttle_reasons=_throttle(gpu),
         processes=_processes(gpu),
+        process_list=_process_list(gpu),
+        mig_devices=_mig_devices(gpu),
     )
 
 

@@ -9,9 +9,22 @@ from provision.doctor.model import Finding, rule
 from provision.inventory import facts
 
 
+def _module_build(inv: Dict[str, Any]) -> Dict[str, Any]:
+    return facts.nvidia(inv).get("module_build") or {}
+
+
+def _no_module_for_kernel(inv: Dict[str, Any]) -> bool:
+    """No driver, and the running kernel's /lib/modules was read and holds no nvidia module: DLWS-DRV-012 says why,
+    so DLWS-DRV-001 and DLWS-DRV-008 stay quiet (an unknown listing is no evidence either way)."""
+    info = facts.os_info(inv)
+    return facts.nvidia(inv).get("status") == "no-driver" and _module_build(inv).get("module_files") == [] \
+        and not info.get("container") and not info.get("wsl")
+
+
 def _secure_boot_refused(inv: Dict[str, Any]) -> bool:
     """No driver while Secure Boot is on: DLWS-DRV-008 explains it, so DLWS-DRV-001 stays quiet."""
-    return bool(facts.os_info(inv).get("secure_boot")) and facts.nvidia(inv).get("status") == "no-driver"
+    return bool(facts.os_info(inv).get("secure_boot")) and facts.nvidia(inv).get("status") == "no-driver" \
+        and not _no_module_for_kernel(inv)
 
 
 @rule("DLWS-DRV-001", "error", "NVIDIA GPU present but no NVIDIA driver is loaded")
@@ -24,7 +37,7 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     when a Linux one was installed by mistake)."""
     nv, info = facts.nvidia(inv), facts.os_info(inv)
     if nv.get("status") == "no-driver" and not info.get("container") and not info.get("wsl") \
-            and not _secure_boot_refused(inv):
+            and not _secure_boot_refused(inv) and not _no_module_for_kernel(inv):
         return no_driver.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
                                  "sudo modprobe nvidia; if that fails, " + driver_install(inv))
 
@@ -49,8 +62,11 @@ def version_mismatch(inv: Dict[str, Any]) -> Any:
     Linux module to reload: DLWS-DRV-007 or DLWS-DRV-010 says what to do instead."""
     nv = facts.nvidia(inv)
     if nv.get("status") == "version-mismatch" and facts.os_info(inv).get("wsl") != 2:
+        build = _module_build(inv)
         return version_mismatch.finding(
-            {"nvidia.message": nv.get("message"), "nvidia.kernel_module_version": nv.get("kernel_module_version")},
+            {"nvidia.message": nv.get("message"), "nvidia.kernel_module_version": nv.get("kernel_module_version"),
+             "reboot_required": build.get("reboot_required"),
+             "reboot_required_pkgs": build.get("reboot_required_pkgs")},
             "sudo reboot (or, with no GPU process running: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
             "&& sudo modprobe nvidia)")
 
@@ -103,11 +119,40 @@ def nvml_error(inv: Dict[str, Any]) -> Any:
     means the container lost its cgroup access to the GPU devices (NVIDIA/nvidia-container-toolkit#48): restart the
     container, and configure the runtime with CDI (nvidia-ctk cdi generate) so it cannot happen again. Inside WSL 2
     the driver is Windows' and this is DLWS-DRV-010 instead."""
-    nv = facts.nvidia(inv)
-    if nv.get("status") == "nvml-error" and facts.os_info(inv).get("wsl") != 2:
-        return nvml_error.finding({"nvidia.message": nv.get("message")},
-                                  "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
-                                  "reinstall the driver packages if libraries are missing")
+    nv, info = facts.nvidia(inv), facts.os_info(inv)
+    if nv.get("status") != "nvml-error" or info.get("wsl") == 2:
+        return None
+    if info.get("container") and "Unknown Error" in (nv.get("message") or ""):
+        return _container_lost_devices(inv)
+    return nvml_error.finding({"nvidia.message": nv.get("message")},
+                              "run nvidia-smi to see the error; check permissions of /dev/nvidia* and "
+                              "reinstall the driver packages if libraries are missing")
+
+
+#: NVIDIA's workarounds for containers that lose their GPUs on a systemd reload, most recommended first
+#: (NVIDIA/nvidia-container-toolkit#48, the toolkit's troubleshooting guide).
+LOST_DEVICES_FIX = ("recreate the container (it regains the GPUs when started anew); so that it does not recur, on "
+                    "the host: sudo nvidia-ctk system create-dev-char-symlinks --create-all, and at every boot (a "
+                    "udev rule, NVIDIA/nvidia-container-toolkit#48); or pass the devices explicitly (docker run "
+                    "--device /dev/nvidiactl --device /dev/nvidia0 ...); or Docker's "
+                    "\"exec-opts\": [\"native.cgroupdriver=cgroupfs\"] in /etc/docker/daemon.json")
+
+
+def _container_lost_devices(inv: Dict[str, Any]) -> Any:
+    """"Failed to initialize NVML: Unknown Error" inside a container: with /dev/nvidia* passed in, the container's
+    cgroup no longer allows them (a systemd daemon-reload on the host rewrote its device rules: runc found no
+    /dev/char links to the NVIDIA devices). Without any /dev/nvidia* the GPUs were never passed in."""
+    nv, devices = facts.nvidia(inv), ((inv.get("containers") or {}).get("nvidia_devices"))
+    evidence = {"container": facts.os_info(inv).get("container"), "nvidia.message": nv.get("message"),
+                "/dev/nvidia*": devices if devices is not None else "not read"}
+    if devices == []:
+        return nvml_error.finding(
+            evidence, "start the container with the GPUs: docker run --gpus all ... (podman: --device "
+            "nvidia.com/gpu=all; Kubernetes: a nvidia.com/gpu resource limit)",
+            title="NVML fails in a container that has no /dev/nvidia* device")
+    title = ("The container lost its access to the GPU devices (NVML: Unknown Error after a systemd reload)"
+             if devices else "NVML: Unknown Error in a container: most likely lost GPU access after a systemd reload")
+    return nvml_error.finding(evidence, LOST_DEVICES_FIX, title=title)
 
 
 @rule("DLWS-DRV-007", "error", "A Linux NVIDIA driver is installed inside WSL 2")
@@ -213,3 +258,77 @@ def legacy_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
             evidence, keep + ("" if maintained else "; the branch gets no more fixes: for newer CUDA, or a kernel it "
                               "does not build for, the GPU must be replaced"),
             severity="info" if maintained else "warning", subject=facts.gpu_label(gpu))
+
+
+def headers_install(inv: Dict[str, Any], kernel: str) -> str:
+    """The command that installs a kernel's headers (the build tree DKMS compiles the module against)."""
+    os_id = facts.os_info(inv).get("id") or ""
+    if os_id in ("ubuntu", "debian", "linuxmint", "pop"):
+        return "sudo apt-get install linux-headers-%s" % kernel
+    if os_id in ("fedora", "rhel", "rocky", "almalinux", "centos", "ol", "amzn"):
+        return "sudo dnf install kernel-devel-%s" % kernel
+    return "install the headers (build tree) of kernel %s" % kernel
+
+
+def _dkms_summary(build: Dict[str, Any]) -> Any:
+    """'nvidia/535.183.01: 6.5.0-41-generic built, installed' for each DKMS build (None where /var/lib/dkms is
+    unread)."""
+    builds = build.get("dkms")
+    if builds is None:
+        return None
+    return ["%s/%s: %s %s%s" % (b.get("module"), b.get("version"), b.get("kernel"),
+                                {True: "built", False: "not built", None: "?"}[b.get("built")],
+                                ", installed" if b.get("installed") else "") for b in builds]
+
+
+def _rebuild(inv: Dict[str, Any], build: Dict[str, Any], kernel: str) -> str:
+    """How to get a module for kernel: DKMS when the driver uses it, else a driver install for this kernel."""
+    dkms = list(build.get("dkms") or [])
+    if not dkms:
+        return ("reinstall the NVIDIA driver for this kernel, with DKMS so that kernel updates rebuild it (" +
+                driver_install(inv) + ")")
+    newest = max(dkms, key=lambda b: [int(p) for p in str(b.get("version")).split(".") if p.isdigit()])
+    failed = [b for b in dkms if b.get("kernel") == kernel and not b.get("built")]
+    step = "sudo dkms install %s/%s -k %s" % (newest.get("module"), newest.get("version"), kernel)
+    if failed:
+        step += ("; it failed before: read /var/lib/dkms/%s/%s/build/make.log (a kernel newer than the driver "
+                 "supports needs a newer driver)" % (newest.get("module"), newest.get("version")))
+    return step
+
+
+@rule("DLWS-DRV-012", "error", "No NVIDIA kernel module is built for the running kernel")
+def no_module_for_kernel(inv: Dict[str, Any]) -> Any:
+    """The driver is installed but /lib/modules/$(uname -r) holds no nvidia module, so nothing can load it:
+    nvidia-smi says "couldn't communicate with the NVIDIA driver" and modprobe "Module nvidia not found". The
+    classic: a kernel update that DKMS did not follow, because the new kernel's headers were not installed
+    (/lib/modules/<kernel>/build missing) or its build failed (a kernel newer than the driver supports), or a
+    driver installed without DKMS (NVIDIA's .run installer, NVIDIA/nvidia-docker#365). Where an update removed the
+    running kernel's modules altogether, a reboot into the new kernel is the fix. Evidence: the running kernel,
+    the modules found for it, its headers, the DKMS builds and the installed kernels."""
+    if not _no_module_for_kernel(inv):
+        return None
+    build = _module_build(inv)
+    kernel = build.get("running_kernel") or "$(uname -r)"
+    installed, newest = build.get("installed_kernels"), build.get("newest_kernel")
+    evidence = {"running_kernel": kernel, "module_files": [], "headers": build.get("headers"),
+                "dkms": _dkms_summary(build), "installed_kernels": installed, "newest_kernel": newest,
+                "newest_kernel_module_files": build.get("newest_kernel_module_files"),
+                "reboot_required": build.get("reboot_required"), "nvidia.message": facts.nvidia(inv).get("message")}
+    if installed is not None and kernel not in installed and newest:
+        return no_module_for_kernel.finding(
+            evidence, "sudo reboot: an update removed the running kernel's modules; boot kernel %s%s" % (
+                newest, "" if build.get("newest_kernel_module_files") else
+                " (it has no nvidia module either: then %s)" % _rebuild(inv, build, newest)),
+            title="The running kernel's modules were removed by an update: no NVIDIA module can load")
+    if newest and build.get("newest_kernel_module_files"):
+        return no_module_for_kernel.finding(
+            evidence, "sudo reboot into kernel %s, which has the module; or build it for this one: %s"
+            % (newest, _rebuild(inv, build, kernel)))
+    steps = []
+    if build.get("headers") is False:
+        steps.append(headers_install(inv, kernel))
+    steps.append(_rebuild(inv, build, kernel))
+    steps.append("sudo modprobe nvidia")
+    if build.get("headers") is None:
+        evidence["headers"] = "not read: check that /lib/modules/%s/build exists" % kernel
+    return no_module_for_kernel.finding(evidence, "; then ".join(steps))

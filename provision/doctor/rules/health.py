@@ -94,10 +94,20 @@ def persistence_off(inv: Dict[str, Any]) -> Any:
 def mig_enabled(inv: Dict[str, Any]) -> Any:
     """With Multi-Instance GPU on, a process sees at most one MIG instance (chosen with CUDA_VISIBLE_DEVICES=MIG-
     <uuid>), never the whole GPU, and multi-GPU training across instances is not supported. Fine for inference
-    and small jobs; turn it off for full-GPU training."""
-    on = [facts.gpu_label(g) for g in facts.gpus(inv, "nvidia") if g.get("mig_mode") == "enabled"]
+    and small jobs; turn it off for full-GPU training. With MIG on and no instance created, CUDA sees no device
+    on that GPU ("no CUDA-capable device is detected"): an error."""
+    enabled = [g for g in facts.gpus(inv, "nvidia") if g.get("mig_mode") == "enabled"]
+    empty = [facts.gpu_label(g) for g in enabled if g.get("mig_devices") == 0]
+    if empty:  # MIG on with no instance: CUDA sees no device on that GPU at all
+        return mig_enabled.finding(
+            {"gpus": empty, "mig_devices": 0},
+            "create MIG instances (nvidia-smi mig -lgip lists the profiles; sudo nvidia-smi mig -cgi <profile ids> "
+            "-C), or turn MIG off: sudo nvidia-smi -i <index> -mig 0 (needs the GPU idle)",
+            title="MIG is on but no MIG instances exist: CUDA sees no device on these GPUs", severity="error")
+    on = [facts.gpu_label(g) for g in enabled]
     if on:
-        return mig_enabled.finding({"gpus": on}, "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
+        return mig_enabled.finding({"gpus": on, "mig_devices": [g.get("mig_devices") for g in enabled]},
+                                   "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
 
 
 @rule("DLWS-GPU-007", "warning", "GPU memory is already taken by other processes")

@@ -1,0 +1,108 @@
+"""Container engines and their GPU paths: Docker, Podman and containerd versions, Docker's runtimes and cgroup
+driver, the NVIDIA Container Toolkit's mode, the CDI specs (whose library paths name the driver they were generated
+for), and the device facts behind "Failed to initialize NVML: Unknown Error" in a container after a systemd reload:
+the /dev/nvidia* nodes and runc's /dev/char links to them (NVIDIA/nvidia-container-toolkit#48).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, List, Optional, Tuple
+
+from provision.host import Host
+from provision.inventory.common import first_version
+from provision.inventory.model import CdiSpec, Containers, Inventory
+from provision.untrusted import parse_json
+
+ENGINES = ("docker", "podman", "containerd")
+DAEMON_JSON = "/etc/docker/daemon.json"
+TOOLKIT_CONFIG = "/etc/nvidia-container-runtime/config.toml"
+#: Where CDI specs live: static ones (nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml) and generated ones.
+CDI_FOLDERS = ("/etc/cdi", "/var/run/cdi")
+#: The NVIDIA control device is char 195:255; runc resolves device rules through /dev/char/<major>:<minor>.
+DEV_CHAR_NVIDIACTL = "/dev/char/195:255"
+MAX_SPECS = 16
+
+_CDI_KIND = re.compile(r"""^\s*"?kind"?\s*:\s*"?([\w./-]+)""", re.M)
+_DRIVER_LIB = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d+\.\d+(?:\.\d+)?)")
+_TOML_MODE = re.compile(r"""^\s*mode\s*=\s*["']([\w-]+)["']""")
+_TOML_NO_CGROUPS = re.compile(r"^\s*no-cgroups\s*=\s*(true|false)\b")
+
+
+def engine_version(host: Host, name: str) -> Optional[str]:
+    """`docker --version` ("Docker version 24.0.7, build afdd53b"), `podman --version`, `containerd --version`
+    ("containerd containerd.io 1.6.28 ae07eda..."): client versions, no daemon needed."""
+    if not host.fact("which", name):
+        return None
+    result = host.run([name, "--version"])
+    return first_version(result.stdout) if result.ok else None
+
+
+def docker_daemon(host: Host) -> Tuple[Optional[List[str]], Optional[str], Optional[str]]:
+    """(runtimes, default-runtime, native.cgroupdriver) from /etc/docker/daemon.json; runtimes None without it."""
+    text = host.read(DAEMON_JSON)
+    if text is None:
+        return None, None, None
+    try:
+        data: Any = parse_json(text.encode("utf-8"))
+    except ValueError:
+        return None, None, None
+    if not isinstance(data, dict):
+        return None, None, None
+    runtimes = data.get("runtimes")
+    names = sorted(str(k) for k in runtimes)[:16] if isinstance(runtimes, dict) else []
+    default = data.get("default-runtime")
+    opts: List[Any] = data["exec-opts"] if isinstance(data.get("exec-opts"), list) else []
+    driver = None
+    for opt in opts[:64]:
+        if isinstance(opt, str) and opt.startswith("native.cgroupdriver="):
+            driver = opt.split("=", 1)[1].strip()[:32] or None
+    return names, default if isinstance(default, str) else None, driver
+
+
+def toolkit_config(host: Host) -> Tuple[Optional[str], Optional[bool]]:
+    """The [nvidia-container-runtime] mode and [nvidia-container-cli] no-cgroups of the toolkit's config.toml."""
+    mode, no_cgroups = None, None
+    for line in (host.read(TOOLKIT_CONFIG) or "").splitlines()[:2000]:
+        found = _TOML_MODE.match(line)
+        if found and mode is None:
+            mode = found.group(1)
+        found = _TOML_NO_CGROUPS.match(line)
+        if found:
+            no_cgroups = found.group(1) == "true"
+    return mode, no_cgroups
+
+
+def cdi_specs(host: Host) -> Optional[List[CdiSpec]]:
+    """The CDI specs in /etc/cdi and /var/run/cdi, each with its device kinds and the driver versions its library
+    paths name (a spec generated before a driver upgrade names the old one); None where neither folder exists."""
+    specs: List[CdiSpec] = []
+    seen = False
+    for folder in CDI_FOLDERS:
+        names = host.listdir(folder)
+        if names is None:
+            continue
+        seen = True
+        for name in [n for n in names if n.endswith((".yaml", ".yml", ".json"))][:MAX_SPECS]:
+            text = host.read("%s/%s" % (folder, name)) or ""
+            specs.append(CdiSpec(path="%s/%s" % (folder, name), kinds=sorted(set(_CDI_KIND.findall(text)))[:8],
+                                 driver_versions=sorted(set(_DRIVER_LIB.findall(text)))[:8]))
+    return specs if seen else None
+
+
+def probe(host: Host, inv: Inventory) -> None:
+    if inv.os.system != "linux":
+        return
+    c = inv.containers = Containers()
+    if not inv.os.container:  # inside a container the engines that matter are the host's
+        c.docker, c.podman, c.containerd = (engine_version(host, name) for name in ENGINES)
+        c.docker_runtimes, c.docker_default_runtime, c.docker_cgroup_driver = docker_daemon(host)
+        c.toolkit_mode, c.toolkit_no_cgroups = toolkit_config(host)
+        c.cdi_specs = cdi_specs(host)
+    c.cgroup_v2 = host.exists("/sys/fs/cgroup/cgroup.controllers") or None
+    if c.cgroup_v2 is None and host.listdir("/sys/fs/cgroup") is not None:
+        c.cgroup_v2 = False
+    devices = host.listdir("/dev")
+    c.nvidia_devices = None if devices is None else [d for d in devices if d.startswith("nvidia")][:64]
+    if c.nvidia_devices and "nvidiactl" in c.nvidia_devices and not inv.os.container:
+        c.dev_char_symlinks = host.realpath(DEV_CHAR_NVIDIACTL) == "/dev/nvidiactl"
