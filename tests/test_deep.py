@@ -132,14 +132,15 @@ def test_a_snapshot_without_deep_runs_says_so():
 
 
 def test_snapshot_deep_records_the_runs_that_doctor_deep_replays(tmp_path):
-    """Live: this interpreter's JAX (CPU) is run once while recording, then replayed from the snapshot."""
+    """Live: this interpreter's JAX (CPU) is run once while recording, then replayed from the snapshot (--env: this
+    interpreter's environment is the judged one, whatever python3 PATH finds)."""
     box = str(tmp_path / "box") + "/"
-    recorded = dlws("snapshot", "--deep", "-o", box)
+    recorded = dlws("snapshot", "--deep", "--env", sys.prefix, "-o", box)
     assert recorded.returncode == 0, recorded.stderr
-    with open(os.path.join(box, "commands.json")) as handle:
-        keys = [key for key in json.load(handle) if " -c " in key]
+    with open(os.path.join(box, "commands.json")) as handle:  # " -S -c ": an interpreter asked for its version
+        keys = [key for key in json.load(handle) if " -c " in key and " -S -c " not in key]
     assert keys and all(key.endswith(" jax") or key.endswith(" torch") or key.endswith(" tensorflow") for key in keys)
-    replayed = dlws("doctor", "--deep", "--snapshot", box, "--format", "json")
+    replayed = dlws("doctor", "--deep", "--env", sys.prefix, "--snapshot", box, "--format", "json")
     findings = json.loads(replayed.stdout)["findings"]
     jax = [f for f in findings if f["id"] == "DLWS-DEEP-004" and f["subject"] == "jax"]
     assert jax and jax[0]["evidence"]["device"] == "cpu"
