@@ -162,7 +162,17 @@ def test_framework_shape():
     # Every minor in order and none skipped, from 1.0 (torch) and 2.12 (TensorFlow) to the newest row.
     assert torch_versions == ["1.%d" % i for i in range(14)] + ["2.%d" % i for i in range(len(torch_versions) - 14)]
     tf_versions = [row["version"] for row in frameworks["tensorflow"]["releases"]]
-    assert tf_versions == ["2.%d" % i for i in range(12, 12 + len(tf_versions))]
+    assert tf_versions == ["1.13", "1.14", "1.15"] + ["2.%d" % i for i in range(len(tf_versions) - 3)]
+    for row in frameworks["tensorflow"]["releases"]:
+        pin = row["pins"]["tensorflow"]
+        assert set(row["pins"]) == {"tensorflow"} and _minor(pin) == row["version"]
+        assert re.match(r"^\d+\.\d$", row["cuda"]) and re.match(r"^\d+\.\d$", row["cudnn"])
+        assert set(row["reference"]) == {"compiler", "bazel"} and isinstance(row["and_cuda_extra"], bool)
+        assert row["source"] and (row.get("pins_source") or not row["verified"])
+        assert row["verified"] is not bool(row.get("unverified_fields"))
+        # Before 2.1 the pip package tensorflow is CPU-only: the GPU build is tensorflow-gpu, at the same version.
+        gpu_package = Version(row["version"]) < Version("2.1")
+        assert row.get("variant_pins") == ({"cuda": {"tensorflow-gpu": pin}} if gpu_package else None)
     for row in frameworks["pytorch"]["releases"]:
         assert "cpu" in row["variants"]
         assert row.get("reference", {}).get("pypi_default_linux_x86_64", "cpu") in row["variants"]
@@ -221,7 +231,9 @@ def test_tensorflow_facts():
     info = load("frameworks")["frameworks"]["tensorflow"]
     last_windows_gpu = info["reference"]["windows_native_gpu"]["last_version"]
     assert last_windows_gpu == "2.10"
-    assert all(Version(row["version"]) > Version(last_windows_gpu) for row in info["releases"])  # none has one
+    for row in info["releases"]:  # native-Windows CUDA wheels up to 2.10, none after
+        native = Version(row["version"]) <= Version(last_windows_gpu)
+        assert q.cuda_wheels("tensorflow", row["version"], "windows_amd64") == ("yes" if native else "none")
 
 
 def test_jax_and_mxnet():
@@ -363,6 +375,8 @@ def test_tensorflow_pins():
     assert q.pip_index_url("tf", "2.14", "cuda") is None  # PyPI
     assert q.framework_pins("tf", "2.14", "rocm6.1") == {}
     for row in load("frameworks")["frameworks"]["tensorflow"]["releases"]:
+        if Version(row["version"]) < Version("2.12"):
+            continue  # the evidence file covers 2.12 on; older rows: tests/test_tensorflow_old.py
         pin = row["pins"]["tensorflow"]
         meta = _published("tensorflow==" + pin)
         assert _minor(pin) == row["version"]
