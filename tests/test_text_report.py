@@ -64,3 +64,14 @@ def test_a_long_fix_wraps_at_words_under_its_text():
     wrapped = [lines[start]] + [line for line in lines[start + 1:] if line.startswith(" " * 11)]
     assert len(wrapped) > 1 and all(len(line) <= 120 for line in wrapped)
     assert " ".join(line.strip() for line in wrapped)[len("fix: "):] == fix
+
+
+def test_a_long_evidence_value_is_cut_in_the_text_and_whole_in_the_json():
+    source = "https://wiki.example/lifecycle " + "a source read from many pages; " * 60
+    report = Report(inventory={}, fail_on="error")
+    report.add("DLWS-OS-001", [Finding("DLWS-OS-001", "warning", "past its end of support",
+                                       {"os": "Example 1", "source": source}, "upgrade")])
+    shown = to_text(report, colour=False)
+    assert "... (--format json: all)" in shown and source not in shown
+    assert len([line for line in shown.splitlines() if "evidence" in line or line.startswith(" " * 16)]) <= 5
+    assert json.loads(to_json(report))["findings"][0]["evidence"]["source"] == source

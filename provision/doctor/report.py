@@ -46,9 +46,17 @@ def _words(value: Any) -> str:
     return str(value)
 
 
+#: An evidence value longer than this is cut in the text report (a table row's whole source); JSON keeps it whole.
+VALUE_CHARS = 240
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS].rsplit(" ", 1)[0] + " ... (--format json: all)"
+
+
 def _evidence_words(evidence: Dict[str, Any]) -> str:
     """`framework: torch, build: cuda 12.1`; a nested fact (each build's problems) in parentheses."""
-    return ", ".join(("%s (%s)" if isinstance(v, dict) else "%s: %s") % (k, _words(v))
+    return ", ".join(("%s (%s)" if isinstance(v, dict) else "%s: %s") % (k, _short(_words(v)))
                      for k, v in evidence.items() if v not in (None, "", [], {}))
 
 
