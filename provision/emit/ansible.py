@@ -49,21 +49,36 @@ def _packages(action: Packages) -> Dict[str, Any]:
     return {"ansible.builtin.dnf": {"name": list(action.names), "state": "present"}}
 
 
+def _set_aside(action: AptRepo, title: str) -> Dict[str, Any]:
+    """The step's first task (see shell._step): while another source names the URL, every apt update fails."""
+    return {"name": _name("%s | set aside other sources of the repository" % title),
+            "ansible.builtin.shell": {"cmd": "\n".join(shell.set_aside_other_sources(action, "")),
+                                      "executable": "/bin/bash"},
+            "register": Keyword("dlws_other_sources"),
+            "changed_when": Keyword("dlws_other_sources.stdout | length > 0"), "become": True}
+
+
 def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
-    pinned = "^fpr:*:%s:" % action.key_fingerprint
+    """The key is downloaded beside the keyring and trusted only once its fingerprint is the pinned one (as the bash
+    script does): downloaded straight into the keyring, a wrong key would stay there, and a key of an older plan
+    would never be replaced (get_url keeps an existing file)."""
+    download = action.keyring + ".download"
+    trust = [
+        "set -o pipefail",
+        "if ! gpg --show-keys --with-colons %s | grep -q %s; then" % (shell.q(download),
+                                                                     shell.q("^fpr:*:%s:" % action.key_fingerprint)),
+        "  rm -f %s" % shell.q(download),
+        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
+        "fi",
+        "mv %s %s" % (shell.q(download), shell.q(action.keyring)),
+    ]
     return [
         {"name": _name("%s | download the signing key" % title),
-         "ansible.builtin.get_url": {"url": action.key_url, "dest": action.keyring, "mode": "0644"},
+         "ansible.builtin.get_url": {"url": action.key_url, "dest": download, "mode": "0644", "force": True},
          "become": True},
-        {"name": _name("%s | check the key's fingerprint" % title),
-         "ansible.builtin.shell": {"cmd": "set -o pipefail\ngpg --show-keys --with-colons %s | grep -q '%s'"
-                                          % (action.keyring, pinned), "executable": "/bin/bash"},
-         "changed_when": False, "check_mode": False},
-        {"name": _name("%s | set aside other sources of the repository" % title),
-         "ansible.builtin.shell": {"cmd": "\n".join(shell.set_aside_other_sources(action, "")),
-                                   "executable": "/bin/bash"},
-         "register": Keyword("dlws_other_sources"), "changed_when": Keyword("dlws_other_sources.stdout | length > 0"),
-         "become": True},
+        {"name": _name("%s | check the key's fingerprint and trust it" % title),
+         "ansible.builtin.shell": {"cmd": "\n".join(trust), "executable": "/bin/bash"},
+         "changed_when": True, "become": True},
         {"name": _name("%s | add the repository" % title),
          "ansible.builtin.apt_repository": {"repo": action.line, "filename": action.name, "state": "present"},
          "become": True},
@@ -100,15 +115,15 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
         tasks.append({"name": _name("%s | already done?" % title),
                       "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.check, "executable": "/bin/bash"},
                       "register": done, "changed_when": False, "failed_when": False, "check_mode": False})
-    for action in step.actions:
-        for task in _tasks(action, title):
-            if step.become and "become" not in task:
-                task["become"] = True
-            if step.check and not isinstance(action, Reboot):
-                task["when"] = Keyword("%s.rc != 0" % done)
-            if step.id == "nvidia-driver":
-                task["notify"] = REBOOT_HANDLER
-            tasks.append(task)
+    ordered = [(a, _set_aside(a, title)) for a in step.actions if isinstance(a, AptRepo)]
+    for action, task in ordered + [(a, t) for a in step.actions for t in _tasks(a, title)]:
+        if step.become and "become" not in task:
+            task["become"] = True
+        if step.check and not isinstance(action, Reboot):
+            task["when"] = Keyword("%s.rc != 0" % done)
+        if step.id == "nvidia-driver":
+            task["notify"] = REBOOT_HANDLER
+        tasks.append(task)
     if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
         verify: Dict[str, Any] = {"name": _name("%s | verify" % title),
                                   "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.verification,

@@ -61,11 +61,18 @@ def set_aside_other_sources(action: AptRepo, root: str) -> List[str]:
     ]
 
 
+def _protocols(url: str) -> str:
+    """curl's --proto for a key URL: https only (no redirect down to http), or a mirror's own scheme where the user
+    chose one (--mirror to http://); the pinned fingerprint is what makes the key trusted, either way."""
+    scheme = re.sub(r"[^a-z0-9+.-]", "", url.partition("://")[0].lower())  # a mirror's scheme is of these already
+    return "=https" if scheme == "https" else "=%s,https" % scheme
+
+
 def _apt_repo(action: AptRepo) -> List[str]:
     listing = action.listing
-    return set_aside_other_sources(action, "as_root ") + [
+    return [
         'key="$(mktemp)"',
-        "curl -fsSL --proto '=https' %s -o \"$key\"" % q(action.key_url),
+        "curl -fsSL --proto '%s' %s -o \"$key\"" % (_protocols(action.key_url), q(action.key_url)),
         "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",
         "if ! gpg --show-keys --with-colons \"$key\" | grep -q %s; then" % q("^fpr:*:%s:" % action.key_fingerprint),
         "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
@@ -73,7 +80,12 @@ def _apt_repo(action: AptRepo) -> List[str]:
         "as_root install -m 0644 \"$key\" %s" % q(action.keyring),
         'rm -f "$key"',
         "echo %s | as_root tee %s >/dev/null" % (q(action.line), q(listing)),
-        "as_root apt-get update",
+        # A source apt refuses (its InRelease signed by another key) fails every later apt-get update: take it out.
+        "if ! as_root apt-get update; then",
+        "  as_root rm -f %s" % q(listing),
+        "  echo %s >&2; exit 1" % q("dlws: apt-get update failed with the repository added (see above): removed %s"
+                                    % listing),
+        "fi",
     ]
 
 
@@ -124,7 +136,11 @@ def action_lines(action: object) -> List[str]:
 
 def _step(number: int, total: int, step: Step) -> List[str]:
     lines = ["step %s %s %s" % (q("%d/%d %s" % (number, total, step.id)), q(step.title), q(step.why))]
-    body = [line for action in step.actions for line in action_lines(action)]
+    # Other sources of a repository are set aside first: while one is there, every apt-get update fails (the
+    # prerequisites' too), whether apt finds two Signed-By or the other source's keyring gone.
+    body = [line for action in step.actions if isinstance(action, AptRepo)
+            for line in set_aside_other_sources(action, "as_root ")]
+    body += [line for action in step.actions for line in action_lines(action)]
     if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
         # grouped: `! A && B` would negate A alone, so a verification of two commands would always fail or pass
         body += ["if ! { %s; }; then" % step.verification,

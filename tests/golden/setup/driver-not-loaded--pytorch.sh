@@ -41,13 +41,13 @@ gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | 
   -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)" ]; then
   echo '    already done'
 else
-  as_root apt-get update
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
   while IFS= read -r other; do
     echo "dlws: $other also names NVIDIA's repository (apt refuses two Signed-By for one source): moved to $other.disabled"
     as_root mv "$other" "$other.disabled"
   done < <(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
   -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates curl gnupg
   key="$(mktemp)"
   curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/3bf863cc.pub -o "$key"
   # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
@@ -57,7 +57,10 @@ else
   as_root install -m 0644 "$key" /usr/share/keyrings/nvidia-cuda.asc
   rm -f "$key"
   echo 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' | as_root tee /etc/apt/sources.list.d/nvidia-cuda.list >/dev/null
-  as_root apt-get update
+  if ! as_root apt-get update; then
+    as_root rm -f /etc/apt/sources.list.d/nvidia-cuda.list
+    echo 'dlws: apt-get update failed with the repository added (see above): removed /etc/apt/sources.list.d/nvidia-cuda.list' >&2; exit 1
+  fi
   if ! { grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' \
   /etc/apt/sources.list.d/nvidia-cuda.list &&
 gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
