@@ -165,3 +165,71 @@ def test_a_cpu_plans_last_step_runs_on_the_cpu(tmp_path):
     done = verify(result, tmp_path, FAKE_VERSION="2.10.0+cpu")
     assert done.returncode == 0, done.stderr
     assert "sees" not in step(result, "verify").actions[0].code
+
+
+#: A stand-in TensorFlow 1.x: no tf.config, GPUs only through device_lib, no get_build_info.
+FAKE_TF1 = {
+    "tensorflow/__init__.py": '''
+import os
+
+
+class _Tensor:
+    def __matmul__(self, other):
+        return self
+
+    def __float__(self):
+        return 0.0
+
+
+class sysconfig:
+    pass
+
+
+class random:
+    @staticmethod
+    def normal(shape):
+        return _Tensor()
+
+
+def executing_eagerly():
+    return True
+
+
+def reduce_sum(tensor):
+    return tensor
+
+
+__version__ = "1.15.5"
+''',
+    "tensorflow/python/__init__.py": "",
+    "tensorflow/python/client/__init__.py": "",
+    "tensorflow/python/client/device_lib.py": '''
+import os
+
+
+class _Device:
+    def __init__(self, kind):
+        self.device_type = kind
+
+
+def list_local_devices():
+    return [_Device("CPU")] + [_Device("GPU") for _ in range(int(os.environ.get("FAKE_GPUS", "0")))]
+''',
+}
+
+
+def test_the_tensorflow_check_runs_on_tensorflow_1(tmp_path):
+    """TF 1.x has no tf.config.list_physical_devices: the last step counts its GPUs through device_lib."""
+    inv = collect(open_snapshot(os.path.join(SNAPSHOTS, "h100-sxm-server"))).to_dict()
+    result = make_plan(inv, make_request(("tensorflow",), None, "auto", None, "/opt/dlws/env", "keep", False))
+    code = step(result, "verify").actions[0].code
+    for path, text in FAKE_TF1.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    environ = dict(os.environ, PYTHONPATH=str(tmp_path), PYTHONNOUSERSITE="1")
+    environ.pop("CUDA_VISIBLE_DEVICES", None)
+    none = subprocess.run([sys.executable, "-c", code], env=environ, capture_output=True, text=True, timeout=60)
+    assert none.returncode == 1 and "tensorflow 1.15.5 (CUDA None) sees 0 GPU(s)" in none.stderr
+    eight = subprocess.run([sys.executable, "-c", code], env=dict(environ, FAKE_GPUS="8"), capture_output=True,
+                           text=True, timeout=60)
+    assert eight.returncode == 0, eight.stderr

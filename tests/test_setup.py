@@ -487,3 +487,49 @@ def test_driverless_kepler_is_impossible_with_the_reason(tmp_path):
         "oldest, 580, needs compute capability 5.0 or newer (a GPU this old needs a legacy NVIDIA driver, installed "
         "by hand)")
     assert any("--variant cpu" in alternative for alternative in plan.alternatives)
+
+
+def test_a_python_the_distribution_does_not_package_is_the_users_to_provide(tmp_path):
+    """Debian 12 packages Python 3.11 only: a plan for 3.8 (MXNet's last) must not apt-get install python3.8, which
+    does not exist; its python step says what to do and fails until a python3.8 is on PATH, then is done."""
+    inv = inventory("debian12-docker-epyc-dev")
+    plan = make_plan(inv, make_request(("mxnet",), None, "auto", "3.8", str(tmp_path / "env"), "keep", False))
+    assert plan.ok, plan.impossible
+    step = plan.steps[0]
+    assert step.id == "python" and [type(a).__name__ for a in step.actions] == ["Manual"]
+    assert "no package of Python 3.8 that dlws knows of for debian 12.11 (its python3 is 3.11)" in plan.notes[-1]
+    script = "set -euo pipefail\nstep() { :; }\n" + "\n".join(_step_lines(step)) + "\n"
+    missing = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                             env=dict(os.environ, PATH="%s:/usr/bin:/bin" % tmp_path))  # no python3.8 there
+    assert missing.returncode == 1 and "uv python install 3.8" in missing.stderr
+    fake = tmp_path / "python3.8"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    found = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30,
+                           env=dict(os.environ, PATH="%s:/usr/bin:/bin" % tmp_path))
+    assert found.returncode == 0 and "already done" in found.stdout
+    own = make_plan(inv, make_request(("jax",), None, "cpu", "3.11", str(tmp_path / "env"), "keep", False))
+    assert [type(a).__name__ for a in own.steps[0].actions] == ["Packages"]  # its own python3: apt installs it
+
+
+def _step_lines(step):
+    from provision.emit.shell import _step
+
+    return _step(1, 1, step)
+
+
+def test_every_check_of_every_golden_plan_is_one_shell_command_that_parses():
+    """A check is used as `if CHECK; then` and a verification as `if ! { VERIFY; }; then`: each must parse on its
+    own, so that a compound (`A && B`) is judged whole, never cut by the negation or a stray quote."""
+    checked = 0
+    for path in goldens("json"):
+        with open(path) as handle:
+            plan = json.load(handle)
+        for step in plan["steps"]:
+            for command in filter(None, (step.get("check"), step.get("verify"))):
+                for wrapped in ("if %s; then :; fi" % command, "if ! { %s; }; then :; fi" % command):
+                    parsed = subprocess.run(["bash", "-n", "-c", wrapped], capture_output=True, text=True,
+                                            timeout=30)
+                    assert parsed.returncode == 0, (path, step["id"], parsed.stderr)
+                checked += 1
+    assert checked > 50

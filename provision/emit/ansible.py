@@ -4,13 +4,14 @@ versions as variables at the top, runs under --check, passes ansible-lint's prod
 from __future__ import annotations
 
 import re
+import textwrap
 from typing import Any, Dict, List
 
 from provision import __version__
 from provision.emit import shell
 from provision.emit.yaml import Unsafe, dump
-from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Step,
-                                     Venv, version_variable)
+from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck, Reboot,
+                                     Step, Venv, version_variable)
 
 
 
@@ -104,6 +105,9 @@ def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
                  "changed_when": not isinstance(action, PythonCheck)}]
     if isinstance(action, Reboot):
         return [{"name": _name(title), "ansible.builtin.meta": "flush_handlers"}]
+    if isinstance(action, Manual):  # the message in lines, as the playbook stays within ansible-lint's 160 columns
+        return [{"name": _name(title), "ansible.builtin.fail": {
+            "msg": "\n".join(textwrap.wrap("dlws: " + action.message, 100, break_on_hyphens=False))}}]
     raise TypeError("no Ansible rendering for %r" % (action,))
 
 
@@ -124,7 +128,7 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
         if step.id == "nvidia-driver":
             task["notify"] = REBOOT_HANDLER
         tasks.append(task)
-    if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
+    if step.verification and not any(isinstance(a, (Reboot, Manual)) for a in step.actions):
         verify: Dict[str, Any] = {"name": _name("%s | verify" % title),
                                   "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.verification,
                                                             "executable": "/bin/bash"},

@@ -7,8 +7,8 @@ import shlex
 from typing import List
 
 from provision import __version__
-from provision.planner.model import (PINNED, AptRepo, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot,
-                                     Step, Venv, pinned, version_variable)
+from provision.planner.model import (PINNED, AptRepo, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck,
+                                     Reboot, Step, Venv, pinned, version_variable)
 
 #: Exit code of the script when a reboot must happen before it can go on (re-run it afterwards).
 EXIT_REBOOT = 3
@@ -131,6 +131,8 @@ def action_lines(action: object) -> List[str]:
                 "exit %d" % EXIT_REBOOT]
     if isinstance(action, PythonCheck):
         return ['"$DLWS_ENV/bin/python" -c %s' % q(action.code)]
+    if isinstance(action, Manual):
+        return ["echo %s >&2" % q("dlws: " + action.message), "exit 1"]
     raise TypeError("no shell rendering for %r" % (action,))
 
 
@@ -141,7 +143,7 @@ def _step(number: int, total: int, step: Step) -> List[str]:
     body = [line for action in step.actions if isinstance(action, AptRepo)
             for line in set_aside_other_sources(action, "as_root ")]
     body += [line for action in step.actions for line in action_lines(action)]
-    if step.verification and not any(isinstance(a, Reboot) for a in step.actions):
+    if step.verification and not any(isinstance(a, (Reboot, Manual)) for a in step.actions):
         # grouped: `! A && B` would negate A alone, so a verification of two commands would always fail or pass
         body += ["if ! { %s; }; then" % step.verification,
                  "  echo %s >&2; exit 1" % q("dlws: step %s did not verify (its check still fails)" % step.id),

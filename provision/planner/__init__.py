@@ -15,8 +15,8 @@ from provision.inventory import facts
 from provision.inventory.conform import typed
 from provision.knowledge import load, queries
 from provision.planner import mirrors, select
-from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Packages, Pip, Plan, PythonCheck, Reboot, Request,
-                                     Step, Venv, pinned, version_variable)
+from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck,
+                                     Reboot, Request, Step, Venv, pinned, version_variable)
 
 #: A Python release as the inventory reports it ("3.11.4"): its X.Y is all a plan uses.
 PYTHON_VERSION = re.compile(r"^(\d{1,2})\.(\d{1,3})(?![\d])")
@@ -186,7 +186,8 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
     release = _release_name(inv)
     steps: List[Step] = []
     if manager:
-        steps.append(_python_step(manager, python))
+        steps.append(_python_step(inv, manager, python))
+        notes.extend(a.message for a in steps[-1].actions if isinstance(a, Manual))
     elif facts.os_info(inv).get("system") == "linux":
         notes.append("dlws does not manage the packages of %s %s: python%s with venv must be there already" % (
             facts.os_info(inv).get("id"), facts.os_info(inv).get("version"), python))
@@ -217,13 +218,23 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
     return steps
 
 
-def _python_step(manager: str, python: str) -> Step:
+def _python_step(inv: Dict[str, Any], manager: str, python: str) -> Step:
+    """The distribution's pythonX.Y packages; on apt-based releases only their own python3 (Debian 12 has no
+    python3.8 package): another Python is the user's to put on PATH, and the step says how when it is missing."""
+    check = "command -v python%s >/dev/null && python%s -c 'import ensurepip, venv'" % (python, python)
+    why = "the plan creates a virtual environment with python%s" % python
+    shipped = distribution_python(inv)
+    if manager == "apt" and python != "3" and shipped != python:
+        message = ("no package of Python %s that dlws knows of for %s (its python3 is %s): put a python%s with "
+                   "venv on PATH first (uv python install %s, conda create -n py%s python=%s, or pyenv), then run "
+                   "this again"
+                   % (python, _release_name(inv), shipped or "unknown", python, python, python.replace(".", ""),
+                      python))
+        return Step("python", "Find Python %s on PATH" % python, why, [Manual(message)], check=check)
     row = load("install")["python"][manager]
     names = [name.format(python=python) for name in row["packages"]]
-    return Step("python", "Install Python %s with venv support" % python,
-                "the plan creates a virtual environment with python%s" % python, [Packages(manager, names)],
-                check="command -v python%s >/dev/null && python%s -c 'import ensurepip, venv'" % (python, python),
-                become=True)
+    return Step("python", "Install Python %s with venv support" % python, why, [Packages(manager, names)],
+                check=check, become=True)
 
 
 def _driver_floor(choices: List[Choice]) -> str:
@@ -382,7 +393,8 @@ import sys
 wanted = {{
 {urls}}}
 try:
-    have = {{name: json.loads(m.distribution(name).read_text("direct_url.json") or "{{}}").get("url") for name in wanted}}
+    have = {{name: json.loads(m.distribution(name).read_text("direct_url.json") or "{{}}").get("url")
+            for name in wanted}}
 except m.PackageNotFoundError:
     sys.exit(1)
 sys.exit(0 if have == wanted else 1)
@@ -439,8 +451,16 @@ VERIFY = {
                 'metal = mps is not None and mps.is_available()\n'
                 'device = "cuda" if torch.cuda.is_available() else "mps" if metal else "cpu"\n'
                 'print("torch", torch.__version__, "GPUs:", torch.cuda.device_count())\n'),
+    # TF 1.x runs graphs unless told otherwise and lists GPUs through device_lib (tf.config's list is 2.1+)
     "tensorflow": ('import tensorflow as tf\n'
-                   'print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))\n'),
+                   'if not tf.executing_eagerly():\n'
+                   '    tf.compat.v1.enable_eager_execution()\n'
+                   'if hasattr(getattr(tf, "config", None), "list_physical_devices"):\n'
+                   '    gpus = tf.config.list_physical_devices("GPU")\n'
+                   'else:\n'
+                   '    from tensorflow.python.client import device_lib\n'
+                   '    gpus = [d for d in device_lib.list_local_devices() if d.device_type == "GPU"]\n'
+                   'print("tensorflow", tf.__version__, "GPUs:", gpus)\n'),
     "jax": ('import jax\n'
             'import jax.numpy as jnp\n'
             'print("jax", jax.__version__, "devices:", jax.devices())\n'),
@@ -454,12 +474,14 @@ SEEN = {
                 'if torch.version.cuda else set()\n'
                 'build = "torch %s (CUDA %s, ROCm %s)" % (torch.__version__, torch.version.cuda, '
                 'getattr(torch.version, "hip", None))\n'),
-    "tensorflow": ('gpus = tf.config.list_physical_devices("GPU")\n'
-                   'seen = len(gpus)\n'
-                   'caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map('
-                   'tf.config.experimental.get_device_details, gpus) if d.get("compute_capability")}\n'
-                   'build = "tensorflow %s (CUDA %s)" % (tf.__version__, '
-                   'tf.sysconfig.get_build_info().get("cuda_version"))\n'),
+    # get_device_details and get_build_info are TF 2.3+: before, the count alone is checked
+    "tensorflow": ('seen = len(gpus)\n'
+                   'details = getattr(getattr(getattr(tf, "config", None), "experimental", None), '
+                   '"get_device_details", None)\n'
+                   'caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map(details, gpus) '
+                   'if d.get("compute_capability")} if details else set()\n'
+                   'info = tf.sysconfig.get_build_info() if hasattr(tf.sysconfig, "get_build_info") else {}\n'
+                   'build = "tensorflow %s (CUDA %s)" % (tf.__version__, info.get("cuda_version"))\n'),
     "jax": ('gpus = [d for d in jax.devices() if d.platform == "gpu"]\n'
             'seen = len(gpus)\n'
             'caps = {str(d.compute_capability) for d in gpus if getattr(d, "compute_capability", None)}\n'

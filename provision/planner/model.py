@@ -119,7 +119,15 @@ class PythonCheck:
     code: str
 
 
-Action = Union[Packages, AptRepo, DnfRepo, DnfModule, Venv, Pip, Reboot, PythonCheck]
+@dataclass
+class Manual:
+    """What dlws cannot do itself and the user must, said when the step runs (it then fails): its check passes once
+    the user has done it."""
+
+    message: str
+
+
+Action = Union[Packages, AptRepo, DnfRepo, DnfModule, Venv, Pip, Reboot, PythonCheck, Manual]
 
 
 @dataclass

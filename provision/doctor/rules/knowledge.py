@@ -20,10 +20,10 @@ def stale_knowledge(inv: Dict[str, Any], today: datetime.date) -> Any:
     moves fastest), as `dlws knowledge` shows it."""
     from provision.knowledge import load, table_path
 
-    as_of = load("frameworks").get("as_of")
+    as_of = str(load("frameworks").get("as_of"))
     try:
         days = (today - datetime.date.fromisoformat(as_of)).days
-    except (TypeError, ValueError):
+    except ValueError:  # a hand-made table without a date: nothing to say
         return None
     if days <= STALE_DAYS:
         return None

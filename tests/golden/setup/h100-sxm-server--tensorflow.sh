@@ -107,12 +107,20 @@ except m.PackageNotFoundError:
 fi
 step '4/4 verify' 'Import the frameworks, list their devices and run a matrix product' 'proves the install works on this machine'"'"'s hardware'
 "$DLWS_ENV/bin/python" -c 'import tensorflow as tf
-print("tensorflow", tf.__version__, "GPUs:", tf.config.list_physical_devices("GPU"))
+if not tf.executing_eagerly():
+    tf.compat.v1.enable_eager_execution()
+if hasattr(getattr(tf, "config", None), "list_physical_devices"):
+    gpus = tf.config.list_physical_devices("GPU")
+else:
+    from tensorflow.python.client import device_lib
+    gpus = [d for d in device_lib.list_local_devices() if d.device_type == "GPU"]
+print("tensorflow", tf.__version__, "GPUs:", gpus)
 import sys
-gpus = tf.config.list_physical_devices("GPU")
 seen = len(gpus)
-caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map(tf.config.experimental.get_device_details, gpus) if d.get("compute_capability")}
-build = "tensorflow %s (CUDA %s)" % (tf.__version__, tf.sysconfig.get_build_info().get("cuda_version"))
+details = getattr(getattr(getattr(tf, "config", None), "experimental", None), "get_device_details", None)
+caps = {"%d.%d" % tuple(d["compute_capability"]) for d in map(details, gpus) if d.get("compute_capability")} if details else set()
+info = tf.sysconfig.get_build_info() if hasattr(tf.sysconfig, "get_build_info") else {}
+build = "tensorflow %s (CUDA %s)" % (tf.__version__, info.get("cuda_version"))
 expected, wanted = 8, set(["9.0"])
 if seen < expected or not wanted <= (caps or wanted):
     import os

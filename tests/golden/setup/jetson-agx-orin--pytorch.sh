@@ -46,7 +46,8 @@ wanted = {
         "torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl",
 }
 try:
-    have = {name: json.loads(m.distribution(name).read_text("direct_url.json") or "{}").get("url") for name in wanted}
+    have = {name: json.loads(m.distribution(name).read_text("direct_url.json") or "{}").get("url")
+            for name in wanted}
 except m.PackageNotFoundError:
     sys.exit(1)
 sys.exit(0 if have == wanted else 1)
@@ -63,7 +64,8 @@ wanted = {
         "torch-2.5.0a0+872d972e41.nv24.08.17622132-cp310-cp310-linux_aarch64.whl",
 }
 try:
-    have = {name: json.loads(m.distribution(name).read_text("direct_url.json") or "{}").get("url") for name in wanted}
+    have = {name: json.loads(m.distribution(name).read_text("direct_url.json") or "{}").get("url")
+            for name in wanted}
 except m.PackageNotFoundError:
     sys.exit(1)
 sys.exit(0 if have == wanted else 1)
