@@ -327,8 +327,13 @@ def fleet() -> None:
 @click.option("--forks", type=click.IntRange(min=1), default=10, show_default=True, help="Hosts gathered at once.")
 @click.option("-o", "--output", default="dlws-fleet", show_default=True, metavar="DIR",
               help="Folder of the results: one folder per host.")
-def fleet_gather(inventory_path: str, limit: Optional[str], forks: int, output: str) -> int:
-    """Put dlws on every host (no internet needed there), record its snapshot and doctor report, fetch them back.
+@click.option("--host-timeout", type=click.IntRange(min=1), default=300, show_default=True, metavar="SECONDS",
+              help="Seconds a host may take; past it the host is reported as failed.")
+def fleet_gather(inventory_path: str, limit: Optional[str], forks: int, output: str, host_timeout: int) -> int:
+    """Record every host's snapshot and doctor report through the dlws.fleet collection, into DIR/<host>/.
+
+    Nothing is installed on the hosts: the module carries dlws and runs with each host's own Python (3.9 or
+    newer, any CPU architecture).
 
     \b
     Examples:
@@ -338,7 +343,28 @@ def fleet_gather(inventory_path: str, limit: Optional[str], forks: int, output: 
     """
     from provision.fleet.gather import run_gather
 
-    return run_gather(inventory_path, limit, forks, output)
+    return run_gather(inventory_path, limit, forks, output, host_timeout)
+
+
+@fleet.command("collection", epilog=EXIT_CODES)
+@click.option("-o", "--output", required=True, metavar="DIR",
+              help="Folder of the collection: DIR/ansible_collections/dlws/fleet/ and DIR/dlws-fleet-VERSION.tar.gz.")
+def fleet_collection(output: str) -> int:
+    """Build the Ansible collection dlws.fleet (modules facts, doctor, snapshot) of this dlws.
+
+    The modules carry dlws: a host needs only its Python 3.9 or newer, on any CPU architecture.
+
+    \b
+    Examples:
+      dlws fleet collection -o build/
+      ansible-galaxy collection install build/dlws-fleet-*.tar.gz
+      ansible-doc dlws.fleet.doctor
+    """
+    from provision.fleet.collection import build_tarball
+
+    tree, tarball = build_tarball(output)
+    click.echo("dlws.fleet %s: %s (tree %s)" % (__version__, tarball, tree), err=True)
+    return 0
 
 
 @fleet.command("report", epilog=EXIT_CODES)

@@ -130,12 +130,7 @@ def write_snapshot(members: Dict[str, str], out: str) -> str:
     fd, staging = tempfile.mkstemp(prefix=".%s." % os.path.basename(out), suffix=".tmp", dir=os.path.dirname(out) or ".")
     try:
         with os.fdopen(fd, "wb") as handle:
-            with tarfile.open(fileobj=handle, mode="w:gz") as tar:
-                for name, text in sorted(members.items()):
-                    data = text.encode("utf-8")
-                    info = tarfile.TarInfo("snapshot/" + name)
-                    info.size, info.mode, info.mtime = len(data), 0o644, 0
-                    tar.addfile(info, io.BytesIO(data))
+            _write_archive(members, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(staging, 0o666 & ~_umask())
@@ -144,6 +139,22 @@ def write_snapshot(members: Dict[str, str], out: str) -> str:
         if os.path.exists(staging):
             os.unlink(staging)
     return out
+
+
+def archive_bytes(members: Dict[str, str]) -> bytes:
+    """The .tar.gz write_snapshot writes, in memory (what dlws.fleet.snapshot returns to the controller)."""
+    buffer = io.BytesIO()
+    _write_archive(members, buffer)
+    return buffer.getvalue()
+
+
+def _write_archive(members: Dict[str, str], handle: Any) -> None:
+    with tarfile.open(fileobj=handle, mode="w:gz") as tar:
+        for name, text in sorted(members.items()):
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo("snapshot/" + name)
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
 
 
 def _umask() -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import pkgutil
 from typing import Any, Dict
 
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -37,11 +38,20 @@ def load(name: str) -> Dict[str, Any]:
     """The table <name>.json, from where table_path says; the package's where the cache's copy is unreadable (a
     cache is disposable: a broken one must not break every command)."""
     path = table_path(name)
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        if not path.startswith(cache_dir() + os.sep):
-            raise
-    with open(os.path.join(DATA_DIR, name + ".json"), encoding="utf-8") as handle:
-        return json.load(handle)
+    if path != os.path.join(DATA_DIR, name + ".json"):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            if not path.startswith(cache_dir() + os.sep):
+                raise
+    return _package_table(name)
+
+
+def _package_table(name: str) -> Dict[str, Any]:
+    """The package's own table, through its loader: a file beside this one, or the bundle dlws.fleet carries to a
+    host (which has no files)."""
+    data = pkgutil.get_data(__name__, "data/%s.json" % name)
+    if data is None:
+        raise FileNotFoundError(os.path.join(DATA_DIR, name + ".json"))
+    return json.loads(data.decode("utf-8"))
