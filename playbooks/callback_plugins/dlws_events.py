@@ -7,7 +7,8 @@ type: stdout
 short_description: one JSON line per task result, for dlws fleet gather
 description:
   - Prints every task result as a line C(DLWS-EVENT {json}) with the event (ok, changed, skipped, failed,
-    unreachable), the host, the task and, for failures, the message. The play's stats end the stream.
+    unreachable), the host, the task and, for failures, the message; a result of dlws.fleet.doctor brings its
+    report and snapshot_b64. The play's stats end the stream.
   - dlws fleet gather selects it with ANSIBLE_STDOUT_CALLBACK=dlws_events and reads its output line by line.
 """
 
@@ -19,6 +20,7 @@ from typing import Any, Dict, Optional
 from ansible.plugins.callback import CallbackBase
 
 PREFIX = "DLWS-EVENT "
+RESULT_KEYS = ("report", "snapshot_b64")
 
 
 def _parts(result: Any) -> tuple:
@@ -57,6 +59,8 @@ class CallbackModule(CallbackBase):
         hosts = (data.get("ansible_facts") or {}).get("dlws_gather_hosts")
         if hosts is not None:
             extra["hosts"] = list(hosts)
+        if event == "ok":  # dlws.fleet.doctor's report and snapshot, which the gather writes on the controller
+            extra.update((key, data[key]) for key in RESULT_KEYS if key in data)
         self._emit(event=event, host=host, task=task, **extra)
 
     def v2_runner_on_ok(self, result: Any) -> None:

@@ -27,10 +27,7 @@ FOLDER_NAME_MAX = 128
 def host_folder(host: str) -> str:
     """The folder of an inventory host under the results folder: the name itself where it is safe, else its safe
     characters (at most 64), "~" (which no safe name holds, so no two hosts share a folder) and 16 hex digits of
-    its SHA-256. "../victim" -> "_victim~<hash>": no name climbs out, starts an option or hides itself.
-
-    playbooks/gather.yml computes the same in Jinja (dlws_host_folder); tests/test_hostile_fleet.py checks both
-    agree."""
+    its SHA-256. "../victim" -> "_victim~<hash>": no name climbs out, starts an option or hides itself."""
     clean = FOLDER_CHARS.sub("_", host)
     if clean == host and host[:1].isalnum() and len(host) <= FOLDER_NAME_MAX:
         return host

@@ -1,38 +1,50 @@
 """`dlws fleet gather`: run playbooks/gather.yml through ansible-playbook and follow it host by host.
 
-The controller builds dlws and its dependencies as a wheelhouse once per dlws build (cached), the playbook carries it
-to every host, and the dlws_events callback plugin prints one JSON line per task result, which this module reads as
-it arrives: a progress line per host, and DIR/<host>/status.json as soon as the host is done.
+The playbook runs one task per host, dlws.fleet.doctor from the collection built for this dlws (cached under the
+dlws cache, put on ANSIBLE_COLLECTIONS_PATH): nothing is installed on the hosts. The dlws_events callback plugin
+prints one JSON line per task result, which this module reads as it arrives: the host's report and snapshot are
+written to DIR/<host>/, a progress line is printed, and DIR/<host>/status.json says how it went.
 
-Paths reach Ansible as !unsafe extra variables from a file (a "{{ ... }}" in -o stays part of the path), and each
-host's folder is host_folder(inventory_hostname), which cannot climb out of the output folder.
+Every host has a time limit (the task's timeout), and so has ansible-playbook as a whole (killed past it, the hosts
+not done reported): a hung host is reported, never waited for without bound. Each host's folder is
+host_folder(inventory_hostname), which cannot climb out of the output folder; what a host returns is untrusted
+data, bounded and checked before it is written.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
-import glob
-import hashlib
 import json
+import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from typing import Any, Callable, Dict, List, Optional
 
 import click
 
 import provision
 from provision import __version__
-from provision.emit.yaml import Unsafe, dump
-from provision.errors import DlwsError, UsageError
+from provision.errors import UsageError
 from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE, host_folder
+from provision.fleet.collection import cached_collections
 from provision.fleet.results import printable, read_json
+from provision.untrusted import parse_json
 
 EVENT_PREFIX = "DLWS-EVENT "
-DONE_TASK = "Fetch the doctor report"  # the gather's last step of a host that answered
-INSTALL_TASK = "Install dlws into the environment without an index"
+DONE_TASK = "Diagnose the host"  # the gather's one task on a host
+HOST_TIMEOUT = 300  # seconds a host may take, by default
+#: A snapshot is tens of KiB; a host that returns far more is not returning one.
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+#: Seconds ansible-playbook may take beyond its hosts' limits (inventory parsing, connections, the first play).
+SLACK_SECONDS = 120
 
 
 def playbooks_dir() -> str:
@@ -47,81 +59,6 @@ def find_ansible_playbook() -> str:
     if not found:
         raise UsageError("ansible-playbook not found: install ansible-core (pip install ansible-core)")
     return found
-
-
-def _source_root() -> Optional[str]:
-    """The source tree dlws runs from (a checkout or an editable install), or None for an installed wheel."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(provision.__file__)))
-    try:
-        with open(os.path.join(root, "pyproject.toml"), encoding="utf-8") as handle:
-            return root if 'name = "dlws"' in handle.read() else None
-    except OSError:
-        return None
-
-
-def build_key() -> str:
-    """Version plus a digest of the package's files: a changed checkout gets a new wheel, not a stale cached one."""
-    package = os.path.dirname(os.path.abspath(provision.__file__))
-    digest = hashlib.sha256()
-    for folder, dirs, files in os.walk(package, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(files):
-            if not name.endswith((".pyc", ".pyo")):
-                path = os.path.join(folder, name)
-                digest.update(os.path.relpath(path, package).encode() + b"\0")
-                with open(path, "rb") as handle:
-                    digest.update(handle.read())
-    return "%s-%s" % (__version__, digest.hexdigest()[:12])
-
-
-def _marker_requirements() -> List[str]:
-    """dlws's dependencies that only some Pythons need (tomli below 3.11): a host's Python may be one of them."""
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-
-    wanted = []
-    for text in metadata.requires("dlws") or []:
-        req = Requirement(text)
-        if req.marker is not None and "extra" not in str(req.marker):
-            wanted.append(req.name + str(req.specifier))
-    return wanted
-
-
-def wheelhouse(cache_root: Optional[str] = None) -> str:
-    """The folder of wheels the hosts install from (dlws, its dependencies, pip); built once per dlws build."""
-    cache_root = cache_root or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlws")
-    folder = os.path.join(cache_root, "wheelhouse-" + build_key())
-    if glob.glob(os.path.join(folder, "dlws-*.whl")) and glob.glob(os.path.join(folder, "pip-*.whl")):
-        return folder
-    os.makedirs(cache_root, exist_ok=True)
-    root = _source_root()
-    building = tempfile.mkdtemp(prefix=".building-", dir=cache_root)
-    argv = [sys.executable, "-m", "pip", "wheel", "--quiet", "--disable-pip-version-check", "-w", building,
-            root or "dlws==" + __version__, "pip"] + _marker_requirements()
-    result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        shutil.rmtree(building, ignore_errors=True)
-        lines = (result.stderr or result.stdout).strip().splitlines()
-        raise DlwsError("cannot build the wheelhouse for the hosts (%s): %s"
-                        % (" ".join(argv[3:]), lines[-1] if lines else "pip exit code %d" % result.returncode))
-    try:
-        os.rename(building, folder)  # atomic: a concurrent gather sees a whole wheelhouse or none
-    except OSError:
-        shutil.rmtree(building, ignore_errors=True)  # another gather finished the same build first
-    _prune(cache_root, folder)
-    return folder
-
-
-def _prune(cache_root: str, keep: str) -> None:
-    """Drop the wheelhouses of older builds (each edit of a checkout makes one), and their archives."""
-    for path in glob.glob(os.path.join(cache_root, "wheelhouse-*")):
-        if path not in (keep, keep + ".tar"):
-            if os.path.isdir(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                os.remove(path)
 
 
 def _check_inputs(inventory_path: str, forks: int, output: str) -> None:
@@ -154,7 +91,6 @@ class Progress:
         self.echo = echo
         self.hosts: List[str] = []
         self.status: Dict[str, Dict[str, Any]] = {}
-        self.installed: Dict[str, bool] = {}
         self.last_failure: Optional[str] = None
         self.stats_seen = False
         self.no_hosts = False
@@ -185,17 +121,36 @@ class Progress:
         if host in self.status:
             return
         task = event.get("task") or "?"
-        if event.get("task") == INSTALL_TASK:
-            self.installed[host] = kind == "changed"
         if kind == "unreachable":
             self._done(host, "unreachable", event.get("message") or "unreachable")
         elif kind == "failed" and not event.get("ignored"):
             self.last_failure = "%s: %s" % (task, event.get("message") or "failed")
             self._done(host, "failed", self.last_failure)
         elif kind in ("ok", "changed") and task == DONE_TASK:
-            how = "installed" if self.installed.get(host) else "reused"
-            self._done(host, "ok", "dlws %s %s; %s" % (__version__, how,
-                                                        _host_summary(os.path.join(self.output, host_folder(host)))))
+            problem = self._write_results(host, event)
+            if problem:
+                self._done(host, "failed", problem)
+            else:
+                self._done(host, "ok", "dlws %s; %s" % (__version__,
+                                                       _host_summary(os.path.join(self.output, host_folder(host)))))
+
+    def _write_results(self, host: str, event: Dict[str, Any]) -> Optional[str]:
+        """DIR/<host>/doctor.json and snapshot.tar.gz from what the host returned; why not, where it returned
+        something else."""
+        report, encoded = event.get("report"), event.get("snapshot_b64")
+        if not isinstance(report, dict) or not isinstance(encoded, str):
+            return "the host returned no doctor report and snapshot"
+        if len(encoded) > MAX_SNAPSHOT_BYTES * 4 // 3 + 4:
+            return "the host returned a snapshot larger than %d MiB" % (MAX_SNAPSHOT_BYTES // (1024 * 1024))
+        try:
+            snapshot = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            return "the host returned a snapshot that is not base64"
+        folder = os.path.join(self.output, host_folder(host))
+        os.makedirs(folder, exist_ok=True)
+        _write_file(os.path.join(folder, SNAPSHOT_FILE), snapshot)
+        _write_file(os.path.join(folder, DOCTOR_FILE), (json.dumps(report, indent=2, sort_keys=True) + "\n").encode())
+        return None
 
     def _done(self, host: str, status: str, message: str) -> None:
         self.status[host] = {"host": host, "status": status, "message": message}
@@ -207,57 +162,80 @@ class Progress:
         total = len(self.hosts)
         self.echo(printable("[%d/%d] %s: %s: %s" % (len(self.status), total, host, status, message)))
 
-    def finish(self) -> None:
-        """Hosts the stream left without a result (the run stopped early) failed, saying why."""
+    def finish(self, why: Optional[str] = None) -> None:
+        """Hosts the stream left without a result (the run stopped early, or ran past its limit) failed, saying
+        why."""
         for host in self.hosts:
             if host not in self.status:
-                why = "the gather stopped before this host was done"
-                self._done(host, "failed", why + (" (%s)" % self.last_failure if self.last_failure else ""))
+                said = why or "the gather stopped before this host was done"
+                self._done(host, "failed", said + (" (%s)" % self.last_failure if self.last_failure else ""))
 
 
-def run_gather(inventory_path: str, limit: Optional[str], forks: int, output: str) -> int:
+def _write_file(path: str, data: bytes) -> None:
+    """Write data whole or not at all (a reader never sees half a doctor.json)."""
+    fd, staging = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(staging, 0o644)
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.unlink(staging)
+
+
+def run_gather(inventory_path: str, limit: Optional[str], forks: int, output: str,
+               host_timeout: int = HOST_TIMEOUT) -> int:
     """Gather every host of the inventory into output/<host>/; 0 when every host answered, else 1."""
     _check_inputs(inventory_path, forks, output)
+    if host_timeout < 1:
+        raise UsageError("--host-timeout must be 1 second or more, not %d" % host_timeout)
     ansible_playbook = find_ansible_playbook()
     output = os.path.abspath(output)
     os.makedirs(output, exist_ok=True)
     echo = functools.partial(click.echo, err=True)
-    folder = wheelhouse()
-    echo("dlws fleet gather: dlws %s from %s" % (__version__, folder))
-    private = tempfile.mkdtemp(prefix="dlws-gather-")
-    try:
-        argv = [ansible_playbook, "-i", inventory_path, os.path.join(playbooks_dir(), "gather.yml"), "--forks",
-                str(forks),
-                "-e", "@" + _extra_vars(private, {"dlws_wheelhouse": folder, "dlws_results": output})]
-        if limit:
-            argv += ["--limit", limit]
-        return _gather(argv, inventory_path, limit, output, echo)
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
+    collections = cached_collections()
+    echo("dlws fleet gather: dlws %s, collection dlws.fleet from %s" % (__version__, collections))
+    argv = [ansible_playbook, "-i", inventory_path, os.path.join(playbooks_dir(), "gather.yml"), "--forks",
+            str(forks), "-e", json.dumps({"dlws_host_timeout": host_timeout})]
+    if limit:
+        argv += ["--limit", limit]
+    return _gather(argv, inventory_path, limit, output, echo, _Limits(forks, host_timeout), collections)
 
 
-def _extra_vars(folder: str, variables: Dict[str, str]) -> str:
-    """A file of extra variables whose values Ansible never templates (!unsafe): a path is only a path. On the
-    command line (-e '{"...": ...}') they would be templated."""
-    path = os.path.join(folder, "extra-vars.yml")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(dump({name: Unsafe(value) for name, value in variables.items()}))
-    return path
+class _Limits:
+    """How long ansible-playbook may run: its hosts' limits, batch after batch of --forks, plus some slack; known
+    once the first event names the hosts."""
+
+    def __init__(self, forks: int, host_timeout: int) -> None:
+        self.forks = forks
+        self.host_timeout = host_timeout
+        self.started = time.monotonic()
+
+    def seconds(self, hosts: int) -> float:
+        return math.ceil(max(hosts, 1) / self.forks) * (self.host_timeout + 30) + SLACK_SECONDS
 
 
 def _gather(argv: List[str], inventory_path: str, limit: Optional[str], output: str,
-            echo: Callable[[str], None]) -> int:
+            echo: Callable[[str], None], limits: _Limits, collections: str) -> int:
     playbooks = playbooks_dir()
     env = dict({"ANSIBLE_PIPELINING": "True"}, **os.environ)  # fewer SSH round trips per task; no become here
     env.update(ANSIBLE_STDOUT_CALLBACK="dlws_events", ANSIBLE_NOCOLOR="1",
                ANSIBLE_CALLBACK_PLUGINS=os.pathsep.join(
                    p for p in (os.path.join(playbooks, "callback_plugins"),
-                               os.environ.get("ANSIBLE_CALLBACK_PLUGINS")) if p))
+                               os.environ.get("ANSIBLE_CALLBACK_PLUGINS")) if p),
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
+                   p for p in (collections, os.environ.get("ANSIBLE_COLLECTIONS_PATH")) if p))
     progress = Progress(output, echo)
     with tempfile.TemporaryFile(mode="w+") as errors:
-        returncode = _stream(argv, env, errors, progress)
+        returncode, late = _stream(argv, env, errors, progress, limits)
         errors.seek(0)
         error_lines = [line.strip() for line in errors.read().splitlines() if line.strip()]
+    if late:
+        progress.finish("the gather ran past its limit of %d s (--host-timeout %d)" % (late, limits.host_timeout))
+        if not progress.hosts:
+            raise UsageError("ansible-playbook ran past its limit of %d s before naming a host" % late)
+        return _report(progress, output, echo)
     if progress.no_hosts or (progress.stats_seen and not progress.hosts):
         raise UsageError("no host of %s matches%s" % (inventory_path, " --limit " + limit if limit else ""))
     if not progress.stats_seen:
@@ -267,24 +245,48 @@ def _gather(argv: List[str], inventory_path: str, limit: Optional[str], output: 
     return _report(progress, output, echo)
 
 
-def _stream(argv: List[str], env: Dict[str, str], errors: Any, progress: Progress) -> int:
-    """Run ansible-playbook, handing each event line to progress as it comes; its exit code."""
+def _stream(argv: List[str], env: Dict[str, str], errors: Any, progress: Progress, limits: _Limits) -> Any:
+    """Run ansible-playbook, handing each event line to progress as it comes; (its exit code, the limit in
+    seconds it was killed past or 0). It runs in a session of its own, so that killing it kills its SSH clients."""
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, env=env,
-                            text=True, bufsize=1)
+                            text=True, bufsize=1, start_new_session=True)
+    state = {"limit": limits.seconds(0), "killed": 0.0}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(1.0):
+            if time.monotonic() - limits.started > state["limit"]:
+                state["killed"] = state["limit"]
+                _kill(proc)
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
             if line.startswith(EVENT_PREFIX):
                 try:
-                    event = json.loads(line[len(EVENT_PREFIX):])
+                    event = parse_json(line[len(EVENT_PREFIX):].encode("utf-8", "surrogateescape"))
                 except ValueError:
                     continue
-                progress.handle(event)
-        return proc.wait()
+                if isinstance(event, dict):
+                    progress.handle(event)
+                    state["limit"] = limits.seconds(len(progress.hosts))
+        return proc.wait(), int(state["killed"])
     finally:
+        done.set()
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            _kill(proc)
+        watcher.join()
+
+
+def _kill(proc: "subprocess.Popen[str]") -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.wait()
 
 
 def _report(progress: Progress, output: str, echo: Callable[[str], None]) -> int:
