@@ -294,8 +294,9 @@ def _judge_platform(inv: Dict[str, Any], build: Build, verdict: Verdict) -> Opti
 
 def _judge_rocm(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     """A ROCm build carries code objects for a list of gfx targets: a GPU outside it fails at its first kernel with
-    hipErrorNoBinaryForGpu. The amdgpu kernel driver must also support the build's ROCm user space; dlws does not
-    read the driver's version, so that stays unknown."""
+    hipErrorNoBinaryForGpu. HSA_OVERRIDE_GFX_VERSION makes every GPU load the code objects of the target it names
+    instead. The amdgpu kernel driver must also support the build's ROCm user space; dlws does not read the
+    driver's version, so that stays unknown."""
     gpus = facts.gpus(inv, "amd")
     if not gpus:
         verdict.problems.append("no AMD GPU here")
@@ -308,8 +309,12 @@ def _judge_rocm(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
             label, ", ".join(sorted({gpu["gfx_target"] for gpu in gpus if gpu.get("gfx_target")}))))
     for gpu in gpus:
         gfx = gpu.get("gfx_target")
+        override = hsa_override(inv)
+        if gfx and override is not None:
+            gfx = _judge_override(gpu, verdict, override)
         if not gfx:
-            verdict.unknowns.append("the gfx target of %s" % facts.gpu_label(gpu))
+            if gpu.get("gfx_target") is None:
+                verdict.unknowns.append("the gfx target of %s" % facts.gpu_label(gpu))
         elif targets is None:
             continue
         elif gfx not in targets:
@@ -320,6 +325,59 @@ def _judge_rocm(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
                 facts.gpu_label(gpu), gfx, label, build.rocm))
     verdict.unknowns.append("whether the amdgpu kernel driver supports ROCm %s's user space (its version is not "
                             "read)" % build.rocm)
+
+
+def hsa_override(inv: Dict[str, Any]) -> Optional[str]:
+    """HSA_OVERRIDE_GFX_VERSION as set where dlws ran (None: unset)."""
+    value = (inv.get("env_vars") or {}).get("HSA_OVERRIDE_GFX_VERSION")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def override_target(value: str) -> Optional[str]:
+    """The gfx target HSA_OVERRIDE_GFX_VERSION names: 'major.minor.stepping' -> gfx<major><minor><stepping>
+    ('10.3.0' -> 'gfx1030', '9.0.0' -> 'gfx900'); None for another form, or a stepping past 9 (gfx90a is written
+    with a letter, and dlws has no source for how the runtime spells it)."""
+    parts = value.strip().split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 2 for p in parts) or int(parts[2]) > 9:
+        return None
+    return "gfx%d%d%d" % tuple(int(p) for p in parts)
+
+
+def override_effect(gfx: str, value: str) -> Tuple[str, str, Optional[str]]:
+    """What HSA_OVERRIDE_GFX_VERSION=value does to a GPU of target gfx: (kind, why, the target it loads) with kind
+    'problem' (another ISA family's code objects), 'unknown', 'note' (its own family: runs, unsupported by AMD) or
+    'same' (the GPU's own target)."""
+    loaded = override_target(value)
+    if loaded is None:
+        return "unknown", "which gfx target HSA_OVERRIDE_GFX_VERSION=%r names (not major.minor.stepping)" % value, None
+    if loaded == gfx:
+        return "same", "HSA_OVERRIDE_GFX_VERSION=%s names the GPU's own target %s" % (value, gfx), loaded
+    own, theirs = queries.gfx_generic_family(gfx), queries.gfx_generic_family(loaded)
+    if _gfx_major(gfx) != _gfx_major(loaded):  # no generic family spans two: gfx9 (GCN/CDNA) is not gfx10 (RDNA)
+        own, theirs = own or "gfx%s" % _gfx_major(gfx), theirs or "gfx%s" % _gfx_major(loaded)
+    elif own is None or theirs is None:
+        return "unknown", "whether %s runs %s's code objects (HSA_OVERRIDE_GFX_VERSION=%s; the ISA family of %s is " \
+            "not known)" % (gfx, loaded, value, gfx if own is None else loaded), loaded
+    if own != theirs:
+        return "problem", "HSA_OVERRIDE_GFX_VERSION=%s makes the runtime load %s code objects (%s) on a %s GPU (%s): " \
+            "another ISA, so kernels fail (invalid device function) or crash" % (value, loaded, theirs, gfx, own), loaded
+    return "note", "HSA_OVERRIDE_GFX_VERSION=%s: the %s GPU runs %s code objects (both %s), which AMD does not " \
+        "support" % (value, gfx, loaded, own), loaded
+
+
+def _gfx_major(gfx: str) -> str:
+    """'9' from gfx90a, '10' from gfx1031: the ISA generation."""
+    digits = gfx[3:]
+    return digits[:2] if len(digits) == 4 else digits[:1]
+
+
+def _judge_override(gpu: Dict[str, Any], verdict: Verdict, value: str) -> Optional[str]:
+    """The gfx target whose code objects the GPU gets under HSA_OVERRIDE_GFX_VERSION (None: cannot tell), with
+    what that means added to the verdict."""
+    kind, why, loaded = override_effect(gpu["gfx_target"], value)
+    {"problem": verdict.problems, "unknown": verdict.unknowns, "note": verdict.notes}.get(kind, []).append(
+        "%s: %s" % (facts.gpu_label(gpu), why))
+    return loaded if kind != "unknown" else None
 
 
 def judge_installed_rocm(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Verdict]:

@@ -6,6 +6,7 @@ type is unknown), and the deadline on those that can block.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Callable, Dict, List, Optional
 
 #: The most GPUs one machine is taken to have: a driver in a bad state may report any count.
@@ -16,9 +17,20 @@ ENV_VARS = (
     "PATH", "LD_LIBRARY_PATH", "CUDA_HOME", "CUDA_PATH", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES",
     "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "KUBERNETES_SERVICE_HOST", "container", "WSL_DISTRO_NAME",
     "ROCM_PATH", "HIP_VISIBLE_DEVICES",
+    # what a framework sees of the GPUs and which libraries it loads (provision/inventory/envvars.py)
+    "ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "HSA_OVERRIDE_GFX_VERSION", "CUDA_DEVICE_ORDER", "LD_PRELOAD",
     # where Python environments live (provision/inventory/environments.py)
     "HOME", "PIPX_HOME", "PYENV_ROOT", "PYENV_VERSION", "CONDA_EXE", "MAMBA_ROOT_PREFIX",
 )
+
+
+def _env(name: str) -> Optional[str]:
+    """An allowed variable's value; LD_PRELOAD's paths as their file names only (a folder may name the user)."""
+    value = os.environ.get(name) if name in ENV_VARS else None
+    if name == "LD_PRELOAD" and value is not None:
+        # ld.so(8): the list is separated by spaces or colons
+        return " ".join(os.path.basename(item) for item in re.split(r"[:\s]+", value) if item)
+    return value
 
 
 def _call_with_deadline(func: Callable[[], Any], timeout: float) -> Any:
@@ -72,6 +84,7 @@ def _fact_python(_: str) -> Dict[str, Any]:
         "prefix": sys.prefix,
         "base_prefix": getattr(sys, "base_prefix", sys.prefix),
         "path": [p for p in sys.path if p],
+        "bits": 64 if sys.maxsize > 2 ** 32 else 32,  # a 32-bit Python on 64-bit Windows runs under WOW64
     }
 
 
@@ -120,7 +133,7 @@ def _fact_disks(_: str) -> List[Dict[str, Any]]:
 LIVE_FACTS: Dict[str, Callable[[str], Any]] = {
     "platform": _fact_platform,
     "python": _fact_python,
-    "env": lambda name: os.environ.get(name) if name in ENV_VARS else None,
+    "env": _env,
     "statvfs": _fact_statvfs,
     "which": _fact_which,
     "nvml": _fact_nvml,

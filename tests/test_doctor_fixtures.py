@@ -53,6 +53,7 @@ FIRES = {
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
     "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
     "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module"],  # DLWS-DRV-001 quiet there
+    "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030"],  # GPU 0 only: the RX 6600 is of gfx1030's family
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],

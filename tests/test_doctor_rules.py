@@ -138,6 +138,8 @@ CASES = {
                                i["frameworks"]["torch"].update(version="2.10.0", build="cpu", cuda=None)),
     "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
+    "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),
+                               i["env_vars"].update(HSA_OVERRIDE_GFX_VERSION="10.3.0")),
 }
 ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machine with GPU power limits
 

@@ -16,6 +16,8 @@ PROBES: Tuple[Tuple[str, str], ...] = (
     ("cpu", "provision.inventory.cpu"),
     ("memory", "provision.inventory.memory"),
     ("os", "provision.inventory.system"),
+    ("emulation", "provision.inventory.emulation"),
+    ("env_vars", "provision.inventory.envvars"),
     ("disks", "provision.inventory.disks"),
     ("nvidia", "provision.inventory.nvidia"),
     ("kernel_modules", "provision.inventory.kernel_modules"),
@@ -27,6 +29,7 @@ PROBES: Tuple[Tuple[str, str], ...] = (
     ("cuda", "provision.inventory.cuda"),
     ("python", "provision.inventory.python_env"),
     ("libraries", "provision.inventory.libraries"),
+    ("loader", "provision.inventory.loader"),
 )
 
 

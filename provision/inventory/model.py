@@ -75,6 +75,9 @@ class OsInfo:
     virtual_machine: Optional[str] = None  # the hypervisor where visible
     secure_boot: Optional[bool] = None  # UEFI Secure Boot, from efivars where visible
     container_engines: List[str] = field(default_factory=list)  # docker, podman found on PATH
+    # what runs this Python other than the CPU natively: rosetta (x86_64 on Apple Silicon) | qemu-user | wow64
+    # (32-bit Python on 64-bit Windows); null when native or unknown (provision/inventory/emulation.py)
+    emulation: Optional[str] = None
 
 
 @dataclass
@@ -227,6 +230,16 @@ class Library:
 
 
 @dataclass
+class LoaderFolder:
+    """A folder the dynamic loader searches before a framework's own RUNPATH (LD_LIBRARY_PATH), or after it (the
+    ld.so.conf folders), with the versions of the CUDA libraries it holds (from their file names)."""
+
+    path: str
+    source: str  # LD_LIBRARY_PATH | ld.so.conf
+    libraries: Dict[str, List[str]] = field(default_factory=dict)  # "libcudnn" -> ["8.9.7"], one per major
+
+
+@dataclass
 class Rocm:
     version: Optional[str] = None
     path: Optional[str] = None
@@ -245,6 +258,7 @@ class Python:
     implementation: Optional[str] = None
     virtualenv: Optional[str] = None
     conda_env: Optional[str] = None
+    bits: Optional[int] = None  # the interpreter's pointer size: 32 or 64
 
 
 @dataclass
@@ -299,6 +313,10 @@ class Inventory:
     frameworks: Dict[str, Framework] = field(default_factory=dict)
     environments: List[Environment] = field(default_factory=list)  # every Python environment found
     containers: Containers = field(default_factory=Containers)
+    # the variables set here that change which GPUs a framework sees and which libraries it loads (names in
+    # provision/inventory/envvars.py; LD_PRELOAD: file names only)
+    env_vars: Dict[str, str] = field(default_factory=dict)
+    loader_path: List["LoaderFolder"] = field(default_factory=list)  # where the dynamic loader looks, in order
     errors: List[ProbeError] = field(default_factory=list)
 
     def error(self, probe: str, message: str) -> None:

@@ -251,6 +251,7 @@ def python_info(py: Dict[str, Any], env: Dict[str, Optional[str]]) -> Python:
         implementation=py.get("implementation"),
         virtualenv=virtualenv or None,
         conda_env=env.get("CONDA_DEFAULT_ENV") or posixpath.basename(conda_prefix) or None,
+        bits=py.get("bits") if py.get("bits") in (32, 64) else None,
     )
 
 

@@ -29,7 +29,7 @@ from provision.knowledge.frameworks import (normalize_framework, framework_relea
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
                                       keras_pins, keras_backend, local_label, installable)
 from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
-from provision.knowledge.rocm import rocm_release_gfx_targets, torch_rocm_gfx_targets
+from provision.knowledge.rocm import gfx_generic_family, rocm_release_gfx_targets, torch_rocm_gfx_targets
 from provision.knowledge.error_signatures import error_signatures
 from provision.knowledge.versions import Row
 
@@ -42,7 +42,7 @@ __all__ = [
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
     "support_end",
     "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
-    "rocm_release_gfx_targets", "torch_rocm_gfx_targets",
+    "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",
     "generic_cuda_wheels", "jetpack_label", "jetpack_release", "jetpack_wheel",
     "error_signatures",
 ]

@@ -35,3 +35,12 @@ def rocm_release_gfx_targets(release: Any) -> Optional[List[str]]:
         return None
     return list(rows[max(matching, key=Version)]["gfx_targets"])
 
+
+
+def gfx_generic_family(gfx: Any) -> Optional[str]:
+    """The LLVM generic processor whose ISA a gfx target shares ('gfx1031' -> 'gfx10-3-generic'); None for a target
+    in no family (gfx908, gfx90a) or one the table lacks."""
+    for family, row in load("rocm").get("generic_families", {}).items():
+        if gfx in row["gfx_targets"]:
+            return str(family)
+    return None

@@ -1,0 +1,77 @@
+"""Where the dynamic loader finds the CUDA libraries a framework asks for, in the order it looks.
+
+ld.so(8): a library's DT_RUNPATH (which torch's and TensorFlow's own libraries point at their nvidia-* wheels) is
+searched after LD_LIBRARY_PATH, and the folders of /etc/ld.so.conf (the cache ldconfig builds from them) after both.
+So a cuDNN in an LD_LIBRARY_PATH folder is loaded instead of the wheel's whenever its file name (the soname,
+libcudnn.so.8) is the same. The versions come from the folders' file names (libcudnn.so.8.9.7): one listing each.
+/etc/ld.so.cache is binary; the text files it is built from are read instead.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from typing import Dict, List
+
+from provision.host import Host
+from provision.inventory.libraries import library_versions
+from provision.inventory.model import Inventory, LoaderFolder
+
+#: The libraries whose copies decide what a CUDA framework runs with.
+LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl")
+#: More folders than any loader path has; the rest are left out.
+MAX_FOLDERS = 64
+#: Nested include lines followed at most this deep (a conf file may include itself).
+MAX_DEPTH = 4
+
+
+def _libraries(host: Host, folder: str) -> Dict[str, List[str]]:
+    entries = host.listdir(folder) or []
+    found = {name: library_versions(entries, name) for name in LIBRARIES}
+    return {name: versions for name, versions in found.items() if versions}
+
+
+def ld_library_path(value: str) -> List[str]:
+    """The absolute folders of an LD_LIBRARY_PATH value, in order, each once (an empty entry is the current
+    folder, which depends on where a program starts: left out)."""
+    out: List[str] = []
+    for item in value.replace(";", ":").split(":"):
+        folder = item.strip()
+        folder = folder.rstrip("/") or folder  # "/usr/lib/" is "/usr/lib"; "/" stays
+        if folder.startswith("/") and folder not in out:
+            out.append(folder)
+    return out
+
+
+def ld_so_conf(host: Host, path: str = "/etc/ld.so.conf", depth: int = 0) -> List[str]:
+    """The folders /etc/ld.so.conf names, following its 'include' lines (globs such as /etc/ld.so.conf.d/*.conf,
+    read in name order as ldconfig does)."""
+    out: List[str] = []
+    for line in (host.read(path) or "").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("include") and line[7:8].isspace():
+            if depth < MAX_DEPTH:
+                for pattern in line[7:].split():
+                    pattern = pattern if pattern.startswith("/") else posixpath.join(posixpath.dirname(path), pattern)
+                    folder, glob = posixpath.split(pattern)
+                    for name in host.listdir(folder) or []:
+                        if fnmatch.fnmatchcase(name, glob):
+                            out += ld_so_conf(host, posixpath.join(folder, name), depth + 1)
+        elif line.startswith("/"):
+            out.append(line.split("=", 1)[0].rstrip("/"))  # old "dir=TYPE" lines
+    return out
+
+
+def probe(host: Host, inv: Inventory) -> None:
+    seen: List[str] = []
+    found: List[LoaderFolder] = []
+    for source, folders in (("LD_LIBRARY_PATH", ld_library_path(host.env("LD_LIBRARY_PATH") or "")),
+                            ("ld.so.conf", ld_so_conf(host))):
+        for folder in folders:
+            if folder in seen or len(seen) >= MAX_FOLDERS:
+                continue
+            seen.append(folder)
+            libraries = _libraries(host, folder)
+            if libraries or source == "LD_LIBRARY_PATH":  # every LD_LIBRARY_PATH folder: its order is the point
+                found.append(LoaderFolder(folder, source, libraries))
+    inv.loader_path = found
