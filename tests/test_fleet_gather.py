@@ -1,6 +1,6 @@
 """dlws fleet gather: real ansible-playbook runs against localhost and hosts over real SSH on loopback addresses."""
 
-import glob
+import base64
 import json
 import os
 import shutil
@@ -15,7 +15,8 @@ import pytest
 
 from provision import __version__
 from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE
-from provision.fleet.gather import Progress, playbooks_dir, wheelhouse
+from provision.fleet.collection import cached_collections
+from provision.fleet.gather import Progress, playbooks_dir
 from provision.host import LiveHost
 from provision.inventory import collect
 from provision.snapshot import open_snapshot
@@ -55,9 +56,9 @@ def wait_listening(port, seconds=10.0):
 @pytest.fixture(scope="session")
 def cache_home(tmp_path_factory):
     """XDG_CACHE_HOME of every gather here, and a short folder for SSH's control sockets (a socket path has at
-    most 108 bytes): the wheelhouse is built once per session, then reused."""
+    most 108 bytes): the collection is built once per session, then reused."""
     home = str(tmp_path_factory.mktemp("cache"))
-    wheelhouse(os.path.join(home, "dlws"))
+    cached_collections(os.path.join(home, "dlws"))
     control = tempfile.mkdtemp(prefix="cp", dir="/tmp")
     os.symlink(control, os.path.join(home, "control"))
     yield home
@@ -181,7 +182,7 @@ def test_gather_writes_one_folder_per_host_and_exits_1_for_the_unreachable_one(f
             assert os.listdir(str(out / name)) == [STATUS_FILE]
         else:
             assert sorted(os.listdir(str(out / name))) == sorted([DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE])
-            assert statuses[name]["message"].startswith("dlws %s installed" % __version__)
+            assert statuses[name]["message"].startswith("dlws %s; " % __version__)
     # A progress line per host as it finished, then the hosts that did not answer.
     progress = [line for line in first.stderr.splitlines() if line.startswith("[")]
     assert len(progress) == 8 and progress[-1].startswith("[8/8] ")
@@ -210,25 +211,18 @@ def test_live_hosts_record_this_machine(fleet):
         doctor = read_json(str(fleet["out"] / name / DOCTOR_FILE))["inventory"]
         assert recorded["cpu"]["model"] == doctor["cpu"]["model"] == here["cpu"]["model"]
         assert doctor["cpu"]["logical_cores"] == here["cpu"]["logical_cores"]
-        venv = os.path.join(fleet["homes"][name], "venv-" + __version__)
-        assert os.path.isfile(os.path.join(venv, "bin", "dlws"))
-        # The wheel the hosts got ships the playbooks (package data), for a gather run from an installed dlws.
-        assert glob.glob(os.path.join(venv, "lib", "python3*", "site-packages", "provision", "playbooks", "gather.yml"))
+        assert not os.path.exists(fleet["homes"][name])  # nothing installed or left on the host
 
 
-def test_second_gather_reuses_each_hosts_environment(fleet):
-    def installed():
-        return {name: os.stat(os.path.join(home, "venv-" + __version__, "bin", "dlws")).st_mtime_ns
-                for name, home in fleet["homes"].items() if name not in ("dead", "broken")}
-
-    before = installed()
+def test_second_gather_answers_the_same(fleet):
     again = gather(fleet["inventory"], fleet["out"], fleet["env"])
     assert again.returncode == 1, again.stdout + again.stderr
-    assert installed() == before  # no reinstall
-    for name in before:
+    for name in fleet["names"]:
         status = read_json(str(fleet["out"] / name / STATUS_FILE))
-        assert status["status"] == "ok" and status["message"].startswith("dlws %s reused" % __version__)
-        assert os.path.isfile(str(fleet["out"] / name / DOCTOR_FILE))
+        assert status["status"] == ("ok" if name not in ("dead", "broken") else status["status"])
+        if status["status"] == "ok":
+            assert os.path.isfile(str(fleet["out"] / name / DOCTOR_FILE))
+    assert not any(os.path.exists(home) for home in fleet["homes"].values())
 
 
 FACTS_PLAYBOOK = """\
@@ -279,10 +273,11 @@ def test_dlws_facts_module_on_localhost(fleet, check):
     assert "ok=6" in result.stdout and "failed=0" in result.stdout and "ignored=1" in result.stdout
 
 
-def test_gather_playbook_passes_syntax_check_and_ansible_lint(tmp_path):
+def test_gather_playbook_passes_syntax_check_and_ansible_lint(tmp_path, cache_home):
     playbook = os.path.join(playbooks_dir(), "gather.yml")
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", NO_COLOR="1", HOME=str(tmp_path), ANSIBLE_HOME=str(tmp_path / "a"),
-               ANSIBLE_LOCAL_TEMP=str(tmp_path))
+               ANSIBLE_LOCAL_TEMP=str(tmp_path),
+               ANSIBLE_COLLECTIONS_PATH=cached_collections(os.path.join(cache_home, "dlws")))
     syntax = run([os.path.join(BIN, "ansible-playbook"), "--syntax-check", "-i", "localhost,", playbook], env=env)
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
     lint = run([os.path.join(BIN, "ansible-lint"), "--offline", "--profile", "production", "--nocolor", playbook],
@@ -312,24 +307,27 @@ def test_progress_follows_the_event_stream(tmp_path):
     stale = tmp_path / "b" / DOCTOR_FILE  # left by an earlier gather of a host that is unreachable now
     stale.parent.mkdir()
     stale.write_text("{}")
-    progress.handle({"event": "ok", "host": "a", "task": "Name the wheels and the hosts of this gather",
-                     "hosts": ["a", "b", "c"]})
+    progress.handle({"event": "ok", "host": "a", "task": "Name the hosts of this gather",
+                     "hosts": ["a", "b", "c", "d"]})
     assert not stale.exists()
-    (tmp_path / "a").mkdir()
-    (tmp_path / "a" / DOCTOR_FILE).write_text(json.dumps(  # what the fetch brings back
-        {"inventory": {"gpus": [{}, {}]}, "summary": {"error": 1, "warning": 2}}))
+    report = {"inventory": {"gpus": [{}, {}]}, "summary": {"error": 1, "warning": 2}}
     for event in [
-        {"event": "unreachable", "host": "b", "task": "Make the dlws folder on the host", "message": "refused"},
-        {"event": "changed", "host": "a", "task": "Install dlws into the environment without an index"},
-        {"event": "failed", "host": "c", "task": "Diagnose the snapshot", "message": "boom", "ignored": True},
-        {"event": "changed", "host": "a", "task": "Fetch the doctor report"},
-        {"event": "stats", "hosts": {"a": {}, "b": {}, "c": {}}},
+        {"event": "unreachable", "host": "b", "task": "Diagnose the host", "message": "refused"},
+        {"event": "failed", "host": "c", "task": "Diagnose the host", "message": "boom", "ignored": True},
+        {"event": "ok", "host": "a", "task": "Diagnose the host", "report": report,
+         "snapshot_b64": base64.b64encode(b"archive").decode()},
+        {"event": "ok", "host": "d", "task": "Diagnose the host", "report": report, "snapshot_b64": "not base64!"},
+        {"event": "stats", "hosts": {"a": {}, "b": {}, "c": {}, "d": {}}},
     ]:
         progress.handle(event)
     progress.finish()
-    assert lines == ["[1/3] b: unreachable: refused",
-                     "[2/3] a: ok: dlws %s installed; 2 GPUs, 1 errors, 2 warnings" % __version__,
-                     "[3/3] c: failed: the gather stopped before this host was done"]
+    assert lines == ["[1/4] b: unreachable: refused",
+                     "[2/4] a: ok: dlws %s; 2 GPUs, 1 errors, 2 warnings" % __version__,
+                     "[3/4] d: failed: the host returned a snapshot that is not base64",
+                     "[4/4] c: failed: the gather stopped before this host was done"]
+    assert (tmp_path / "a" / SNAPSHOT_FILE).read_bytes() == b"archive"
+    assert read_json(str(tmp_path / "a" / DOCTOR_FILE)) == report
+    assert not (tmp_path / "d" / DOCTOR_FILE).exists()
     assert read_json(str(tmp_path / "c" / STATUS_FILE)) == {
         "host": "c", "status": "failed", "message": "the gather stopped before this host was done"}
 
@@ -346,6 +344,16 @@ def test_report_of_the_gathered_fleet(fleet):
     status = {host["host"]: host["status"] for host in report["hosts"]}
     assert status["dead"] == "unreachable" and status["broken"] == "failed"
     assert report["summary"]["hosts"] == 8 and report["summary"]["ok"] == 6
-    # The live hosts run dlws from its private environment (no frameworks); the recorded one of their class has JAX.
+    # Each host judges its activated or PATH Python. localhost (the local connection) inherits this test's PATH,
+    # whose first python3 is this virtual environment, with JAX; 127.0.0.3 (over SSH) gets sshd's PATH, whose
+    # python3 has no JAX, and lists this environment (its module's interpreter) as one more, not judged. The
+    # recorded machine of their class has JAX: 127.0.0.3 is the outlier of its class.
     jax = [d for d in report["drift"] if d["item"] == "framework:jax"]
-    assert jax and [o["host"] for o in jax[0]["outliers"]] == ["epyc"]
+    assert jax and [o["host"] for o in jax[0]["outliers"]] == ["127.0.0.3"]
+    assert sorted(jax[0]["majority"]["hosts"]) == ["epyc", "localhost"]
+    here = os.path.dirname(BIN)
+    for name, judged in (("localhost", True), ("127.0.0.3", False)):
+        inventory = read_json(str(fleet["out"] / name / DOCTOR_FILE))["inventory"]
+        venv = [env for env in inventory["environments"] if env["path"] == here]
+        assert venv and "jax" in venv[0]["frameworks"] and venv[0]["active"] is judged
+        assert ("jax" in inventory["frameworks"]) is judged

@@ -7,7 +7,6 @@ must not exist, and no play other than the planned ones may run.
 """
 
 import copy
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,6 @@ import pytest
 
 from fleet_results import fixture, record
 from provision.fleet import DOCTOR_FILE, STATUS_FILE, host_folder
-from provision.fleet.gather import playbooks_dir
 from provision.inventory import collect
 from provision.snapshot import open_snapshot
 from test_hostile_ansible import check_run, load, marker_lookup, run
@@ -48,41 +46,6 @@ def test_host_folders_are_safe_unique_and_plain_names_stay():
         assert folder[0] not in ".-" and len(folder) <= 128 and folder.isascii()
     assert host_folder("gpu01.example.com") == "gpu01.example.com" and host_folder("a_b-1") == "a_b-1"
     assert host_folder("../victim").startswith("_victim~")
-
-
-MAPPING_PLAYBOOK = """\
-- name: Compute each host's folder as the gather does
-  hosts: all
-  gather_facts: false
-  vars:
-    dlws_host_folder: {expression}
-  tasks:
-    - name: Write it where the test reads it
-      ansible.builtin.copy:
-        content: "{{{{ dlws_host_folder }}}}"
-        dest: "{out}/{{{{ inventory_hostname | hash('sha256') }}}}"
-        mode: "0644"
-"""
-
-
-def test_the_gather_playbook_maps_host_names_as_python_does(tmp_path):
-    gather = load(open(os.path.join(playbooks_dir(), "gather.yml")).read())
-    expression = next(play for play in gather if "dlws_host_folder" in play.get("vars", {}))["vars"]
-    names = [name for name in NAMES if name not in ("{{ lookup('pipe', 'id') }}", "", "a[1:3]")]  # a range expands
-    hosts = tmp_path / "hosts.json"
-    hosts.write_text(json.dumps({"all": {"hosts": {name: {} for name in names}}}))
-    playbook = tmp_path / "map.yml"
-    playbook.write_text(MAPPING_PLAYBOOK.format(expression=json.dumps(expression["dlws_host_folder"]),
-                                                out=tmp_path / "out"))
-    (tmp_path / "out").mkdir()
-    result = run([os.path.join(BIN, "ansible-playbook"), "-c", "local", "-i", str(hosts), str(playbook),
-                  "-e", "ansible_python_interpreter=" + sys.executable],
-                 env=dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_HOME=str(tmp_path / "a"),
-                          ANSIBLE_LOCAL_TEMP=str(tmp_path / "t")))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    for name in names:
-        with open(str(tmp_path / "out" / hashlib.sha256(name.encode()).hexdigest())) as handle:
-            assert handle.read() == host_folder(name), name
 
 
 # --- fleet report and plan on hosts that wrote garbage --------------------------------------------------------------
@@ -230,10 +193,10 @@ def test_gather_keeps_hostile_names_inside_o_and_templates_nothing(tmp_path, cac
 
 @pytest.fixture(scope="module")
 def cache_home(tmp_path_factory):
-    from test_fleet_gather import wheelhouse
+    from provision.fleet.collection import cached_collections
 
     home = str(tmp_path_factory.mktemp("cache"))
-    wheelhouse(os.path.join(home, "dlws"))
+    cached_collections(os.path.join(home, "dlws"))
     os.makedirs(os.path.join(home, "control"))
     return home
 
