@@ -104,6 +104,7 @@ CASES = {
     "DLWS-DRV-011": lambda i: gpu0(i, compute_capability="3.7", name="Tesla K80"),
     "DLWS-DRV-012": lambda i: (i["nvidia"].update(status="no-driver", driver_version=None),
                                i["nvidia"]["module_build"].update(**no_module_build())),
+    "DLWS-GPU-009": lambda i: gpu0(i, memory_used_bytes=30 * GiB, processes=0, process_list=[]),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
     "DLWS-GPU-002": lambda i: i["gpus"][1]["ecc"].update(remapped_rows_pending=True),
@@ -439,3 +440,22 @@ def test_mig_on_without_instances_is_an_error():
     assert [f.severity for f in fired(inv, "DLWS-GPU-006")] == ["error"]
     inv["gpus"][0]["mig_devices"] = 3
     assert [f.severity for f in fired(inv, "DLWS-GPU-006")] == ["info"]
+
+
+def test_gpu_memory_without_a_visible_process():
+    """Memory used with no process listed, or only processes /proc does not have: named; a process seen here, an
+    unread process list, a small amount, MIG or WSL: not."""
+    inv = mutate(CASES["DLWS-GPU-009"])
+    assert "fuser" in fired(inv, "DLWS-GPU-009")[0].fix
+    inv["os"]["container"] = "docker"
+    assert "--pid=host" in fired(inv, "DLWS-GPU-009")[0].fix
+    inv["gpus"][0]["process_list"] = [{"pid": 4242, "type": "C", "name": "python", "visible": False}]
+    assert fired(inv, "DLWS-GPU-009")
+    inv["gpus"][0]["process_list"][0]["visible"] = True
+    assert not fired(inv, "DLWS-GPU-009")
+    for fields in ({"process_list": None}, {"process_list": [], "memory_used_bytes": 512 * 2 ** 20},
+                   {"process_list": [], "mig_mode": "enabled"}):
+        assert not fired(gpu0(mutate(CASES["DLWS-GPU-009"]), **fields), "DLWS-GPU-009"), fields
+    wsl = mutate(CASES["DLWS-GPU-009"])
+    wsl["os"]["wsl"] = 2
+    assert not fired(wsl, "DLWS-GPU-009")

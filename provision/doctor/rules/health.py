@@ -144,3 +144,38 @@ def no_tensor_cores(inv: Dict[str, Any]) -> Iterator[Finding]:
             "expect little speed-up from mixed precision; FP32 (or FP16 for memory) on this GPU",
             title="GPU has Tensor Cores but no BF16" if tensor else "GPU has no Tensor Cores",
             subject=facts.gpu_label(gpu))
+
+
+#: Memory a GPU reports used with no process is the driver's own below this (a few MiB to a few hundred).
+STRAY_MEMORY_FLOOR = 2 ** 30
+
+
+@rule("DLWS-GPU-009", "warning", "GPU memory is in use but no process visible here holds it")
+def memory_without_process(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """The GPU reports memory used (at least 1 GiB and a tenth of it) but no process of this machine's PID
+    namespace is listed, or those listed have no /proc entry here. The driver names processes by the host's PIDs
+    (NVIDIA/nvidia-docker#179, #1460): inside a container nvidia-smi cannot show them, the container's own
+    processes included; on the host the holder is a process that died without releasing the GPU (a zombie, or one
+    stuck in the driver). Under MIG memory is per instance and not judged; in WSL the Windows processes that hold
+    it are never listed."""
+    container = facts.os_info(inv).get("container")
+    if facts.os_info(inv).get("wsl"):
+        return
+    for gpu in facts.gpus(inv, "nvidia"):
+        total, used, listed = gpu.get("memory_total_bytes"), gpu.get("memory_used_bytes"), gpu.get("process_list")
+        if not total or not used or listed is None or gpu.get("mig_mode") == "enabled":
+            continue
+        if used < STRAY_MEMORY_FLOOR or used < total / 10 or any(p.get("visible") is not False for p in listed):
+            continue
+        evidence = {"gpu": facts.gpu_label(gpu), "memory_used": facts.gib(used), "memory_total": facts.gib(total),
+                    "processes": [{"pid": p.get("pid"), "name": p.get("name"), "visible": p.get("visible")}
+                                  for p in listed], "container": container}
+        if container:
+            fix = ("the driver lists the holders by host PID, which this container does not see (its own processes "
+                   "included): run nvidia-smi on the host, or in a container started with --pid=host, to see who "
+                   "holds it")
+        else:
+            fix = ("see who holds the device files: sudo fuser -v /dev/nvidia* (or sudo lsof /dev/nvidia*), and "
+                   "docker ps for GPU containers; end that process; if none does, reset the GPU (sudo nvidia-smi "
+                   "-r -i %s) or reboot" % gpu.get("index"))
+        yield memory_without_process.finding(evidence, fix, subject=facts.gpu_label(gpu))
