@@ -376,7 +376,7 @@ def test_header_without_version_is_an_error_not_a_version(tmp_path):
 def test_python_and_libraries_probes_share_one_package_scan(tmp_path):
     site = "/v/lib/python3.11/site-packages"
     host = make_root(tmp_path, {}, listdir={site: ["torch-2.3.1+cu121.dist-info", "nvidia_cudnn_cu12-8.9.2.26.dist-info"]},
-                     facts={"python": {"path": [site]}})
+                     facts={"python": {"path": [site], "prefix": "/v", "version": "3.11.9"}})
     calls = []
     listdir = host.listdir
     host.listdir = lambda path: calls.append(path) or listdir(path)

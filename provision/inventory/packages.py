@@ -81,11 +81,18 @@ def scan_entries(listings: List[Tuple[str, List[str]]]) -> Dict[str, Dist]:
 _CACHE: "weakref.WeakKeyDictionary[Host, Dict[str, Dist]]" = weakref.WeakKeyDictionary()
 
 
+#: Each host's site-folder listings: the environments' scan, remember() and the libraries probe list a folder once.
+_LISTINGS: "weakref.WeakKeyDictionary[Host, Dict[str, Optional[List[str]]]]" = weakref.WeakKeyDictionary()
+
+
 def scan(host: Host, sites: List[str]) -> Dict[str, Dist]:
-    """The distributions installed in these site folders, one listdir each."""
+    """The distributions installed in these site folders, one listdir each per host."""
+    listed = _LISTINGS.setdefault(host, {})
     listings = []
     for site in sites:
-        entries = host.listdir(site)
+        if site not in listed:
+            listed[site] = host.listdir(site)
+        entries = listed[site]
         if entries:
             listings.append((site, entries))
     return scan_entries(listings)
