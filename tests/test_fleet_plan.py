@@ -284,6 +284,7 @@ def transplant(key, other):
                          source="jetson" if nvidia["jetson"] else "nvml",
                          pci_gpus=len(key["gpus"]) + 1 if nvidia["pci_gpus"] else None)
     inv["jetson"] = {"l4t": key["jetson"]["l4t"], "model": "Jetson" if key["jetson"]["found"] else None}
+    inv["env_vars"] = dict(other.get("env_vars") or {}, HSA_OVERRIDE_GFX_VERSION=key["hsa_override_gfx_version"])
     donor = other["gpus"] or [{}]
     inv["gpus"] = [dict(copy.deepcopy(donor[i % len(donor)]), **gpu) for i, gpu in enumerate(key["gpus"])]
     return inv

@@ -88,6 +88,8 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
         "gpus": [{"index": g.get("index"), "vendor": g.get("vendor"), "name": g.get("name"),
                   "compute_capability": g.get("compute_capability"), "gfx_target": g.get("gfx_target")}
                  for g in entries(inv, "gpus")],
+        # ROCm judges a GPU by the target an override names (compat._judge_rocm)
+        "hsa_override_gfx_version": section(inv, "env_vars").get("HSA_OVERRIDE_GFX_VERSION"),
     }
 
 
@@ -97,7 +99,8 @@ def malformed(inv: Dict[str, Any]) -> Optional[str]:
     os_info, nvidia = section(inv, "os"), section(inv, "nvidia")
     facts = [("os." + name, os_info.get(name)) for name in ("system", "id", "version", "glibc")]
     facts += [("cpu.arch", section(inv, "cpu").get("arch")), ("python.version", section(inv, "python").get("version"))]
-    facts += [("jetson.l4t", section(inv, "jetson").get("l4t"))]
+    facts += [("jetson.l4t", section(inv, "jetson").get("l4t")),
+              ("env_vars.HSA_OVERRIDE_GFX_VERSION", section(inv, "env_vars").get("HSA_OVERRIDE_GFX_VERSION"))]
     facts += [("nvidia." + name, nvidia.get(name)) for name in ("status", "driver_version", "cuda_driver_version")]
     facts += [("gpus[%d].%s" % (number, name), gpu.get(name)) for number, gpu in enumerate(entries(inv, "gpus"))
               for name in ("vendor", "compute_capability", "gfx_target")]
