@@ -8,7 +8,7 @@ import json
 import os
 import re
 import stat
-from typing import Any, BinaryIO, Tuple
+from typing import Any, BinaryIO, Dict, Optional, Tuple
 
 #: An inventory, a snapshot's host.json or nvml.json nest a few levels; deeper JSON is no dlws file and would
 #: exhaust the stack of whatever walks it.
@@ -75,6 +75,17 @@ def parse_json(raw: bytes) -> Any:
         raise ValueError("nested too deeply") from None
     except UnicodeError as exc:
         raise ValueError("not UTF-8 (%s)" % exc) from None
+
+
+def last_line_object(stdout: str) -> Optional[Dict[str, Any]]:
+    """The JSON object a probe run printed as its last line (a deep run, an interpreter asked for its layout), as
+    bounded data; None for anything else."""
+    lines = stdout.strip().splitlines()
+    try:
+        data = parse_json(lines[-1].encode("utf-8", "surrogatepass")) if lines else None
+    except (ValueError, UnicodeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _clean(value: Any, depth: int) -> Any:

@@ -7,11 +7,11 @@ judges it.
 
 from __future__ import annotations
 
-import json
 import pkgutil
 from typing import Any, Dict, List, NamedTuple, Optional
 
 from provision.host import Host
+from provision.untrusted import last_line_object
 from provision.inventory import facts
 
 FRAMEWORKS = ("torch", "jax", "tensorflow")
@@ -39,7 +39,7 @@ def deep_runs(inv: Dict[str, Any]) -> Dict[str, List[str]]:
 
 def run_framework(host: Host, argv: List[str]) -> DeepRun:
     run = host.run(argv, timeout=TIMEOUT)
-    result = _result(run.stdout)
+    result = last_line_object(run.stdout)
     detail = "" if result is not None else \
         (run.stderr.strip() or run.stdout.strip() or "exit code %d" % run.returncode)[-1500:]
     return DeepRun(result, detail)
@@ -48,12 +48,3 @@ def run_framework(host: Host, argv: List[str]) -> DeepRun:
 def run_deep(host: Host, inv: Dict[str, Any]) -> Dict[str, DeepRun]:
     """Every deep run the inventory calls for, by framework."""
     return {name: run_framework(host, argv) for name, argv in deep_runs(inv).items()}
-
-
-def _result(stdout: str) -> Optional[Dict[str, Any]]:
-    lines = stdout.strip().splitlines()
-    try:
-        data = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None

@@ -7,12 +7,12 @@ started, once, through the Host (so a snapshot replays it), and it prints its sy
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from provision.host import Host
+from provision.untrusted import last_line_object
 
 #: Run as `python -S -c INTERPRETER_CODE`: -S skips the site module's .pth files (half the start-up); the site
 #: folders it would add are asked of the site module instead. Python 2 syntax too: an old python3 must answer.
@@ -114,7 +114,7 @@ def read_layout(host: Host, prefix: str, hint: str, timeout: float) -> Optional[
 def asked(host: Host, exe: str, kind: str, timeout: float) -> Layout:
     """The interpreter's own answer: its version and sys.path."""
     run = host.run([exe, "-S", "-c", INTERPRETER_CODE], timeout=timeout)
-    data = _answer(run.stdout) if run.ok else None
+    data = last_line_object(run.stdout) if run.ok else None
     if data is None:
         why = (run.stderr.strip().splitlines() or ["exit code %d" % run.returncode])[-1][:200]
         return Layout(kind, None, exe, [], error="%s did not say its version: %s" % (exe, why))
@@ -123,12 +123,3 @@ def asked(host: Host, exe: str, kind: str, timeout: float) -> Layout:
     version = data.get("version") if isinstance(data.get("version"), str) else None
     impl = data.get("implementation") if isinstance(data.get("implementation"), str) else None
     return Layout(kind, version, exe, site_folders(data), impl)
-
-
-def _answer(stdout: str) -> Optional[Dict[str, Any]]:
-    lines = stdout.strip().splitlines()
-    try:
-        data = json.loads(lines[-1]) if lines else None
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
