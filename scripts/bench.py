@@ -13,7 +13,51 @@ VENV_BIN = os.path.dirname(sys.executable)
 ERROR_TEXT = ("UserWarning: GeForce RTX 3070 with CUDA capability sm_86 is not compatible with the current PyTorch "
               "installation.\nTraceback (most recent call last):\n  File \"train.py\", line 9, in <module>\n"
               "RuntimeError: CUDA error: no kernel image is available for execution on the device\n") * 20
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "snapshots")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIXTURES = os.path.join(ROOT, "tests", "snapshots")
+#: The knowledge tables as they were before issue 11 grew them (torch 2.0+, CUDA 11+), for the side-by-side row.
+PREVIOUS_TABLES = "02b629e^"
+TORCH_VERSION_PY = "cuda: Optional[str] = '12.1'\nhip: Optional[str] = None\n"
+
+
+def touch(path, text=""):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def home_with_environments(root, count):
+    """A HOME whose ~/.conda/environments.txt lists `count` conda prefixes, each with a Python and a torch in its
+    metadata, the way conda writes them."""
+    home = os.path.join(root, "home-%d" % count)
+    prefixes = []
+    for index in range(count):
+        prefix = os.path.join(home, "miniconda3", "envs", "env%02d" % index)
+        touch(os.path.join(prefix, "conda-meta", "python-3.11.5-h955ad1f_0.json"), "{}")
+        touch(os.path.join(prefix, "bin", "python3"))
+        site = os.path.join(prefix, "lib", "python3.11", "site-packages")
+        touch(os.path.join(site, "torch-2.4.0.dist-info", "METADATA"), "Name: torch\nVersion: 2.4.0\n")
+        touch(os.path.join(site, "torch", "version.py"), TORCH_VERSION_PY)
+        prefixes.append(prefix)
+    touch(os.path.join(home, ".conda", "environments.txt"), "".join(p + "\n" for p in prefixes))
+    return home
+
+
+def previous_tables(root):
+    """The knowledge tables at PREVIOUS_TABLES, written to a folder DLWS_KNOWLEDGE_DIR can name; None outside a git
+    checkout."""
+    folder = os.path.join(root, "previous-tables")
+    listing = subprocess.run(["git", "-C", ROOT, "ls-tree", "--name-only", PREVIOUS_TABLES,
+                              "provision/knowledge/data/"], capture_output=True, text=True)
+    if listing.returncode != 0 or not listing.stdout.strip():
+        return None
+    os.makedirs(folder)
+    for path in listing.stdout.split():
+        shown = subprocess.run(["git", "-C", ROOT, "show", "%s:%s" % (PREVIOUS_TABLES, path)], capture_output=True,
+                               check=True)
+        with open(os.path.join(folder, os.path.basename(path)), "wb") as handle:
+            handle.write(shown.stdout)
+    return folder
 
 
 def median_seconds(argv, runs=RUNS, env=None, ok=(0,)):
@@ -51,14 +95,23 @@ def main():
                      dlws + ["setup", "-f", "pytorch", "--dry-run", "--format", "ansible", "--snapshot", fixture],
                      RUNS))
     with tempfile.TemporaryDirectory() as tmp:
+        # side by side: the doctor with 20 environments against none (issue 13), and with the tables before issue 11
+        sides = [("dlws doctor, HOME without environments", dlws + ["doctor"], RUNS,
+                  dict(os.environ, HOME=home_with_environments(tmp, 0))),
+                 ("dlws doctor, HOME with 20 conda environments", dlws + ["doctor"], RUNS,
+                  dict(os.environ, HOME=home_with_environments(tmp, 20)))]
+        older = previous_tables(tmp)
+        if older:
+            sides.append(("dlws doctor, tables of " + PREVIOUS_TABLES, dlws + ["doctor"], RUNS,
+                          dict(os.environ, DLWS_KNOWLEDGE_DIR=older)))
         rows.append(("dlws snapshot -o box.tar.gz", dlws + ["snapshot", "-o", os.path.join(tmp, "box.tar.gz")], RUNS))
         ansible = os.path.join(VENV_BIN, "ansible")
         ansible_env = dict(os.environ, ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
         rows.append(("ansible localhost -c local -m setup",
                      [ansible, "localhost", "-c", "local", "-m", "ansible.builtin.setup"], max(5, RUNS // 3)))
         results = {}
-        for label, argv, runs in rows:
-            env = ansible_env if argv[0].endswith("ansible") else None
+        for label, argv, runs, env in [row + (ansible_env if row[1][0].endswith("ansible") else None,)
+                                       for row in rows] + sides:
             # dlws doctor exits 1 when it finds errors: that is a result, not a failed run
             results[label] = median_seconds(argv, runs, env, ok=(0, 1) if "doctor" in argv else (0,))
             print("  %-60s %7.3f s" % (label, results[label]), file=sys.stderr, flush=True)
@@ -73,6 +126,11 @@ def main():
     print("  dlws inventory --json / python -c pass      %6.1fx" % (inv / results["python -c pass"]))
     print("  ansible setup / dlws inventory --json       %6.1fx faster" % (results["ansible localhost -c local -m setup"] / inv))
     print("  dlws doctor - dlws inventory --json         %+6.3f s" % (results["dlws doctor"] - inv))
+    print("  dlws doctor, 20 environments / none         %6.2fx" % (results["dlws doctor, HOME with 20 conda environments"]
+                                                                   / results["dlws doctor, HOME without environments"]))
+    if "dlws doctor, tables of " + PREVIOUS_TABLES in results:
+        print("  dlws doctor, today's tables / previous      %6.2fx"
+              % (results["dlws doctor"] / results["dlws doctor, tables of " + PREVIOUS_TABLES]))
     if fixture:
         name = os.path.basename(fixture)
         replay = results["dlws inventory --json --snapshot " + name]
