@@ -3,7 +3,8 @@
 The collection's modules and module_utils live in provision/fleet/ansible_collection/ (package data); the build adds
 galaxy.yml and module_utils/dlws_bundle.py, which carries this dlws's own code (provision/, its knowledge tables
 included) and the pure-Python packages its probes import. So the collection is whatever dlws is installed, from a
-checkout or a wheel alike, and the hosts need nothing but a Python.
+checkout or a wheel alike, and the hosts need nothing but a Python (3.9 or newer: every file carried is checked
+against 3.9's grammar by tests/test_fleet_collection.py).
 
     build_tree(root)          root/ansible_collections/dlws/fleet/, the layout ansible-galaxy builds and installs
     build_tarball(out, ...)   that, plus dlws-fleet-VERSION.tar.gz made by `ansible-galaxy collection build`
@@ -13,6 +14,7 @@ checkout or a wheel alike, and the hosts need nothing but a Python.
 from __future__ import annotations
 
 import base64
+import email.parser
 import glob
 import hashlib
 import json
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 import zlib
 from importlib import metadata
 from typing import Dict, Optional, Tuple
@@ -32,9 +35,16 @@ from provision.errors import DlwsError, UsageError
 
 NAMESPACE, NAME = "dlws", "fleet"
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ansible_collection")
-#: import name -> distribution: the pure-Python packages the probes and the doctor import (psutil and py-cpuinfo
-#: are read only off Linux, click only by the CLI: the bundle has neither, and the code does without them there).
-VENDORED = {"distro": "distro", "packaging": "packaging", "pynvml": "nvidia-ml-py"}
+#: import name -> distribution: the pure-Python packages the probes and the doctor import, carried as this Python
+#: has them (psutil and py-cpuinfo are read only off Linux, click only by the CLI: the bundle has neither, and the
+#: code does without them there).
+VENDORED = {"distro": "distro", "pynvml": "nvidia-ml-py"}
+#: import name -> a wheel in provision/fleet/vendor/, carried instead of this Python's copy: packaging 26.4 and
+#: later need Python 3.10 (their Requires-Python), and hosts run 3.9. packaging-25.0-py3-none-any.whl is PyPI's file
+#: as is (sha256 29572ef2b1f17581046b3a2227d5c611fb25ec70ca1ba8554b24b0e69331a484, Requires-Python >=3.8); dlws
+#: uses only its version, specifiers and utils modules, the same API in 25 and 26.
+VENDOR_WHEELS = {"packaging": "packaging-25.0-py3-none-any.whl"}
+VENDOR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vendor")
 #: The oldest host Python dlws supports; a vendored package that needs a newer one raises the collection's floor.
 MIN_PYTHON = (3, 9)
 #: Parts of provision/ a module never imports: the fleet's controller side and the playbooks.
@@ -67,21 +77,44 @@ def _vendored_root(module: str) -> Tuple[str, bool]:
     return (os.path.dirname(spec.origin) if package else spec.origin), package
 
 
-def _python_floor(distribution: str) -> Tuple[int, int]:
+def _python_floor(distribution: str, requires: Optional[str]) -> Tuple[int, int]:
     """The oldest Python a distribution's Requires-Python admits (3.9 where it says nothing older is excluded)."""
     from packaging.specifiers import SpecifierSet
 
-    spec = SpecifierSet(metadata.metadata(distribution)["Requires-Python"] or "")  # None where absent
+    spec = SpecifierSet(requires or "")  # None where absent
     for minor in range(MIN_PYTHON[1], 40):
         if spec.contains("3.%d.0" % minor):
             return 3, minor
     raise DlwsError("cannot build the dlws.fleet collection: %s admits no Python 3" % distribution)
 
 
+def _wheel(module: str, name: str) -> Tuple[Dict[str, str], Dict[str, str], Dict[str, bytes]]:
+    """(module's .py files, its METADATA's Name, Version and Requires-Python, its license files) of a wheel in
+    VENDOR_DIR."""
+    path = os.path.join(VENDOR_DIR, name)
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            names = wheel.namelist()
+            files = {entry: wheel.read(entry).decode("utf-8") for entry in names
+                     if entry.startswith(module + "/") and entry.endswith(".py")}
+            (meta_name,) = [entry for entry in names if entry.endswith(".dist-info/METADATA")]
+            meta = email.parser.Parser().parsestr(wheel.read(meta_name).decode("utf-8"), headersonly=True)
+            licenses = {os.path.basename(entry): wheel.read(entry) for entry in names if ".dist-info/" in entry
+                        and os.path.basename(entry).upper().startswith(("LICENSE", "COPYING"))}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise DlwsError("cannot build the dlws.fleet collection: %s: %s" % (path, exc)) from None
+    return files, {key: meta[key] for key in ("Name", "Version", "Requires-Python")}, licenses
+
+
 def bundle() -> Tuple[Dict[str, str], Tuple[int, int], Dict[str, str]]:
     """(files, the host Python they need, vendored distribution -> version)."""
+    return _bundle()[:3]
+
+
+def _bundle() -> Tuple[Dict[str, str], Tuple[int, int], Dict[str, str], Dict[str, Dict[str, bytes]]]:
+    """bundle(), and the license files of each vendored distribution."""
     files = _package_files(os.path.dirname(os.path.abspath(provision.__file__)), "provision", NOT_BUNDLED)
-    floor, versions = MIN_PYTHON, {}
+    floor, versions, licenses = MIN_PYTHON, {}, {}
     for module, distribution in sorted(VENDORED.items()):
         path, package = _vendored_root(module)
         if package:
@@ -90,8 +123,14 @@ def bundle() -> Tuple[Dict[str, str], Tuple[int, int], Dict[str, str]]:
             with open(path, encoding="utf-8") as handle:
                 files[module + ".py"] = handle.read()
         versions[distribution] = metadata.version(distribution)
-        floor = max(floor, _python_floor(distribution))
-    return files, floor, versions
+        floor = max(floor, _python_floor(distribution, metadata.metadata(distribution)["Requires-Python"]))
+        licenses[distribution] = _installed_licenses(distribution)
+    for module, name in sorted(VENDOR_WHEELS.items()):
+        found, meta, wheel_licenses = _wheel(module, name)
+        files.update(found)
+        versions[meta["Name"]], licenses[meta["Name"]] = meta["Version"], wheel_licenses
+        floor = max(floor, _python_floor(meta["Name"], meta["Requires-Python"]))
+    return files, floor, versions, licenses
 
 
 def _bundle_module(files: Dict[str, str], floor: Tuple[int, int], versions: Dict[str, str]) -> str:
@@ -116,7 +155,7 @@ def galaxy_yml(versions: Dict[str, str]) -> str:
 
 def build_tree(root: str) -> str:
     """Write the collection under root/ansible_collections/dlws/fleet (replaced whole); its path."""
-    files, floor, versions = bundle()
+    files, floor, versions, licenses = _bundle()
     target = os.path.join(root, "ansible_collections", NAMESPACE, NAME)
     staging = tempfile.mkdtemp(prefix=".fleet-", dir=_made(os.path.dirname(target)))
     try:
@@ -124,7 +163,7 @@ def build_tree(root: str) -> str:
         shutil.copytree(SOURCE, tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         _write(os.path.join(tree, "galaxy.yml"), galaxy_yml(versions))
         _write(os.path.join(tree, "plugins", "module_utils", "dlws_bundle.py"), _bundle_module(files, floor, versions))
-        _licenses(os.path.join(tree, "licenses"), versions)
+        _licenses(os.path.join(tree, "licenses"), licenses)
         if os.path.isdir(target):
             old = tempfile.mkdtemp(prefix=".old-", dir=staging)
             os.rename(target, os.path.join(old, NAME))
@@ -144,16 +183,25 @@ def _write(path: str, text: str) -> None:
         handle.write(text)
 
 
-def _licenses(folder: str, versions: Dict[str, str]) -> None:
-    """The license files of the vendored distributions, as their wheels ship them."""
-    for distribution in versions:
-        for entry in metadata.files(distribution) or []:
-            name = os.path.basename(str(entry)).upper()
-            if name.startswith(("LICENSE", "COPYING")) and not str(entry).endswith(".py"):
-                source = str(entry.locate())
-                if os.path.isfile(source):
-                    dest = os.path.join(_made(os.path.join(folder, distribution)), os.path.basename(str(entry)))
-                    shutil.copyfile(source, dest)
+def _installed_licenses(distribution: str) -> Dict[str, bytes]:
+    """file name -> content of an installed distribution's license files, as its wheel ships them."""
+    found: Dict[str, bytes] = {}
+    for entry in metadata.files(distribution) or []:
+        name = os.path.basename(str(entry))
+        if name.upper().startswith(("LICENSE", "COPYING")) and not name.endswith(".py"):
+            source = str(entry.locate())
+            if os.path.isfile(source):
+                with open(source, "rb") as handle:
+                    found[name] = handle.read()
+    return found
+
+
+def _licenses(folder: str, licenses: Dict[str, Dict[str, bytes]]) -> None:
+    """folder/<distribution>/<license file> of each vendored distribution."""
+    for distribution, files in licenses.items():
+        for name, data in files.items():
+            with open(os.path.join(_made(os.path.join(folder, distribution)), name), "wb") as handle:
+                handle.write(data)
 
 
 def find_ansible_galaxy() -> str:
