@@ -176,7 +176,7 @@ def snapshot(host: Any, output: str, redact: bool, deep: bool, env: Optional[str
             from provision.doctor_command import record_deep
 
             record_deep(recording, inv)
-        members = snapshot_members(recording, inv)
+        members = snapshot_members(recording, inv, env)
     elif deep:
         raise UsageError("--deep records the framework runs of a live machine: it cannot add them to --snapshot")
     else:

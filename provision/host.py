@@ -36,6 +36,8 @@ class Host:
     timeout: float = DEFAULT_TIMEOUT
     #: Whether a read can block (a hung NFS mount): readers that walk folders of users' give up at a deadline.
     can_block: bool = True
+    #: The environment `dlws snapshot --env` named, judged again when the snapshot is replayed without --env.
+    recorded_env: Optional[str] = None
 
     def read(self, path: str) -> Optional[str]:
         """The text of a file, or None when it is missing or unreadable."""
@@ -150,8 +152,9 @@ class SnapshotHost(Host):
     can_block = False  # local files of a recorded machine, read the same way every time
 
     def __init__(self, folder: str, commands: Dict[str, Dict[str, Any]], extra: Dict[str, Any],
-                 nvml: Optional[Dict[str, Any]]) -> None:
+                 nvml: Optional[Dict[str, Any]], recorded_env: Optional[str] = None) -> None:
         self.folder = os.path.realpath(folder)
+        self.recorded_env = recorded_env
         self.root = os.path.join(self.folder, "files")
         self.commands = commands
         self.listings: Dict[str, Any] = extra.get("listdir", {})

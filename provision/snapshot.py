@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 
 from provision import __version__
 from provision.errors import SnapshotError, UsageError
-from provision.host import RecordingHost, SnapshotHost
+from provision.host import MAX_PATH, RecordingHost, SnapshotHost
 from provision.snapshot_archive import MAX_HEADER_BYTES, MAX_MEMBER_BYTES, extract
 from provision.untrusted import excerpt as quote, parse_json, read_regular
 
@@ -82,19 +82,25 @@ def _load_folder(folder: str) -> SnapshotHost:
     for section in ("listdir", "realpath", "facts"):
         if not isinstance(extra.get(section, {}), dict):
             raise SnapshotError("snapshot %s: host.json %r should be an object" % (folder, section))
-    return SnapshotHost(folder, commands, extra, _load_json(folder, "nvml.json", dict))
+    env = (manifest or {}).get("env")
+    if env is not None and not (isinstance(env, str) and 0 < len(env) <= MAX_PATH):
+        raise SnapshotError("snapshot %s: MANIFEST.json env should be a path" % folder)
+    return SnapshotHost(folder, commands, extra, _load_json(folder, "nvml.json", dict), env)
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
 
 
-def snapshot_members(recording: RecordingHost, inventory: Dict[str, Any]) -> Dict[str, str]:
-    """Every file of a snapshot (relative path -> text), before any redaction."""
+def snapshot_members(recording: RecordingHost, inventory: Dict[str, Any], env: Optional[str] = None) -> Dict[str, str]:
+    """Every file of a snapshot (relative path -> text), before any redaction; env: the --env it was recorded with."""
     facts = dict(recording.facts)
     nvml = facts.pop("nvml", None)
+    manifest = {"format": FORMAT, "dlws_version": __version__,
+                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if env is not None:
+        manifest["env"] = env
     members = {
-        "MANIFEST.json": json_member({"format": FORMAT, "dlws_version": __version__,
-                                "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}),
+        "MANIFEST.json": json_member(manifest),
         "commands.json": json_member(recording.commands),
         "host.json": json_member({"listdir": recording.listings, "realpath": recording.links, "facts": facts}),
         "inventory.json": json_member(inventory),

@@ -180,6 +180,44 @@ def test_env_option_judges_the_named_environment(machine, monkeypatch):
     assert "--env PATH" in dlws("doctor", "--help").stdout
 
 
+
+def judged(inv):
+    return [e["path"] for e in inv["environments"] if e["active"]]
+
+
+def test_a_snapshot_remembers_its_env(machine, monkeypatch, tmp_path):
+    """snapshot --env X replays with X judged (also once redacted); an --env given on the replay still wins; a
+    snapshot without one judges by the default rule."""
+    venv = real_venv(machine / "ml")
+    other = real_venv(machine / "other")
+    monkeypatch.setenv("VIRTUAL_ENV", other)
+    box = str(tmp_path / "box") + "/"
+    assert dlws("snapshot", "--env", venv, "-o", box, env=dict(os.environ)).returncode == 0
+    with open(os.path.join(box, "MANIFEST.json")) as handle:
+        assert json.load(handle)["env"] == venv
+    replay = json.loads(dlws("inventory", "--json", "--snapshot", box).stdout)
+    assert judged(replay) == [venv] and replay["python"]["virtualenv"] == venv
+    assert judged(json.loads(dlws("inventory", "--json", "--snapshot", box, "--env", other).stdout)) == [other]
+    redacted = str(tmp_path / "redacted") + "/"
+    assert dlws("snapshot", "--snapshot", box, "--redact", "-o", redacted).returncode == 0
+    with open(os.path.join(redacted, "inventory.json")) as handle:
+        recomputed = json.load(handle)
+    again = json.loads(dlws("inventory", "--json", "--snapshot", redacted).stdout)
+    assert judged(recomputed) == judged(again) and len(judged(again)) == 1  # "ml" reads as a user's name: redacted
+    plain = str(tmp_path / "plain") + "/"
+    assert dlws("snapshot", "-o", plain, env=dict(os.environ)).returncode == 0
+    with open(os.path.join(plain, "MANIFEST.json")) as handle:
+        assert "env" not in json.load(handle)
+    assert judged(json.loads(dlws("inventory", "--json", "--snapshot", plain).stdout)) == [other]
+
+
+def test_a_malformed_recorded_env_is_a_snapshot_error(tmp_path):
+    box = tmp_path / "box"
+    box.mkdir()
+    (box / "MANIFEST.json").write_text(json.dumps({"format": "dlws-snapshot/1", "env": {"$ne": 1}}))
+    result = dlws("inventory", "--snapshot", str(box))
+    assert result.returncode == 2 and "MANIFEST.json env" in result.stderr and "Traceback" not in result.stderr
+
 # --- doctor ----------------------------------------------------------------------------------------------------------
 
 

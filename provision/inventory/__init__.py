@@ -39,7 +39,8 @@ def _probe(module: str) -> Callable[[Host, Inventory], None]:
 
 def collect(host: Host, debug: bool = False, env: Optional[str] = None) -> Inventory:
     """The inventory of a host; a probe that raises becomes an entry in errors. env: the Python environment to
-    judge (--env), else the python probe chooses."""
+    judge (--env, else the one a snapshot was recorded with), else the python probe chooses."""
+    env = env if env is not None else host.recorded_env
     inv = Inventory(dlws_version=__version__)
     for name, module in PROBES:
         try:
