@@ -121,6 +121,51 @@ def test_conda_pipx_pyenv_and_project_venv_are_found(machine):
     assert found[str(machine / ".pyenv/versions/3.9.18")].frameworks["torch"].cuda == "11.7"
 
 
+def test_pyenv_virtualenv_and_conda_in_pyenv_envs_are_found(machine):
+    """pyenv-virtualenv's VERSION/envs/NAME, linked as versions/NAME: one environment (a venv); a miniconda
+    installed by pyenv lists its envs/ too."""
+    versions = machine / ".pyenv" / "versions"
+    inner = versions / "3.11.9" / "envs" / "proj"
+    touch(str(inner / "pyvenv.cfg"), "home = %s\nversion = 3.11.9\n" % (versions / "3.11.9" / "bin"))
+    install(str(inner), "torch-2.4.0")
+    os.symlink(str(inner), str(versions / "proj"))
+    install(str(versions / "3.11.9"), "numpy-2.0.0")
+    conda_prefix(str(versions / "miniconda3-latest"), "3.12.2")
+    conda_prefix(str(versions / "miniconda3-latest" / "envs" / "tf"), "3.10.14", "tensorflow_cpu-2.16.1")
+    found = envs(collect(LiveHost()))
+    assert (found[str(versions / "proj")].kind, sorted(found[str(versions / "proj")].frameworks)) == ("venv", ["torch"])
+    assert str(inner) not in found  # the link and its target are one environment
+    tf = found[str(versions / "miniconda3-latest" / "envs" / "tf")]
+    assert (tf.kind, tf.python, sorted(tf.frameworks)) == ("conda", "3.10.14", ["tensorflow"])
+
+
+def test_system_site_packages_are_read_after_the_venvs_own(machine, tmp_path):
+    """A venv made with --system-site-packages imports the base interpreter's packages (and the user's site),
+    after its own: the folders dlws reads are the ones the venv's Python puts on sys.path, in that order."""
+    venv = tmp_path / "sys-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(venv)], check=True,
+                   timeout=120)
+    version = "%d.%d" % sys.version_info[:2]
+    user_site = machine / ".local" / "lib" / ("python" + version) / "site-packages"
+    user_site.mkdir(parents=True)
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", "import json, sys; print(json.dumps(sys.path))"],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, HOME=str(machine)))
+    real = [p for p in json.loads(out.stdout) if p.endswith(("site-packages", "dist-packages"))]
+    found = envs(collect(LiveHost(), env=str(venv)))[str(venv)]
+    assert found.site_packages == [p for p in real if os.path.isdir(p)] and len(found.site_packages) >= 3
+    # a framework only in the base interpreter's packages is the venv's too; the venv's own copy wins
+    base = tmp_path / "base"
+    touch(str(base / "bin" / "python3"))
+    install(str(base), "tensorflow_cpu-2.16.1", "torch-2.1.0")
+    own = tmp_path / "own"
+    touch(str(own / "pyvenv.cfg"), "home = %s\ninclude-system-site-packages = true\nversion = 3.11.4\n" % (base / "bin"))
+    install(str(own), "torch-2.4.0")
+    found = envs(collect(LiveHost(), env=str(own)))[str(own)]
+    assert sorted(found.frameworks) == ["tensorflow", "torch"] and found.frameworks["torch"].version == "2.4.0"
+    touch(str(own / "pyvenv.cfg"), "home = %s\ninclude-system-site-packages = false\nversion = 3.11.4\n" % (base / "bin"))
+    assert sorted(envs(collect(LiveHost(), env=str(own)))[str(own)].frameworks) == ["torch"]
+
+
 def test_dlws_in_its_own_pipx_venv_is_listed_once_and_flagged(tmp_path):
     from cuda_fake_root import make_root
 

@@ -154,7 +154,10 @@ def pyenv(host: Host) -> List[Candidate]:
     root = root or (posixpath.join(home, ".pyenv") if home else None)
     if not root:
         return []
-    return [Candidate(path, "pyenv", "pyenv") for path in _subfolders(host, posixpath.join(root, "versions"))]
+    versions = _subfolders(host, posixpath.join(root, "versions"))
+    # pyenv-virtualenv keeps VERSION/envs/NAME (linked as versions/NAME); a conda in pyenv keeps its envs there too
+    inner = [path for version in versions for path in _subfolders(host, posixpath.join(version, "envs"))]
+    return [Candidate(path, "pyenv", "pyenv") for path in versions + inner]
 
 
 #: The finders in the order their environments are listed; the first to find a prefix names it.

@@ -97,6 +97,7 @@ def read_layout(host: Host, prefix: str, hint: str, timeout: float) -> Optional[
     exe = executable(host, prefix, entries)
     version: Optional[str] = None
     kind = hint
+    cfg: Dict[str, str] = {}
     if "pyvenv.cfg" in entries:
         cfg = parse_pyvenv_cfg(host.read(posixpath.join(prefix, "pyvenv.cfg")) or "")
         version, kind = cfg_version(cfg), ("pipx" if hint == "pipx" else "venv")
@@ -108,7 +109,26 @@ def read_layout(host: Host, prefix: str, hint: str, timeout: float) -> Optional[
         kind = "pyenv" if hint == "pyenv" else "system"
     if version is None or kind == "system":
         return asked(host, exe, kind, timeout) if exe else Layout(kind, None, None, [], error="no python in bin/")
-    return Layout(kind, version, exe, lib_sites(host, prefix, version), "cpython")
+    sites = lib_sites(host, prefix, version)
+    if kind in ("venv", "pipx") and cfg.get("include-system-site-packages", "").lower() == "true":
+        sites += shared_sites(host, cfg.get("home", ""), version)
+    return Layout(kind, version, exe, sites, "cpython")
+
+
+def shared_sites(host: Host, home: str, version: str) -> List[str]:
+    """The folders a venv made with --system-site-packages also imports from, after its own, in the order its
+    Python puts them on sys.path: the user's site, then the base interpreter's (pyvenv.cfg's home is that
+    interpreter's bin/), Debian's dist-packages layout included. Only folders that are there."""
+    xy = ".".join(version.split(".")[:2])
+    base = posixpath.dirname(home.rstrip("/")) if home.startswith("/") else None
+    user = host.env("HOME")
+    found = [posixpath.join(user, ".local", "lib", "python" + xy, "site-packages")] if user else []
+    if base:
+        found += [posixpath.join(base, "lib", "python" + xy, "site-packages"),
+                  posixpath.join(base, "local", "lib", "python" + xy, "dist-packages"),
+                  posixpath.join(base, "lib", "python3", "dist-packages"),
+                  posixpath.join(base, "lib", "python" + xy, "dist-packages")]
+    return [folder for folder in found if host.listdir(folder) is not None]
 
 
 def asked(host: Host, exe: str, kind: str, timeout: float) -> Layout:
