@@ -53,7 +53,14 @@ FIRES = {
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
     "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
     "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module"],  # DLWS-DRV-001 quiet there
+    "DLWS-DRV-013": ["void-linux7.1-installed-nvidia580-dkms-failed"],
+    "DLWS-CTR-001": ["debian11-rtx4070ti-docker-systemd-cgroup-gpus-lost"],  # OS-004 quiet: daemon.json's runtime
+    "DLWS-CTR-002": ["fedora39-cdi-spec-libegl-550.54.14-driver-550.67"],
+    "DLWS-CTR-003": ["ubuntu2204-podman344-cdi-unsupported"],
     "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030"],  # GPU 0 only: the RX 6600 is of gfx1030's family
+    "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta"],
+    "DLWS-EMU-002": ["wsl1-ubuntu2004-nvidia-driver-440"],  # an error there: nvidia-smi of a Linux driver package
+    "DLWS-EMU-003": ["windows10-python37-32bit-wow64"],
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],
@@ -75,7 +82,7 @@ FIRES = {
     "DLWS-OS-004": ["centos7-tesla-p4-docker-no-toolkit"],
     "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image"],
     "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv"],
-    "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550"],
+    "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410"],
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],
     "DLWS-FW-005": ["core2duo-tensorflow114-no-avx"],
     "DLWS-FW-006": ["python313-torch24-source-build"],
@@ -84,6 +91,8 @@ FIRES = {
     "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
+    "DLWS-LIB-001": ["fair-torch112-cu113-ld-library-path-cudnn803"],  # no wheel: LD_LIBRARY_PATH's 8.0.3 < 8.3.2
+    "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],

@@ -1,0 +1,3 @@
+__version__ = '1.3.1'
+debug = False
+cuda = '10.1.243'
