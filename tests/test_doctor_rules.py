@@ -104,6 +104,15 @@ CASES = {
     "DLWS-DRV-011": lambda i: gpu0(i, compute_capability="3.7", name="Tesla K80"),
     "DLWS-DRV-012": lambda i: (i["nvidia"].update(status="no-driver", driver_version=None),
                                i["nvidia"]["module_build"].update(**no_module_build())),
+    "DLWS-DRV-013": lambda i: i["nvidia"]["module_build"].update(
+        running_kernel="6.8.0-45-generic", module_files=["updates/dkms/nvidia.ko.zst"], headers=True,
+        installed_kernels=["6.8.0-45-generic", "6.8.0-47-generic"], newest_kernel="6.8.0-47-generic",
+        newest_kernel_module_files=[], dkms=[dkms_build("6.8.0-45-generic")]),
+    "DLWS-CTR-001": lambda i: i["containers"].update(docker="24.0.1", cgroup_v2=True, docker_runtimes=["nvidia"]),
+    "DLWS-CTR-002": lambda i: i["containers"].update(cdi_specs=[{"path": "/etc/cdi/nvidia.yaml",
+                                                                 "kinds": ["nvidia.com/gpu"],
+                                                                 "driver_versions": ["535.183.01"]}]),
+    "DLWS-CTR-003": lambda i: i["containers"].update(podman="3.4.4"),
     "DLWS-GPU-009": lambda i: gpu0(i, memory_used_bytes=30 * GiB, processes=0, process_list=[]),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
@@ -459,3 +468,95 @@ def test_gpu_memory_without_a_visible_process():
     wsl = mutate(CASES["DLWS-GPU-009"])
     wsl["os"]["wsl"] = 2
     assert not fired(wsl, "DLWS-GPU-009")
+
+
+def test_the_next_kernel_is_judged_only_when_its_modules_were_read():
+    """A newer kernel whose /lib/modules holds no nvidia module: build it before rebooting (the DKMS build named), or
+    keep booting the running kernel; an unread folder, a module there, or no module now either: quiet."""
+    inv = mutate(CASES["DLWS-DRV-013"])
+    (found,) = fired(inv, "DLWS-DRV-013")
+    assert "linux-headers-6.8.0-47-generic" in found.fix and "dkms install nvidia/550.120 -k 6.8.0-47" in found.fix
+    assert "keep booting kernel 6.8.0-45-generic" in found.fix
+    inv["nvidia"]["module_build"]["dkms"] = None  # /var/lib/dkms unread
+    assert "dkms autoinstall -k 6.8.0-47-generic" in fired(inv, "DLWS-DRV-013")[0].fix
+    for fields in ({"newest_kernel_module_files": None}, {"newest_kernel_module_files": ["updates/dkms/nvidia.ko"]},
+                   {"newest_kernel": None}):
+        quiet = mutate(CASES["DLWS-DRV-013"])
+        quiet["nvidia"]["module_build"].update(fields)
+        assert not fired(quiet, "DLWS-DRV-013"), fields
+    broken = mutate(CASES["DLWS-DRV-013"])
+    broken["nvidia"]["module_build"]["module_files"] = None
+    assert fired(broken, "DLWS-DRV-013")  # the driver answers: the running kernel has its module
+    broken["nvidia"].update(status="nvml-error")
+    assert not fired(broken, "DLWS-DRV-013")
+
+
+def test_a_systemd_reload_is_judged_only_where_docker_uses_systemd_cgroups():
+    """Docker's systemd driver (explicit, or its default on cgroup v2) with the toolkit: NVIDIA's workarounds, and
+    the /dev/char link where it is missing; cgroupfs, cgroup v1 with no driver set, an unread cgroup version, no
+    toolkit, containerd alone or a container: quiet."""
+    inv = mutate(CASES["DLWS-CTR-001"])
+    (found,) = fired(inv, "DLWS-CTR-001")
+    assert "cgroupfs" in found.fix and "create-dev-char-symlinks" not in found.fix
+    inv["containers"]["dev_char_symlinks"] = False
+    assert "create-dev-char-symlinks" in fired(inv, "DLWS-CTR-001")[0].fix
+    for fields in ({"docker_cgroup_driver": "cgroupfs"}, {"cgroup_v2": False}, {"cgroup_v2": None},
+                   {"docker": None, "containerd": "1.7.2"}):
+        quiet = mutate(CASES["DLWS-CTR-001"])
+        quiet["containers"].update(fields)
+        assert not fired(quiet, "DLWS-CTR-001"), fields
+    explicit = mutate(CASES["DLWS-CTR-001"])
+    explicit["containers"].update(cgroup_v2=False, docker_cgroup_driver="systemd")
+    assert fired(explicit, "DLWS-CTR-001")
+    explicit["nvidia"]["container_toolkit"], explicit["containers"]["docker_runtimes"] = None, []
+    assert not fired(explicit, "DLWS-CTR-001")
+    inside = mutate(CASES["DLWS-CTR-001"])
+    inside["os"]["container"] = "docker"
+    assert not fired(inside, "DLWS-CTR-001")
+    failing = mutate(CASES["DLWS-CTR-001"])
+    failing["nvidia"]["status"] = "no-driver"
+    assert not fired(failing, "DLWS-CTR-001")
+
+
+def test_a_cdi_spec_is_stale_only_against_a_known_driver():
+    inv = mutate(CASES["DLWS-CTR-002"])
+    (found,) = fired(inv, "DLWS-CTR-002")
+    assert found.fix == "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
+    for change in (lambda i: i["containers"]["cdi_specs"][0].update(driver_versions=["550.54.15"]),
+                   lambda i: i["containers"]["cdi_specs"][0].update(driver_versions=[]),  # names no version
+                   lambda i: i["containers"]["cdi_specs"][0].update(kinds=["vendor.com/device"]),
+                   lambda i: i["nvidia"].update(driver_version=None),
+                   lambda i: i["os"].update(container="docker")):
+        quiet = mutate(CASES["DLWS-CTR-002"])
+        change(quiet)
+        assert not fired(quiet, "DLWS-CTR-002")
+
+
+def test_podman_older_than_4_1_is_named_where_the_gpus_are_meant_for_it():
+    """Podman < 4.1 with the toolkit, the daemon.json runtime or an NVIDIA CDI spec: named, whatever the driver's
+    state; Podman 4.1 on, no toolkit at all, an unknown version or a container: quiet."""
+    inv = mutate(CASES["DLWS-CTR-003"])
+    assert "4.1 or newer" in fired(inv, "DLWS-CTR-003")[0].fix
+    inv["nvidia"].update(status="no-gpu")
+    assert fired(inv, "DLWS-CTR-003")
+    inv["nvidia"]["container_toolkit"] = None
+    assert not fired(inv, "DLWS-CTR-003")
+    inv["containers"]["cdi_specs"] = [{"path": "/etc/cdi/nvidia.yaml", "kinds": ["nvidia.com/gpu"],
+                                       "driver_versions": []}]
+    assert fired(inv, "DLWS-CTR-003")
+    for fields in ({"podman": "4.1.0"}, {"podman": "5.0.3"}, {"podman": None}):
+        quiet = mutate(CASES["DLWS-CTR-003"])
+        quiet["containers"].update(fields)
+        assert not fired(quiet, "DLWS-CTR-003"), fields
+    inside = mutate(CASES["DLWS-CTR-003"])
+    inside["os"]["container"] = "podman"
+    assert not fired(inside, "DLWS-CTR-003")
+
+
+def test_the_nvidia_runtime_in_daemon_json_is_the_toolkit():
+    """DLWS-OS-004 (no toolkit) stays quiet where daemon.json names the nvidia runtime, though nvidia-ctk gave no
+    version."""
+    inv = mutate(CASES["DLWS-OS-004"])
+    assert fired(inv, "DLWS-OS-004")
+    inv["containers"]["docker_runtimes"] = ["nvidia", "runc"]
+    assert not fired(inv, "DLWS-OS-004")

@@ -24,7 +24,9 @@ DEV_CHAR_NVIDIACTL = "/dev/char/195:255"
 MAX_SPECS = 16
 
 _CDI_KIND = re.compile(r"""^\s*"?kind"?\s*:\s*"?([\w./-]+)""", re.M)
-_DRIVER_LIB = re.compile(r"lib(?:cuda|nvidia-ml)\.so\.(\d+\.\d+(?:\.\d+)?)")
+#: Driver libraries named by the driver's version (a three-digit branch: not libcuda.so.1); a spec may mount only the
+#: graphics ones (libEGL_nvidia.so.550.54.14 in NVIDIA/nvidia-container-toolkit#450).
+_DRIVER_LIB = re.compile(r"lib(?:cuda|nvidia-ml|EGL_nvidia|GLX_nvidia)\.so\.(\d{3}\.\d+(?:\.\d+)?)")
 _TOML_MODE = re.compile(r"""^\s*mode\s*=\s*["']([\w-]+)["']""")
 _TOML_NO_CGROUPS = re.compile(r"^\s*no-cgroups\s*=\s*(true|false)\b")
 

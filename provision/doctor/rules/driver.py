@@ -332,3 +332,38 @@ def no_module_for_kernel(inv: Dict[str, Any]) -> Any:
     if build.get("headers") is None:
         evidence["headers"] = "not read: check that /lib/modules/%s/build exists" % kernel
     return no_module_for_kernel.finding(evidence, "; then ".join(steps))
+
+
+def _build_for_next(build: Dict[str, Any], kernel: str) -> str:
+    """How to build the module for a kernel not running yet: DKMS, by the build it has or by autoinstall where
+    /var/lib/dkms was not read."""
+    dkms = list(build.get("dkms") or [])
+    if not dkms:
+        return "sudo dkms autoinstall -k %s (a driver without DKMS: reinstall it after booting that kernel)" % kernel
+    newest = max(dkms, key=lambda b: [int(p) for p in str(b.get("version")).split(".") if p.isdigit()])
+    return "sudo dkms install %s/%s -k %s" % (newest.get("module"), newest.get("version"), kernel)
+
+
+@rule("DLWS-DRV-013", "warning", "The kernel the next boot starts has no NVIDIA module")
+def next_kernel_without_module(inv: Dict[str, Any]) -> Any:
+    """A newer kernel than the running one is installed (the boot loader boots the newest by default) and
+    /lib/modules/<that kernel> holds no nvidia module: after the reboot the GPU is gone (DLWS-DRV-012 on that boot).
+    DKMS did not build it: the kernel's headers are missing, or the driver does not build for that kernel (a kernel
+    series newer than the driver, void-linux/void-packages#61087). Build it before rebooting, or keep booting the
+    running kernel. Judged where the driver works now or the running kernel has the module."""
+    build = _module_build(inv)
+    newest, running = build.get("newest_kernel"), build.get("running_kernel")
+    if not newest or build.get("newest_kernel_module_files") != [] or _no_module_for_kernel(inv):
+        return None
+    if not build.get("module_files") and facts.nvidia(inv).get("status") != "ok":
+        return None  # no module now either: the driver's state is what to fix first
+    return next_kernel_without_module.finding(
+        {"running_kernel": running, "running_kernel_module_files": build.get("module_files"),
+         "nvidia.status": facts.nvidia(inv).get("status"), "newest_kernel": newest,
+         "newest_kernel_module_files": [], "dkms": _dkms_summary(build),
+         "reboot_required": build.get("reboot_required"),
+         "reboot_required_pkgs": build.get("reboot_required_pkgs")},
+        "before rebooting: make sure kernel %s's headers are installed (%s); then %s; if that build fails (its "
+        "make.log under /var/lib/dkms), the driver does not support kernel %s yet: keep booting kernel %s (make it "
+        "the boot loader's default) until a driver that does is installed"
+        % (newest, headers_install(inv, newest), _build_for_next(build, newest), newest, running))

@@ -73,10 +73,13 @@ def end_of_life(inv: Dict[str, Any], today: datetime.date) -> Any:
 @rule("DLWS-OS-004", "warning", "Container engine without nvidia-container-toolkit on a GPU host")
 def no_container_toolkit(inv: Dict[str, Any]) -> Any:
     """Docker and Podman hand GPUs to containers only through the NVIDIA Container Toolkit (`docker run --gpus
-    all` fails with "could not select device driver" without it)."""
+    all` fails with "could not select device driver" without it). The nvidia runtime in /etc/docker/daemon.json
+    (which `nvidia-ctk runtime configure` writes) is the toolkit too, where nvidia-ctk gave no version."""
     info, nv = facts.os_info(inv), facts.nvidia(inv)
     engines = info.get("container_engines") or []
-    if engines and facts.gpus(inv, "nvidia") and not nv.get("container_toolkit") and not info.get("container"):
+    runtimes = (inv.get("containers") or {}).get("docker_runtimes") or []
+    if engines and facts.gpus(inv, "nvidia") and not nv.get("container_toolkit") and "nvidia" not in runtimes \
+            and not info.get("container"):
         return no_container_toolkit.finding(
             {"container_engines": engines, "nvidia.container_toolkit": None},
             "install nvidia-container-toolkit from NVIDIA's signed repository, then sudo nvidia-ctk runtime "

@@ -1,0 +1,106 @@
+"""Container runtimes on a GPU host: GPUs lost at a systemd reload, CDI specs of another driver, Podman without CDI."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator
+
+from provision.doctor.model import Finding, rule
+from provision.inventory import facts
+
+
+def _containers(inv: Dict[str, Any]) -> Dict[str, Any]:
+    return inv.get("containers") or {}
+
+
+def toolkit_evidence(inv: Dict[str, Any]) -> bool:
+    """The NVIDIA Container Toolkit is here: nvidia-ctk answered, or Docker's daemon.json names the nvidia runtime
+    (which `nvidia-ctk runtime configure` writes; a host whose nvidia-ctk gave no version still has the toolkit)."""
+    return bool(facts.nvidia(inv).get("container_toolkit")
+                or "nvidia" in (_containers(inv).get("docker_runtimes") or []))
+
+
+def _gpu_host(inv: Dict[str, Any]) -> bool:
+    """A host (not a container) whose NVIDIA driver works, with the NVIDIA Container Toolkit on it."""
+    return not facts.os_info(inv).get("container") and facts.nvidia(inv).get("status") == "ok" \
+        and toolkit_evidence(inv)
+
+
+def _dev_char(linked: Any) -> str:
+    return "present" if linked is True else "missing" if linked is False else "not read"
+
+
+#: NVIDIA's workarounds (the toolkit's troubleshooting guide, "Containers losing access to GPUs").
+RELOAD_FIX = ("recreate a container that lost its GPUs; so that it does not recur: \"exec-opts\": "
+              "[\"native.cgroupdriver=cgroupfs\"] in /etc/docker/daemon.json, then sudo systemctl restart docker; or "
+              "inject the GPUs through CDI (sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml, then docker "
+              "run --device nvidia.com/gpu=all on a Docker with CDI enabled); or pass the device nodes explicitly "
+              "(docker run --gpus all --device /dev/nvidiactl --device /dev/nvidia0 ...)")
+DEV_CHAR_FIX = ("; /dev/char/195:255 is missing, and some runc versions drop the devices even when they are passed "
+                "explicitly: sudo nvidia-ctk system create-dev-char-symlinks --create-all")
+
+
+@rule("DLWS-CTR-001", "warning", "Docker's GPU containers here lose their GPUs at the next systemctl daemon-reload")
+def reload_loses_gpus(inv: Dict[str, Any]) -> Any:
+    """With `docker run --gpus` (or the NVIDIA runtime in legacy mode) the toolkit's hook grants the container its
+    GPU devices without runc knowing; where systemd manages the containers' cgroups, a `systemctl daemon-reload`
+    (package updates run one) re-applies runc's device rules and every running GPU container loses its GPUs
+    ("Failed to initialize NVML: Unknown Error" inside) until it is recreated (NVIDIA's troubleshooting guide,
+    NVIDIA/nvidia-container-toolkit#48). Docker uses systemd's cgroup driver on cgroup v2 hosts unless daemon.json
+    says cgroupfs (moby/moby#40846). Judged where Docker and the toolkit are on a host whose driver works;
+    containerd's own cgroup setting is not read, so a host with containerd alone is not judged."""
+    c = _containers(inv)
+    if not _gpu_host(inv) or not c.get("docker"):
+        return None
+    driver = c.get("docker_cgroup_driver")
+    if driver is None and c.get("cgroup_v2") is not True:
+        return None  # cgroup v1 (Docker's default there is cgroupfs) or an unread cgroup version: no claim
+    if driver not in (None, "systemd"):
+        return None  # cgroupfs keeps the rules the hook wrote
+    return reload_loses_gpus.finding(
+        {"docker": c.get("docker"), "cgroup_v2": c.get("cgroup_v2"),
+         "docker_cgroup_driver": driver or "systemd (Docker's default on cgroup v2)",
+         "docker_runtimes": c.get("docker_runtimes"), "nvidia.container_toolkit":
+         facts.nvidia(inv).get("container_toolkit"), "toolkit_mode": c.get("toolkit_mode"),
+         "/dev/char/195:255": _dev_char(c.get("dev_char_symlinks"))},
+        RELOAD_FIX + (DEV_CHAR_FIX if c.get("dev_char_symlinks") is False else ""))
+
+
+@rule("DLWS-CTR-002", "error", "A CDI spec names another NVIDIA driver than the one installed")
+def stale_cdi_spec(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """A CDI spec (nvidia-ctk cdi generate) lists the driver's library files by version (libEGL_nvidia.so.550.54.14);
+    after a driver upgrade those files are gone, and containers started through it (podman --device
+    nvidia.com/gpu=all, Docker or containerd in CDI mode) fail: "crun: cannot stat `/lib64/libEGL_nvidia.so.<old>`"
+    (NVIDIA/nvidia-container-toolkit#450). Regenerate it after every driver change (the toolkit's CDI guide)."""
+    driver = facts.nvidia(inv).get("driver_version")
+    if facts.nvidia(inv).get("status") != "ok" or not driver or facts.os_info(inv).get("container"):
+        return
+    for spec in _containers(inv).get("cdi_specs") or []:
+        versions = spec.get("driver_versions") or []
+        if versions and driver not in versions and any(k.startswith("nvidia.com/") for k in spec.get("kinds") or []):
+            yield stale_cdi_spec.finding(
+                {"spec": spec.get("path"), "spec_driver_versions": versions, "driver_version": driver},
+                "sudo nvidia-ctk cdi generate --output=%s" % spec.get("path"), subject=spec.get("path"))
+
+
+#: Podman resolves --device nvidia.com/gpu=all through CDI from this release on (the toolkit's CDI guide).
+PODMAN_CDI = (4, 1)
+
+
+@rule("DLWS-CTR-003", "warning", "Podman is older than 4.1: it cannot hand the GPUs to containers through CDI")
+def podman_without_cdi(inv: Dict[str, Any]) -> Any:
+    """NVIDIA's way into Podman containers is CDI (`podman run --device nvidia.com/gpu=all`), which Podman supports
+    from 4.1 on; an older one takes the device name for a path: "Error: stat nvidia.com/gpu=all: no such file or
+    directory" (containers/podman#24474, #20257). Judged on a host (not a container) with Podman and the NVIDIA
+    Container Toolkit (or an NVIDIA CDI spec): the user means to give Podman the GPUs; the driver's state is not
+    needed for that."""
+    c = _containers(inv)
+    podman = facts.major_minor(c.get("podman"))
+    specs = [s for s in c.get("cdi_specs") or [] if any(k.startswith("nvidia.com/") for k in s.get("kinds") or [])]
+    if podman is None or podman >= PODMAN_CDI or facts.os_info(inv).get("container") \
+            or not (toolkit_evidence(inv) or specs):
+        return None
+    return podman_without_cdi.finding(
+        {"podman": c.get("podman"), "cdi_specs": [s.get("path") for s in c.get("cdi_specs") or []],
+         "nvidia.container_toolkit": facts.nvidia(inv).get("container_toolkit")},
+        "upgrade Podman to 4.1 or newer (the distribution's backports or a newer release), then sudo nvidia-ctk cdi "
+        "generate --output=/etc/cdi/nvidia.yaml and podman run --device nvidia.com/gpu=all ...")
