@@ -27,8 +27,7 @@ from provision.knowledge.frameworks import (normalize_framework, framework_relea
                                             python_supported, wheel_platform, wheel_pythons, glibc_floor,
                                             cuda_wheels)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
-                                      keras_pins, keras_backend, keras2_for_tensorflow, tf_keras_for_tensorflow,
-                                      local_label, installable)
+                                      keras_pins, keras_backend, local_label, installable)
 from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
 from provision.knowledge.rocm import gfx_generic_family, rocm_release_gfx_targets, torch_rocm_gfx_targets
 from provision.knowledge.error_signatures import error_signatures
@@ -37,8 +36,7 @@ from provision.knowledge.versions import Row
 __all__ = [
     "cuda_repo_folder", "cuda_supports_cc", "cuda_wheels", "glibc_floor", "wheel_platform", "wheel_pythons", "display_name", "distribution", "distribution_eol",
     "driver_module_streams", "framework_pins",
-    "framework_release", "installable", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "keras2_for_tensorflow",
-    "tf_keras_for_tensorflow", "local_label", "max_cuda_for_driver",
+    "framework_release", "installable", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "local_label", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
     "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
