@@ -71,6 +71,28 @@ def median_seconds(argv, runs=RUNS, env=None, ok=(0,)):
     return statistics.median(times)
 
 
+GATHER_HOSTS = 8
+
+
+def bench_gather(dlws, env, root, runs):
+    """`dlws fleet gather` of GATHER_HOSTS local hosts against `ansible all -m setup` on the same hosts (issue 15):
+    the first gather builds the collection into an empty cache, the warm ones reuse it."""
+    inventory = os.path.join(root, "hosts.ini")
+    with open(inventory, "w") as handle:
+        handle.write("[all]\n" + "".join("host%d ansible_connection=local ansible_python_interpreter=%s\n"
+                                         % (n, sys.executable) for n in range(GATHER_HOSTS)))
+    ansible = [os.path.join(VENV_BIN, "ansible"), "all", "-i", inventory, "-f", "10", "-m", "ansible.builtin.setup"]
+    gather = dlws + ["fleet", "gather", "-i", inventory, "-o", os.path.join(root, "gathered")]
+    cold = dict(env, XDG_CACHE_HOME=os.path.join(root, "gather-cache"))
+    out = {}
+    out["dlws fleet gather, %d local hosts, first (empty cache)" % GATHER_HOSTS] = median_seconds(gather, 1, cold)
+    out["dlws fleet gather, %d local hosts, warm" % GATHER_HOSTS] = median_seconds(gather, runs, cold)
+    out["ansible all -m setup, %d local hosts" % GATHER_HOSTS] = median_seconds(ansible, runs, env)
+    for label, seconds in out.items():
+        print("  %-60s %7.3f s" % (label, seconds), file=sys.stderr, flush=True)
+    return out
+
+
 def main():
     dlws = [os.path.join(VENV_BIN, "dlws")]
     fixture = os.path.join(FIXTURES, "h100-sxm-server") if os.path.isdir(FIXTURES) else None
@@ -115,6 +137,7 @@ def main():
             # dlws doctor exits 1 when it finds errors: that is a result, not a failed run
             results[label] = median_seconds(argv, runs, env, ok=(0, 1) if "doctor" in argv else (0,))
             print("  %-60s %7.3f s" % (label, results[label]), file=sys.stderr, flush=True)
+        results.update(bench_gather(dlws, ansible_env, tmp, max(3, RUNS // 5)))
         sys.path.insert(0, os.path.dirname(FIXTURES))  # tests/, for fleet_results
         from fleet_results import bench_fleet_report
         results.update(bench_fleet_report(dlws, max(5, RUNS // 3)))
@@ -131,6 +154,10 @@ def main():
     if "dlws doctor, tables of " + PREVIOUS_TABLES in results:
         print("  dlws doctor, today's tables / previous      %6.2fx"
               % (results["dlws doctor"] / results["dlws doctor, tables of " + PREVIOUS_TABLES]))
+    setup = results["ansible all -m setup, %d local hosts" % GATHER_HOSTS]
+    print("  dlws fleet gather / ansible -m setup, %d hosts: first %.2fx, warm %.2fx" % (
+        GATHER_HOSTS, results["dlws fleet gather, %d local hosts, first (empty cache)" % GATHER_HOSTS] / setup,
+        results["dlws fleet gather, %d local hosts, warm" % GATHER_HOSTS] / setup))
     if fixture:
         name = os.path.basename(fixture)
         replay = results["dlws inventory --json --snapshot " + name]
