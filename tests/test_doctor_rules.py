@@ -150,6 +150,10 @@ CASES = {
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
     "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),
                                i["env_vars"].update(HSA_OVERRIDE_GFX_VERSION="10.3.0")),
+    "DLWS-LIB-001": lambda i: i["loader_path"].append({"path": "/usr/local/cuda-12.4/lib64", "source": "LD_LIBRARY_PATH",
+                                                       "libraries": {"libcudnn": ["9.0.0"]}}),
+    "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
+                               i["ptxas"].append({"version": "12.5.40", "source": "pip:nvidia-cuda-nvcc-cu12"})),
 }
 ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machine with GPU power limits
 

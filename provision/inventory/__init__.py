@@ -30,6 +30,7 @@ PROBES: Tuple[Tuple[str, str], ...] = (
     ("python", "provision.inventory.python_env"),
     ("libraries", "provision.inventory.libraries"),
     ("loader", "provision.inventory.loader"),
+    ("ptxas", "provision.inventory.ptxas"),
 )
 
 
