@@ -93,8 +93,6 @@ FIRES = {
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-LIB-001": ["fair-torch112-cu113-ld-library-path-cudnn803"],  # no wheel: LD_LIBRARY_PATH's 8.0.3 < 8.3.2
     "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
-    "DLWS-LIB-001": ["fair-torch112-cu113-ld-library-path-cudnn803"],  # no wheel: LD_LIBRARY_PATH's 8.0.3 < 8.3.2
-    "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],
