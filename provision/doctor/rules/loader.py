@@ -104,8 +104,9 @@ def ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
     (google/brax#488: PATH had ptxas 12.4.131, XLA used the wheel's 12.5.40). When that ptxas is newer than the
     CUDA the driver supports, XLA says "The NVIDIA driver's CUDA version is 12.2 which is older than the ptxas CUDA
     version (12.3.107). Because the driver is older than the ptxas version, XLA is disabling parallel compilation,
-    which may slow down compilation" (xla/service/gpu/nvptx_compiler.cc; jax-ml/jax#19821), and PTX left to the
-    driver to compile is refused with CUDA_ERROR_UNSUPPORTED_PTX_VERSION."""
+    which may slow down compilation" (xla/service/gpu/nvptx_compiler.cc; jax-ml/jax#19821); PTX of a CUDA newer
+    than the driver's, where the driver is left to compile it, is refused with CUDA_ERROR_UNSUPPORTED_PTX_VERSION
+    (CEED/libCEED#1587)."""
     frameworks = facts.frameworks(inv)
     name = next((n for n in JAX if facts.build_kind(frameworks.get(n) or {}) == "cuda"), None)
     used = next(iter(inv.get("ptxas") or []), None)
