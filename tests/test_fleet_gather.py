@@ -16,7 +16,8 @@ import pytest
 from provision import __version__
 from provision.fleet import DOCTOR_FILE, SNAPSHOT_FILE, STATUS_FILE
 from provision.fleet.collection import cached_collections
-from provision.fleet.gather import Progress, playbooks_dir
+from provision.errors import UsageError
+from provision.fleet.gather import Progress, _gather, playbooks_dir
 from provision.host import LiveHost
 from provision.inventory import collect
 from provision.snapshot import open_snapshot
@@ -357,3 +358,136 @@ def test_report_of_the_gathered_fleet(fleet):
         venv = [env for env in inventory["environments"] if env["path"] == here]
         assert venv and "jax" in venv[0]["frameworks"] and venv[0]["active"] is judged
         assert ("jax" in inventory["frameworks"]) is judged
+    # The report names each host's judged environment, and lists every one with its frameworks.
+    rows = {host["host"]: host for host in report["hosts"]}
+    assert rows["localhost"]["environment"]["path"] == here
+    assert rows["127.0.0.3"]["environment"]["path"] != here
+    listed = [env for env in rows["127.0.0.3"]["environments"] if env["path"] == here]
+    assert listed and listed[0]["active"] is False and "jax" in [fw["name"] for fw in listed[0]["frameworks"]]
+
+
+# --- time limits: a hung host, a hung ansible-playbook ---------------------------------------------------------------
+
+HUNG = """#!/bin/sh
+echo $$ >> {pids}
+exec sleep 120
+"""
+
+
+def alive(pid):
+    """Whether pid runs (a zombie, killed and not yet reaped by init, does not)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def gone(pids, seconds=10.0):
+    deadline = time.monotonic() + seconds
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(pid) for pid in pids)
+
+
+def test_a_hung_host_is_reported_as_timed_out_within_host_timeout(tmp_path, sshd, cache_home):
+    """A host whose module never returns (its Python is a script that sleeps 120 s), over the local connection and
+    over SSH, fails as timed out after --host-timeout; the other host is gathered; the gather returns in seconds.
+    The hung module the gather ran here (local connection) is killed when ansible-playbook ends; the one on the
+    SSH host is that host's (this test ends it)."""
+    scripts = {}
+    for name in ("local", "ssh"):
+        script = tmp_path / ("hung-python-" + name)
+        script.write_text(HUNG.format(pids=tmp_path / ("pid-" + name)))
+        script.chmod(0o755)
+        scripts[name] = str(script)
+    ssh = {"ansible_host": "127.0.0.3", "ansible_port": sshd["port"], "ansible_user": "root",
+           "ansible_ssh_private_key_file": sshd["key"],
+           "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"}
+    hosts = {"hung-local": {"ansible_connection": "local", "ansible_python_interpreter": scripts["local"]},
+             "hung-ssh": dict(ssh, ansible_python_interpreter=scripts["ssh"]),
+             "fine": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                      "dlws_snapshot": os.path.join(SNAPSHOTS, "h100-sxm-server")}}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+    started = time.monotonic()
+    try:
+        result = run([sys.executable, "-m", "provision", "fleet", "gather", "-i", str(inventory), "-o",
+                      str(tmp_path / "out"), "--host-timeout", "5"], env=ansible_env(tmp_path, cache_home))
+        seconds = time.monotonic() - started
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert seconds < 60, seconds  # 5 s for the hung hosts and Ansible's own start, far from their 120 s
+        statuses = {name: read_json(str(tmp_path / "out" / name / STATUS_FILE)) for name in hosts}
+        assert statuses["fine"]["status"] == "ok"
+        for name in ("hung-local", "hung-ssh"):
+            assert statuses[name]["status"] == "failed"
+            assert "Timed out after 5 second" in statuses[name]["message"], statuses[name]
+        local = int((tmp_path / "pid-local").read_text())
+        assert gone([local], seconds=2), "the hung local module still runs"
+    finally:
+        if (tmp_path / "pid-ssh").exists():  # started by sshd for this test
+            remote = int((tmp_path / "pid-ssh").read_text())
+            if alive(remote):
+                os.kill(remote, 9)
+
+
+FAKE_PLAYBOOK = """#!{python}
+import subprocess, sys, time
+child = subprocess.Popen(["sleep", "120"])  # an SSH client of ansible-playbook, say
+with open({pids!r}, "w") as handle:
+    handle.write("%d\\n" % child.pid)
+if {name_hosts}:
+    print('DLWS-EVENT {{"event": "ok", "host": "a", "task": "Name the hosts of this gather", "hosts": ["a", "b"]}}')
+    print('DLWS-EVENT {{"event": "unreachable", "host": "a", "task": "Diagnose the host", "message": "refused"}}')
+    sys.stdout.flush()
+time.sleep({sleep})
+"""
+
+
+class ShortLimits:
+    """_Limits with a limit of a few seconds, whatever the hosts."""
+
+    def __init__(self, seconds):
+        self.host_timeout = 1
+        self.started = time.monotonic()
+        self.limit = seconds
+
+    def seconds(self, hosts):
+        return self.limit
+
+
+def fake_gather(tmp_path, name_hosts, sleep, limit=3):
+    script = tmp_path / "ansible-playbook"
+    pids = tmp_path / "pids"
+    script.write_text(FAKE_PLAYBOOK.format(python=sys.executable, pids=str(pids), name_hosts=name_hosts, sleep=sleep))
+    script.chmod(0o755)
+    lines = []
+    started = time.monotonic()
+    try:
+        code = _gather([str(script)], "hosts", None, str(tmp_path / "out"), lines.append, ShortLimits(limit), "")
+    except UsageError as exc:
+        code = exc
+    child = int(pids.read_text())
+    return code, lines, time.monotonic() - started, child
+
+
+def test_ansible_playbook_past_its_limit_is_killed_with_its_children(tmp_path):
+    code, lines, seconds, child = fake_gather(tmp_path, True, 600)
+    assert code == 1 and seconds < 15, (code, seconds)
+    assert read_json(str(tmp_path / "out" / "a" / STATUS_FILE))["status"] == "unreachable"
+    said = read_json(str(tmp_path / "out" / "b" / STATUS_FILE))
+    assert said["status"] == "failed" and "ran past its limit of 3 s" in said["message"]
+    assert gone([child])
+
+
+def test_ansible_playbook_that_names_no_host_before_its_limit_is_a_usage_error(tmp_path):
+    code, _, seconds, child = fake_gather(tmp_path, False, 600)
+    assert isinstance(code, UsageError) and "ran past its limit of 3 s before naming a host" in str(code)
+    assert seconds < 15 and gone([child])
+
+
+def test_what_ansible_playbook_leaves_running_is_killed_when_it_exits(tmp_path):
+    """It exits in time (no stats: it failed), but a child it started still runs: killed with its group."""
+    code, _, seconds, child = fake_gather(tmp_path, False, 0, limit=60)
+    assert isinstance(code, UsageError) and "ansible-playbook failed" in str(code)
+    assert seconds < 15 and gone([child], seconds=5)

@@ -6,7 +6,9 @@ prints one JSON line per task result, which this module reads as it arrives: the
 written to DIR/<host>/, a progress line is printed, and DIR/<host>/status.json says how it went.
 
 Every host has a time limit (the task's timeout), and so has ansible-playbook as a whole (killed past it, the hosts
-not done reported): a hung host is reported, never waited for without bound. Each host's folder is
+not done reported): a hung host is reported, never waited for without bound. What ansible-playbook leaves running
+on the controller (a module past its timeout under the local connection, its workers' SSH clients) is killed when
+it ends (Orphans); a module hung on a remote host is that host's to end. Each host's folder is
 host_folder(inventory_hostname), which cannot climb out of the output folder; what a host returns is untrusted
 data, bounded and checked before it is written.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ctypes
 import functools
 import json
 import math
@@ -26,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import click
 
@@ -247,7 +250,9 @@ def _gather(argv: List[str], inventory_path: str, limit: Optional[str], output: 
 
 def _stream(argv: List[str], env: Dict[str, str], errors: Any, progress: Progress, limits: _Limits) -> Any:
     """Run ansible-playbook, handing each event line to progress as it comes; (its exit code, the limit in
-    seconds it was killed past or 0). It runs in a session of its own, so that killing it kills its SSH clients."""
+    seconds it was killed past or 0). It runs in a session of its own, killed with what it left running (Orphans)
+    past its limit, and once it exited (what it left may hold its output open)."""
+    orphans = Orphans()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, env=env,
                             text=True, bufsize=1, start_new_session=True)
     state = {"limit": limits.seconds(0), "killed": 0.0}
@@ -255,9 +260,11 @@ def _stream(argv: List[str], env: Dict[str, str], errors: Any, progress: Progres
 
     def watch() -> None:
         while not done.wait(1.0):
-            if time.monotonic() - limits.started > state["limit"]:
-                state["killed"] = state["limit"]
+            exited = proc.poll() is not None
+            if exited or time.monotonic() - limits.started > state["limit"]:
+                state["killed"] = 0.0 if exited else state["limit"]
                 _kill(proc)
+                orphans.kill(proc.pid)
                 return
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -276,17 +283,123 @@ def _stream(argv: List[str], env: Dict[str, str], errors: Any, progress: Progres
         return proc.wait(), int(state["killed"])
     finally:
         done.set()
-        if proc.poll() is None:
-            _kill(proc)
+        _kill(proc)
         watcher.join()
+        orphans.kill(proc.pid)
+        orphans.stop()
 
 
 def _kill(proc: "subprocess.Popen[str]") -> None:
+    """SIGKILL ansible-playbook's process group, whatever is left of it (its pid stays that group's id, never
+    reused, while any member lives)."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except OSError:
         pass
     proc.wait()
+
+
+class Orphans:
+    """What ansible-playbook leaves running: its workers call setsid(), out of its process group, and a module
+    past its task timeout keeps running under the local connection (a hung host replayed or on localhost). On
+    Linux this process is the subreaper of its descendants while ansible-playbook runs (prctl
+    PR_SET_CHILD_SUBREAPER): those orphans become its children, and kill() ends them, and reaps them. Elsewhere
+    only the process group is killed."""
+
+    def __init__(self) -> None:
+        self.before = set(_children())  # children this process had already: not ansible-playbook's
+        self.stuck: Set[int] = set()  # killed, and not gone within REAP_SECONDS
+        self.lock = threading.Lock()
+        self.adopting = _subreaper(True)
+
+    def kill(self, spared: int) -> None:
+        """SIGKILL every child this process adopted and their descendants, until none is left (a killed
+        process's own children are adopted next); spared: ansible-playbook, which Popen reaps."""
+        if not self.adopting:
+            return
+        with self.lock:
+            for _ in range(ORPHAN_ROUNDS):
+                adopted = [pid for pid in _children() if pid not in self.before | self.stuck and pid != spared]
+                if not adopted:
+                    return
+                for pid in _descendants(adopted):
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                self.stuck.update(_reap(adopted, time.monotonic() + REAP_SECONDS))
+
+    def stop(self) -> None:
+        if self.adopting:
+            _subreaper(False)
+
+
+#: Rounds of Orphans.kill: each ends one generation more of what ansible-playbook left.
+ORPHAN_ROUNDS = 10
+#: Seconds a round waits for its killed processes to end: one stuck in the kernel (a hung driver call, a dead NFS
+#: server) cannot be killed, and is left to init rather than waited for.
+REAP_SECONDS = 2.0
+
+
+def _reap(pids: List[int], deadline: float) -> List[int]:
+    """Reap pids (children of this process) as they end, until deadline; those still there then."""
+    left = list(pids)
+    while left and time.monotonic() < deadline:
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    left.remove(pid)
+            except ChildProcessError:
+                left.remove(pid)
+        if left:
+            time.sleep(0.02)
+    return left
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def _subreaper(on: bool) -> bool:
+    """Whether this process is (or, on False, stopped being) its descendants' subreaper; False off Linux."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+def _parents() -> Dict[int, int]:
+    """pid -> parent pid of every process, from /proc (one that ends while read is left out)."""
+    parents: Dict[int, int] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open("/proc/%s/stat" % name, "rb") as handle:
+                    parents[int(name)] = int(handle.read(4096).rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    return parents
+
+
+def _children() -> List[int]:
+    me = os.getpid()
+    return [pid for pid, parent in _parents().items() if parent == me]
+
+
+def _descendants(roots: List[int]) -> List[int]:
+    """roots and every process below them."""
+    below: Dict[int, List[int]] = {}
+    for pid, parent in _parents().items():
+        below.setdefault(parent, []).append(pid)
+    found: List[int] = []
+    seen, frontier = set(), list(roots)
+    while frontier:
+        pid = frontier.pop()
+        if pid not in seen:
+            seen.add(pid)
+            found.append(pid)
+            frontier += below.get(pid, [])
+    return found
 
 
 def _report(progress: Progress, output: str, echo: Callable[[str], None]) -> int:
