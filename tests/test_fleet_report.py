@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from xml.etree import ElementTree as ET
 
@@ -15,7 +16,8 @@ import pytest
 from fleet_results import build_many, bench_fleet_report, edited_fixture, fixture, write_host, write_status
 from provision.errors import UsageError
 from provision.fleet import DOCTOR_FILE, STATUS_FILE
-from provision.fleet.report import SCHEMA, build_report, find_drift, host_row, run_report
+from provision.fleet.report import (SCHEMA, TEXT_FLOORS, build_report, cell_lines, column_widths, find_drift,
+                                    host_row, run_report, to_html, to_json, to_text, trimmed)
 from provision.fleet.results import HostResult, hardware_class, load_host, load_results
 
 CHROMIUM = "/usr/bin/chromium"
@@ -177,6 +179,48 @@ def test_drift_tie_has_no_majority():
     assert find_drift(rows[1:3]) == []
 
 
+def judged_host(host, judged, other, python="3.11.4"):
+    """A T4 host whose judged environment (/opt/venv) has torch judged and whose system Python has other."""
+    envs = [{"path": "/opt/venv", "kind": "venv", "python": python, "active": True,
+             "frameworks": {"torch": {"version": judged, "build": "cuda 12.1"}}},
+            {"path": "/usr", "kind": "system", "python": "3.10.12", "active": False,
+             "frameworks": {"torch": {"version": other}} if other else {}}]
+    inventory = {"cpu": {"arch": "x86_64"}, "gpus": [{"vendor": "nvidia", "name": "Tesla T4"}],
+                 "nvidia": {"driver_version": "550.54.15"}, "python": {"version": python},
+                 "frameworks": {"torch": {"version": judged, "build": "cuda 12.1"}}, "environments": envs}
+    return HostResult(host, "ok", inventory=inventory)
+
+
+def test_frameworks_are_the_judged_environments_and_json_lists_every_one():
+    report = build_report([judged_host("a", "2.4.0", "1.13.1"), judged_host("b", "2.4.0", None)], "error")
+    a = report["hosts"][0]
+    assert a["frameworks"] == [{"name": "torch", "version": "2.4.0", "build": "cuda 12.1"}] and a["python"] == "3.11.4"
+    assert a["environment"] == {"path": "/opt/venv", "kind": "venv", "python": "3.11.4"}
+    assert a["environments"] == [
+        {"path": "/opt/venv", "kind": "venv", "python": "3.11.4", "active": True, "error": None,
+         "frameworks": [{"name": "torch", "version": "2.4.0", "build": "cuda 12.1"}]},
+        {"path": "/usr", "kind": "system", "python": "3.10.12", "active": False, "error": None,
+         "frameworks": [{"name": "torch", "version": "1.13.1", "build": None}]}]
+    # the other environments differ (torch 1.13.1, none): no drift, the judged ones agree
+    assert report["drift"] == []
+    text = to_text(report)
+    assert "  /opt/venv (venv, Python 3.11.4): 2 hosts (a, b)" in text.splitlines()
+    # an older dlws's inventory has no environments: none judged, nothing listed, no crash
+    old = HostResult("old", "ok", inventory={"cpu": {"arch": "x86_64"}, "frameworks": {"jax": {"version": "0.4.30"}}})
+    row = build_report([old], "error")["hosts"][0]
+    assert row["environment"] is None and row["environments"] == [] and row["frameworks"][0]["name"] == "jax"
+
+
+def test_drift_compares_the_judged_environments():
+    hosts = [judged_host("a", "2.4.0", "1.13.1"), judged_host("b", "2.4.0", None), judged_host("c", "2.1.0", "2.4.0"),
+             judged_host("d", "2.4.0", None, python="3.10.14")]
+    drift = {d["item"]: d for d in build_report(hosts, "error")["drift"]}
+    assert sorted(drift) == ["framework:torch", "python"]
+    assert drift["framework:torch"]["outliers"] == [{"host": "c", "value": "2.1.0 (cuda 12.1)"}]
+    assert drift["python"]["majority"]["value"] == "3.11.4"
+    assert drift["python"]["outliers"] == [{"host": "d", "value": "3.10.14"}]
+
+
 def test_inventory_of_odd_shape_does_not_crash():
     inv = {"cpu": [], "gpus": [1, {"name": 5, "memory_total_bytes": "big"}], "nvidia": {"driver_version": {"x": 1}},
            "cuda": {"toolkits": "12.4"}, "cudnn": [{"version": None}], "frameworks": {"torch": "2.0", "jax": {}}}
@@ -227,26 +271,98 @@ def test_json_report(fleet, report):
     assert {c["class"]: c["hosts"] for c in report["classes"]}[RTX4090] == ["ws1", "ws2", "ws3", "ws4"]
 
 
+def host_lines(table):
+    """host -> its lines in the text table (a row that does not fit on one line goes on under it)."""
+    hosts = {}
+    for line in table:
+        if not line.startswith(" "):
+            current = line.split()[0]
+            hosts[current] = []
+        hosts[current].append(line)
+    return hosts
+
+
+def cell_text(lines):
+    """The row's lines as one text: a cell broken over lines reads whole (words joined by a space)."""
+    return " ".join(" ".join(line.split()) for line in lines)
+
+
 def test_text_report(fleet):
     result = dlws("fleet", "report", fleet)
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["HOST", "STATUS", "CPU", "GPUS"]
-    table = lines[2:lines.index("")]
-    assert [line.split()[0] for line in table] == ["a100", "arm", "broken", "cpu", "down", "h100", "ws1", "ws2",
-                                                    "ws3", "ws4"]
-    h100 = next(line for line in table if line.startswith("h100"))
-    assert "8x NVIDIA H100 80GB HBM3" in h100 and "570.195.03" in h100 and "driver 12.8" in h100
-    assert "torch 2.4.0+cpu (cpu)" in next(line for line in table if line.startswith("ws3"))
+    assert all(len(line) <= 120 for line in lines), max(lines, key=len)
+    table = host_lines(lines[2:lines.index("")])
+    assert list(table) == ["a100", "arm", "broken", "cpu", "down", "h100", "ws1", "ws2", "ws3", "ws4"]
+    h100 = table["h100"][0]
+    assert "8x NVIDIA H100" in h100 and "570.195.03" in h100 and "CUDA 12.8" in cell_text(table["h100"])
+    assert [w for w in cell_text(table["ws3"]).split() if w.startswith("2.4.0")] == ["2.4.0+cpu"]  # torch
     text = result.stdout
     assert "FINDINGS" in text and "DLWS-DRV-005" in text
     assert "  %s (4 hosts)" % RTX4090 in text
     assert "driver: 535.86.05 on 3 hosts (ws1, ws2, ws4); differs: 550.54.14 on ws3" in text
     assert "torch: 2.3.1+cpu (cpu) on 2 hosts (ws1, ws2); differs: 2.4.0+cpu (cpu) on ws3; none on ws4" in text
+    judged = text[text.index("PYTHON ENVIRONMENTS JUDGED"):].splitlines()
+    assert "  /home/dev/ml (system, Python 3.11.0): 3 hosts (ws1, ws2, ws3)" in judged
     silent = text[text.index("UNREACHABLE OR FAILED"):].splitlines()
     assert "Connection refused" in next(line for line in silent if line.split()[0] == "down")
     assert "doctor.json is not valid JSON" in next(line for line in silent if line.split()[0] == "broken")
     assert lines[-1].startswith("FAIL: 10 hosts (8 ok, 1 unreachable, 1 failed)")
+
+
+LONG_HOST = "gpu-node-0001.rack-17.very-long-cluster-name.datacenter.example.internal"
+LONG_GPU = ("NVIDIA GeForce RTX 4090 D Founders Edition Laptop GPU With A Very Long Marketing Name "
+            "That Nobody Needs")
+
+
+@pytest.fixture(scope="module")
+def long_names(tmp_path_factory):
+    """Long host and GPU names, a long CPU model, many frameworks, a long message."""
+    tmp = tmp_path_factory.mktemp("long")
+    folder = str(tmp / "results")
+    long_gpu = edited_fixture("rtx4090-driver535-cuda13-mixed-venv", str(tmp),
+                              {"commands.json": {"NVIDIA GeForce RTX 4090": LONG_GPU}})
+    write_host(folder, LONG_HOST, long_gpu, with_snapshot=False)
+    drifted = dict(DRIFTED, **{"commands.json": dict(DRIFTED["commands.json"], **{"NVIDIA GeForce RTX 4090": LONG_GPU})})
+    write_host(folder, LONG_HOST.replace("0001", "0002"),
+               edited_fixture("rtx4090-driver535-cuda13-mixed-venv", str(tmp / "drifted"), drifted),
+               with_snapshot=False)
+    write_host(folder, "dgx", fixture("dgx-a100-8gpu"), with_snapshot=False)
+    write_host(folder, "legacy", fixture("tf212-torch21-mxnet-cu112-venv"), with_snapshot=False)
+    write_status(folder, "down-" + "x" * 150, "unreachable", "Failed to connect to the host via ssh: " + "y" * 300)
+    return folder
+
+
+def test_text_report_fits_120_columns_with_long_names(long_names):
+    """Every line within 120 columns; the table keeps one first line per host, a long host cut at its end; JSON
+    keeps every value whole."""
+    folder = long_names
+    text = to_text(build_report(load_results(folder), "error"))
+    lines = text.splitlines()
+    assert all(len(line) <= 120 for line in lines), [line for line in lines if len(line) > 120]
+    table = host_lines(lines[2:lines.index("")])
+    assert [host[:12] for host in table] == ["dgx", "down-xxxxxxx", "gpu-node-000", "gpu-node-000", "legacy"]
+    long_rows = [host for host in table if host.startswith("gpu-node")]
+    assert sorted(long_rows) == ["gpu-node-0001.rack-…", "gpu-node-0002.rack-…"]
+    assert "Long Marketing Name" in cell_text(table[long_rows[0]])  # broken over lines, not cut
+    assert "tensorflow 2.12.0" in cell_text(table["legacy"]) and "mxnet 1.9.1" in cell_text(table["legacy"])
+    assert LONG_HOST in text  # the findings and drift name it whole
+    report = json.loads(to_json(build_report(load_results(folder), "error")))
+    assert LONG_HOST in [r["host"] for r in report["hosts"]]
+    assert any(LONG_GPU in g["model"] for r in report["hosts"] for g in r["gpus"])
+
+
+def test_column_widths_fit_and_keep_their_floors():
+    assert column_widths([10, 20, 30], [4, 4, 4], width=100) == [10, 20, 30]  # fits: as they are
+    widths = column_widths([10, 60, 80], [8, 12, 12], width=60)
+    assert sum(widths) + 4 <= 60 and widths[0] == 10 and min(widths[1:]) >= 12
+    assert column_widths([50, 50], [40, 45], width=60) == [40, 45]  # floors win over the width (never below)
+    assert sum(TEXT_FLOORS) + 2 * (len(TEXT_FLOORS) - 1) <= 120
+    assert cell_lines(["torch 2.4.0", "jax 0.4.30"], 30) == ["torch 2.4.0, jax 0.4.30"]
+    assert cell_lines(["torch 2.4.0", "jax 0.4.30"], 15) == ["torch 2.4.0,", "jax 0.4.30"]
+    assert cell_lines(["x" * 12], 5) == ["xxxxx", "xxxxx", "xx"]
+    assert trimmed("gpu-node-0001.example.internal", 16) == "gpu-node-0001.e…" and trimmed("a", 16) == "a"
 
 
 def test_junit_one_case_per_host(fleet, report, tmp_path):
@@ -360,6 +476,55 @@ def test_html_renders_in_chromium_and_fetches_nothing(fleet, report, tmp_path):
     canary = tmp_path / "canary.html"
     canary.write_text('<!DOCTYPE html><html><body><img src="http://canary.invalid/x.png"></body></html>')
     assert chromium(str(canary), tmp_path)[1] == ["http://canary.invalid/x.png"]
+
+
+LAYOUT_SCRIPT = """<script>
+const out = {viewport: document.documentElement.clientWidth, page: document.documentElement.scrollWidth, tables: {}};
+for (const table of document.querySelectorAll("table")) {
+  const box = table.parentElement, heads = table.querySelectorAll("thead th");
+  out.tables[table.id] = {last: heads[heads.length - 1].getBoundingClientRect().right,
+    box: box.getBoundingClientRect().right, scroll: box.scrollWidth, client: box.clientWidth,
+    overflow: getComputedStyle(box).overflowX};
+}
+document.body.setAttribute("data-layout", JSON.stringify(out));
+</script>"""
+
+
+def layout(html, tmp_path, width):
+    """Where each table's last column ends in Chromium at a window width, and whether its box scrolls: the page
+    with a script that measures it (the test's copy only: its policy lets that one inline script run)."""
+    policy = "default-src 'none'; style-src 'unsafe-inline'"
+    assert policy in html
+    page = tmp_path / "layout.html"
+    page.write_text(html.replace(policy, policy + "; script-src 'unsafe-inline'").replace("</body>",
+                                                                                          LAYOUT_SCRIPT + "</body>"))
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                             "--window-size=%d,900" % width, "--user-data-dir=%s" % (tmp_path / "layout-profile"),
+                             "--host-resolver-rules=MAP * ~NOTFOUND", "--dump-dom", "file://%s" % page],
+                            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    found = re.search(r'data-layout="([^"]*)"', result.stdout)
+    assert found, result.stderr[-2000:]
+    return json.loads(unescape(found.group(1)))
+
+
+def clipped(measured):
+    """The tables whose last column ends past the viewport with no scrolling box to reach it."""
+    view = measured["viewport"]
+    return sorted(name for name, t in measured["tables"].items() if t["last"] > view + 0.5 and not (
+        t["overflow"] in ("auto", "scroll") and t["scroll"] > t["client"] and t["box"] <= view + 0.5))
+
+
+def test_html_keeps_every_column_in_view_at_1280_px(long_names, tmp_path):
+    assert os.access(CHROMIUM, os.X_OK), "the HTML test needs Chromium (apt-get install chromium)"
+    measured = layout(to_html(build_report(load_results(long_names), "error")), tmp_path, 1280)
+    assert 1200 <= measured["viewport"] <= 1280 and set(measured["tables"]) >= {"hosts", "drift", "findings"}
+    assert clipped(measured) == [] and measured["page"] <= measured["viewport"]
+    assert measured["tables"]["hosts"]["last"] <= measured["viewport"]  # Errors and Warnings in view, no scrolling
+    # the check can fail: a table wider than the window, in no scrolling box, is clipped
+    wide = ("<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'\"></head><body><div><table id=\"wide\"><thead><tr>"
+            "<th style=\"min-width: 2000px\">x</th><th>last</th></tr></thead></table></div></body></html>")
+    assert clipped(layout(wide, tmp_path, 1280)) == ["wide"]
 
 
 # --- scale --------------------------------------------------------------------------------------------------------

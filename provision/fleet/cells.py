@@ -25,21 +25,14 @@ def gpu_cells(row: Dict[str, Any]) -> List[str]:
             for g in row["gpus"]] or ["none"]
 
 
-def cuda_cell(row: Dict[str, Any]) -> str:
-    """The highest CUDA the driver supports, and the highest toolkit installed."""
-    cuda = row["cuda"]
-    parts = ["driver " + cuda["driver"] if cuda["driver"] else None,
-             "toolkit " + cuda["toolkit"] if cuda["toolkit"] else None]
-    return ", ".join(p for p in parts if p) or "none"
-
-
 def framework_cells(row: Dict[str, Any]) -> List[str]:
     return ["%s %s%s" % (fw["name"], fw["version"] or "?", " (%s)" % fw["build"] if fw["build"] else "")
             for fw in row["frameworks"]] or ["none"]
 
 
 def item_label(item: str) -> str:
-    return {"driver": "driver", "cuda_toolkit": "CUDA toolkit", "cudnn": "cuDNN"}.get(item) or item.split(":", 1)[-1]
+    return ({"driver": "driver", "cuda_toolkit": "CUDA toolkit", "cudnn": "cuDNN", "python": "Python"}.get(item)
+            or item.split(":", 1)[-1])
 
 
 def value_label(value: Optional[str]) -> str:

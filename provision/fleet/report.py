@@ -17,39 +17,50 @@ a public contract (add keys, never rename them):
                          "toolkit": "12.1" | null,       # the highest toolkit installed
                          "toolkits": ["12.1", "11.8"]},  # every toolkit version, highest first
                 "cudnn": ["8.9.2.26"],
-                "frameworks": [{"name": "torch", "version": "2.4.0+cu121", "build": "cuda 12.1" | null}],
+                "frameworks": [{"name": "torch", "version": "2.4.0+cu121", "build": "cuda 12.1" | null}],  # judged env's
+                "python": "3.11.4" | null,                  # the judged environment's Python
+                "environment": {"path", "kind", "python"} | null,    # the judged environment (the doctor's)
+                "environments": [{"path": str, "kind": str, "python": str | null, "active": bool,  # every one found
+                                  "frameworks": [{"name", "version", "build"}], "error": str | null}],
                 "counts": {"error": N, "warning": N, "info": N},
                 "failing": bool, "snapshot": "DIR/gpu01/snapshot.tar.gz" | null}],   # sorted by host name
      "classes": [{"class": str, "hosts": [str]}],                                   # largest first
      "findings": [{"id": "DLWS-DRV-001", "severity": str, "title": str, "hosts": [str]}],   # errors first
      "drift": [{"class": str,
-                "item": "driver" | "cuda_toolkit" | "cudnn" | "framework:<name>",
+                "item": "driver" | "cuda_toolkit" | "cudnn" | "python" | "framework:<name>",
                 "majority": {"value": str | null, "hosts": [str]} | null,   # null: two values tie for most common
                 "outliers": [{"host": str, "value": str | null}]}]}       # value null: not installed / unknown
 
 Drift compares hosts of one hardware class (GPU models × count and CPU architecture, see results.hardware_class)
-that answered; several toolkits or cuDNN libraries compare as their versions joined by " + ", highest first.
+that answered; several toolkits or cuDNN libraries compare as their versions joined by " + ", highest first. The
+Python and frameworks compared are each host's judged environment's (the one its doctor judged: --env, the activated
+one, else python3 on PATH), never the other environments found there.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections import Counter
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from xml.etree import ElementTree as ET
 
 from provision.doctor.model import SEVERITIES, at_least
 from provision.output import write_output
-from provision.fleet.cells import cpu_cell, cuda_cell, framework_cells, gpu_cells, item_label, value_label, verdict
+from provision.fleet.cells import cpu_cell, framework_cells, gpu_cells, item_label, value_label, verdict
 from provision.fleet.results import (HostResult, entries, gpu_models, gpu_name, hardware_class, load_results,
                                      printable, section, text)
 
 SCHEMA = "dlws.fleet-report/1"
 #: The versions compared within a hardware class, besides one item per framework ("framework:torch").
-DRIFT_ITEMS = ("driver", "cuda_toolkit", "cudnn")
+DRIFT_ITEMS = ("driver", "cuda_toolkit", "cudnn", "python")
 #: Hosts named per line in the text report; JSON and HTML name them all.
 TEXT_HOSTS = 8
+#: Columns of the text report: a wider cell is broken onto more lines. TEXT_FLOORS: the narrowest each column of
+#: the host table gets (its heading, or its widest cell where narrower): 108 with the gaps between them.
+TEXT_WIDTH = 120
+TEXT_FLOORS = (20, 11, 14, 14, 12, 16, 3, 4)
 
 
 def printable_report(value: Any) -> Any:
@@ -88,7 +99,8 @@ def host_row(result: HostResult, fail_on: str) -> Dict[str, Any]:
     row: Dict[str, Any] = {
         "host": result.host, "status": result.status, "message": result.message, "class": None, "cpu": None,
         "gpus": [], "driver": None, "cuda": {"driver": None, "toolkit": None, "toolkits": []}, "cudnn": [],
-        "frameworks": [], "counts": counts, "snapshot": result.snapshot_path,
+        "frameworks": [], "python": None, "environment": None, "environments": [], "counts": counts,
+        "snapshot": result.snapshot_path,
         "failing": not result.answered or any(at_least(f["severity"], fail_on) for f in result.findings),
     }
     if not result.answered:
@@ -101,7 +113,6 @@ def host_row(result: HostResult, fail_on: str) -> Dict[str, Any]:
         if total is not None:
             memory[name] = max(memory.get(name, 0), total)
     toolkits = _versions(entries(section(inv, "cuda"), "toolkits"))
-    frameworks = section(inv, "frameworks")
     row.update({
         "class": hardware_class(inv),
         "cpu": {"model": text(cpu.get("model")), "arch": text(cpu.get("arch")),
@@ -112,10 +123,24 @@ def host_row(result: HostResult, fail_on: str) -> Dict[str, Any]:
         "cuda": {"driver": text(nvidia.get("cuda_driver_version")), "toolkit": toolkits[0] if toolkits else None,
                  "toolkits": toolkits},
         "cudnn": _versions(entries(inv, "cudnn")),
-        "frameworks": [{"name": name, "version": text(fw.get("version")), "build": text(fw.get("build"))}
-                       for name, fw in sorted(frameworks.items()) if isinstance(fw, dict)],
+        "frameworks": _framework_rows(section(inv, "frameworks")),
+        "python": text(section(inv, "python").get("version")),
     })
+    row["environments"] = [_environment_row(env) for env in entries(inv, "environments")]
+    judged = [env for env in row["environments"] if env["active"]]
+    row["environment"] = {key: judged[0][key] for key in ("path", "kind", "python")} if judged else None
     return row
+
+
+def _framework_rows(frameworks: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return [{"name": name, "version": text(fw.get("version")), "build": text(fw.get("build"))}
+            for name, fw in sorted(frameworks.items()) if isinstance(fw, dict)]
+
+
+def _environment_row(env: Dict[str, Any]) -> Dict[str, Any]:
+    return {"path": text(env.get("path")) or "?", "kind": text(env.get("kind")) or "?",
+            "python": text(env.get("python")), "active": env.get("active") is True,
+            "frameworks": _framework_rows(section(env, "frameworks")), "error": text(env.get("error"))}
 
 
 def _int(value: Any) -> Optional[int]:
@@ -134,6 +159,7 @@ def drift_values(row: Dict[str, Any]) -> Dict[str, Optional[str]]:
         "driver": row["driver"],
         "cuda_toolkit": " + ".join(row["cuda"]["toolkits"]) or None,
         "cudnn": " + ".join(row["cudnn"]) or None,
+        "python": row["python"],
     }
     for fw in row["frameworks"]:
         values["framework:" + fw["name"]] = _framework_value(fw)
@@ -235,21 +261,100 @@ def value_groups(outliers: List[Dict[str, Any]]) -> List[Tuple[Optional[str], Li
     return sorted(groups.items(), key=lambda g: -len(g[1]))
 
 
-def _text_cells(row: Dict[str, Any]) -> Tuple[str, ...]:
+def _text_cells(row: Dict[str, Any]) -> Tuple[List[str], ...]:
+    """Each cell as its parts (a cell too wide for its column breaks between them)."""
     if row["status"] != "ok":
-        return (row["host"], row["status"], "", "", "", "", "", "-", "-")
-    return (row["host"], row["status"], cpu_cell(row), ", ".join(gpu_cells(row)), row["driver"] or "none",
-            cuda_cell(row), ", ".join(framework_cells(row)), str(row["counts"]["error"]),
-            str(row["counts"]["warning"]))
+        return ([row["host"]], [row["status"]], [], [], [], [], ["-"], ["-"])
+    cpu = cpu_cell(row).split(" (", 1)  # the model, then "(arch, N threads)"
+    return ([row["host"]], [row["status"]], cpu[:1] + ["(" + p for p in cpu[1:]], gpu_cells(row),
+            _driver_cell(row), framework_cells(row), [str(row["counts"]["error"])], [str(row["counts"]["warning"])])
+
+
+def _driver_cell(row: Dict[str, Any]) -> List[str]:
+    """The driver, the highest CUDA it supports, and the highest toolkit installed."""
+    cuda = row["cuda"]
+    return [row["driver"] or "no driver"] + [label + version for label, version in (
+        ("CUDA ", cuda["driver"]), ("toolkit ", cuda["toolkit"])) if version]
+
+
+def _wrap(text: str, width: int, indent: str = "") -> List[str]:
+    return textwrap.wrap(text, width, subsequent_indent=indent, break_long_words=True, break_on_hyphens=False,
+                         replace_whitespace=False) or [""]
+
+
+def cell_lines(parts: List[str], width: int) -> List[str]:
+    """A cell's parts joined by ", " on lines of at most width, a part wider than that broken."""
+    lines: List[str] = []
+    for index, part in enumerate(parts):
+        part += "," if index < len(parts) - 1 and not parts[index + 1].startswith("(") else ""
+        if lines and len(lines[-1]) + 1 + len(part) <= width:
+            lines[-1] += " " + part
+        else:
+            lines += _wrap(part, width)
+    return lines or [""]
+
+
+def column_widths(natural: List[int], floors: List[int], width: int = TEXT_WIDTH) -> List[int]:
+    """Each column's width: its natural one where the table fits width; else the widest column above its floor
+    narrowed, one character at a time, until the table fits (the floors fit within TEXT_WIDTH)."""
+    widths = list(natural)
+    while sum(widths) + 2 * (len(widths) - 1) > width:
+        wide = [i for i in range(len(widths)) if widths[i] > floors[i]]
+        if not wide:
+            break
+        widths[max(wide, key=lambda i: widths[i])] -= 1
+    return widths
+
+
+def trimmed(name: str, width: int) -> str:
+    """name within width, cut at its end ("gpu-node-0001.rack…"): a host keeps one line, and the start of a host
+    name (its own label, before the domain its neighbours share) tells it from the others."""
+    return name if len(name) <= width else name[:width - 1] + "…"
+
+
+def host_table(rows: List[Dict[str, Any]]) -> List[str]:
+    """The hosts table within TEXT_WIDTH: a column narrowed breaks its cells between their parts first (a
+    framework, a GPU model a line each), then within them; a host name too long is cut at its end."""
+    head = ("HOST", "STATUS", "CPU", "GPUS", "DRIVER, CUDA", "FRAMEWORKS", "ERR", "WARN")
+    cells = [tuple([name] for name in head)] + [_text_cells(row) for row in rows]
+    natural = [max(len(" ".join(line[i])) + len(line[i]) - 1 for line in cells) for i in range(len(head))]
+    parts = [max(len(part) + 1 for line in cells for part in line[i] or [""]) for i in range(len(head))]
+    floors = [max(len(name), min(natural[i], floor)) for i, (name, floor) in enumerate(zip(head, TEXT_FLOORS))]
+    widths = column_widths(column_widths(natural, [max(f, p) for f, p in zip(floors, parts)]), floors)
+    lines = []
+    for index, line in enumerate(cells):
+        wrapped = [cell_lines(parts, width) for parts, width in zip(line[1:], widths[1:])]
+        wrapped.insert(0, [trimmed(line[0][0], widths[0])])
+        for row in range(max(len(cell) for cell in wrapped)):
+            lines.append("  ".join((cell[row] if row < len(cell) else "").ljust(width)
+                                   for cell, width in zip(wrapped, widths)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return lines
+
+
+def _environments(rows: List[Dict[str, Any]]) -> List[str]:
+    """The judged environments (the ones whose frameworks the table shows), each once with its hosts."""
+    groups: Dict[str, List[str]] = {}
+    for row in rows:
+        if row["status"] == "ok":
+            env = row["environment"]
+            said = ("%s (%s, Python %s)" % (env["path"], env["kind"], env["python"] or "?") if env
+                    else "no environment judged")
+            groups.setdefault(said, []).append(row["host"])
+    return ["  %s: %s" % (said, _counted(hosts)) for said, hosts in sorted(groups.items(), key=lambda g: -len(g[1]))]
 
 
 def to_text(report: Dict[str, Any]) -> str:
+    """The report in lines of at most TEXT_WIDTH (the verdict, the last line, whole); JSON and HTML have every
+    value whole."""
     report = printable_report(report)
-    head = ("HOST", "STATUS", "CPU", "GPUS", "DRIVER", "CUDA", "FRAMEWORKS", "ERR", "WARN")
-    table = [head] + [_text_cells(row) for row in report["hosts"]]
-    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip() for line in table]
-    lines[1:1] = ["  ".join("-" * width for width in widths)]
+    lines = host_table(report["hosts"])
+    table = len(lines)
+    judged = _environments(report["hosts"])
+    if judged:
+        lines += ["", "PYTHON ENVIRONMENTS JUDGED (the frameworks above are theirs; --format json lists every one)"]
+        lines += judged
     lines += ["", "FINDINGS"]
     if not report["findings"]:
         lines.append("  none on any host that answered")
@@ -281,8 +386,16 @@ def to_text(report: Dict[str, Any]) -> str:
         lines += ["", "UNREACHABLE OR FAILED"]
         width = max(len(row["host"]) for row in silent)
         lines += ["  %s  %-11s  %s" % (row["host"].ljust(width), row["status"], row["message"] or "") for row in silent]
-    lines += ["", verdict(report)]
-    return "\n".join(lines)
+    lines = lines[:table] + [fitted for line in lines[table:] for fitted in _fit(line)]
+    return "\n".join(lines + ["", verdict(report)])
+
+
+def _fit(line: str) -> List[str]:
+    """line, broken into lines of at most TEXT_WIDTH indented under it."""
+    if len(line) <= TEXT_WIDTH:
+        return [line]
+    indent = " " * (len(line) - len(line.lstrip(" ")) + 4)
+    return _wrap(line, TEXT_WIDTH, indent)
 
 
 # --- JSON and JUnit -----------------------------------------------------------------------------------------------

@@ -39,9 +39,12 @@ th, td { text-align: left; vertical-align: top; padding: 6px 10px; border-bottom
 th { background: var(--head); position: sticky; top: 0; font-weight: 600; white-space: nowrap; }
 tbody tr:last-child td { border-bottom: 0; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.host, td.id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; white-space: nowrap; }
-td .line { display: block; white-space: nowrap; }
-tr.silent td { color: var(--muted); font-style: italic; }
+td.host, td.id { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+td.id { white-space: nowrap; }
+td.host { max-width: 28ch; overflow-wrap: anywhere; }
+td .line { display: block; overflow-wrap: break-word; }
+td .env { color: var(--muted); font-size: 12px; }
+tr.silent td { color: var(--muted); font-style: italic; overflow-wrap: anywhere; }
 tr.failing td.host { border-left: 3px solid var(--err); }
 .badge { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 12px; font-weight: 600; }
 .badge.error, .badge.unreachable, .badge.failed { color: var(--err); background: var(--err-bg); }
@@ -99,6 +102,16 @@ def _framework_lines(row: Dict[str, Any], note: Callable[[str], Optional[str]],
     return lines or [("none", None)]
 
 
+def _environment_line(row: Dict[str, Any], note: Optional[str]) -> str:
+    """The judged environment, whose frameworks the cell lists; how many others were found, as its tooltip."""
+    env, others = row["environment"], len(row["environments"]) - (1 if row["environment"] else 0)
+    said = "%s (%s, Python %s)" % (env["path"], env["kind"], env["python"] or "?") if env else "no environment judged"
+    title = "the judged environment; %d other%s found (JSON lists each)" % (others, "" if others == 1 else "s")
+    if note:
+        return '<span class="line env"><span class="drift" title="%s">%s</span></span>' % (_e(note), _e(said))
+    return '<span class="line env" title="%s">%s</span>' % (_e(title), _e(said))
+
+
 def _host_row(row: Dict[str, Any], marks: Dict[str, str]) -> str:
     """One row of the hosts table; marks: item -> note for the items where this host is a drift outlier."""
     head = '<td class="host">%s</td>' % _e(row["host"])
@@ -111,7 +124,7 @@ def _host_row(row: Dict[str, Any], marks: Dict[str, str]) -> str:
             '<td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td></tr>') % (
         " failing" if row["failing"] else "", head, _e(cpu_cell(row)), _lines([(g, None) for g in gpu_cells(row)]),
         _lines([(row["driver"] or "none", marks.get("driver"))]), _lines(_cuda_lines(row, marks.get)),
-        _lines(_framework_lines(row, marks.get, marked_frameworks)),
+        _environment_line(row, marks.get("python")) + _lines(_framework_lines(row, marks.get, marked_frameworks)),
         _count(counts["error"], "error"), _count(counts["warning"], "warning"))
 
 
@@ -185,7 +198,8 @@ def render(report: Dict[str, Any]) -> str:
 %(hosts_table)s
 <h2>Drift</h2>
 <p class="note">Among hosts of the same hardware class (GPU models &times; count, CPU architecture): the driver,
-CUDA toolkit, cuDNN and framework versions that are not the same on all of them.</p>
+CUDA toolkit, cuDNN, and the Python and framework versions of each host's judged environment, that are not the same
+on all of them.</p>
 %(drift)s
 <h2>Findings</h2>
 %(findings)s
