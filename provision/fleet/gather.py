@@ -307,10 +307,10 @@ class Orphans:
     only the process group is killed."""
 
     def __init__(self) -> None:
-        self.before = set(_children())  # children this process had already: not ansible-playbook's
+        self.adopting = _subreaper(True)
+        self.before = set(_children()) if self.adopting else set()  # this process's own: not ansible-playbook's
         self.stuck: Set[int] = set()  # killed, and not gone within REAP_SECONDS
         self.lock = threading.Lock()
-        self.adopting = _subreaper(True)
 
     def kill(self, spared: int) -> None:
         """SIGKILL every child this process adopted and their descendants, until none is left (a killed
@@ -371,7 +371,11 @@ def _subreaper(on: bool) -> bool:
 def _parents() -> Dict[int, int]:
     """pid -> parent pid of every process, from /proc (one that ends while read is left out)."""
     parents: Dict[int, int] = {}
-    for name in os.listdir("/proc"):
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return parents
+    for name in names:
         if name.isdigit():
             try:
                 with open("/proc/%s/stat" % name, "rb") as handle:
