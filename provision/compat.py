@@ -108,6 +108,9 @@ def nvidia_hardware(inv: Dict[str, Any]) -> bool:
 
 def _judge_gpu(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     gpus = facts.gpus(inv, "nvidia")
+    if facts.os_info(inv).get("wsl") == 1:  # WSL 1 runs Linux calls on the NT kernel: no GPU device at all
+        verdict.problems.append("WSL 1 gives Linux no GPU: CUDA needs WSL 2")
+        return
     if not nvidia_hardware(inv):
         verdict.problems.append("no NVIDIA GPU here")
         return
@@ -269,13 +272,28 @@ def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
 
 #: Platform names as messages spell them.
 _PLATFORM_WORDS = {"linux_x86_64": "Linux x86_64", "linux_aarch64": "Linux aarch64", "macos_x86_64": "macOS x86_64",
-                   "macos_arm64": "macOS arm64", "windows_amd64": "Windows x86_64", "windows_arm64": "Windows arm64"}
+                   "macos_arm64": "macOS arm64", "windows_amd64": "Windows x86_64", "windows_arm64": "Windows arm64",
+                   "windows_x86": "32-bit Windows (win32)"}
+#: The note on every verdict for a Python that Rosetta 2 translates (os.emulation "rosetta"); setup's choice reads it.
+ROSETTA_NOTE = "this Python is x86_64 code that Rosetta 2 translates on Apple Silicon: it installs only macOS x86_64 " \
+    "wheels and runs them translated; an arm64 Python gets the arm64 wheels, natively"
+
+
+def python_platform(inv: Dict[str, Any]) -> Optional[str]:
+    """The wheel platform pip asks for: the CPU's, except under a 32-bit Python on Windows (WOW64), whose pip takes
+    win32 wheels only (refresh.platform_of names them windows_x86)."""
+    system = facts.os_info(inv).get("system")
+    if system == "windows" and (inv.get("python") or {}).get("bits") == 32:
+        return "windows_x86"
+    return queries.wheel_platform(system, (inv.get("cpu") or {}).get("arch"))
 
 
 def _judge_platform(inv: Dict[str, Any], build: Build, verdict: Verdict) -> Optional[str]:
     """Whether the release publishes wheels (and, for a CUDA build, a CUDA build) for this OS and CPU; the
     platform's name, for the Python check."""
-    platform = queries.wheel_platform(facts.os_info(inv).get("system"), (inv.get("cpu") or {}).get("arch"))
+    platform = python_platform(inv)
+    if facts.os_info(inv).get("emulation") == "rosetta":
+        verdict.notes.append(ROSETTA_NOTE)
     name = queries.display_name(build.framework)
     if queries.wheel_pythons(build.framework, build.release, platform) == []:
         verdict.problems.append("no %s %s wheels for %s on PyPI" % (name, build.release, _PLATFORM_WORDS.get(

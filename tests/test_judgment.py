@@ -193,3 +193,35 @@ def test_rocm_build_with_a_missing_fact_is_not_judged():
     no_list = verdict(amd_machine("gfx803"), "pytorch", "2.8", "rocm6.4")  # the table has no list for it yet
     assert no_list.ok and "which gfx targets pytorch 2.8 (rocm6.4) has code objects for" in no_list.unknowns[0]
     assert verdict(machine(), "pytorch", "2.4", "rocm6.1").problems == ["no AMD GPU here"]
+
+
+# --- translation and emulation: the wheels pip can take here -------------------------------------------------------
+
+def test_a_32_bit_python_on_windows_takes_win32_wheels_which_no_framework_publishes():
+    inv = machine()
+    inv["os"], inv["python"] = {"system": "windows", "emulation": "wow64"}, {"version": "3.10.11", "bits": 32}
+    assert compat.python_platform(inv) == "windows_x86"
+    judged = verdict(inv, "pytorch", "2.4", "cpu")
+    assert not judged.ok and "32-bit Windows (win32)" in judged.problems[0]
+    inv["python"]["bits"] = 64
+    assert compat.python_platform(inv) == "windows_amd64" and verdict(inv, "pytorch", "2.4", "cpu").ok
+
+
+def test_wsl_1_gets_no_gpu_build():
+    inv = machine()
+    inv["os"]["wsl"] = 1
+    assert "WSL 1" in verdict(inv, "pytorch", "2.4", "cu121").problems[0]
+    assert verdict(inv, "pytorch", "2.4", "cpu").ok
+    inv["os"]["wsl"] = 2
+    assert verdict(inv, "pytorch", "2.4", "cu121").ok
+
+
+def test_under_rosetta_setup_promises_no_apple_gpu():
+    mac = {"python": {"version": "3.12.8"}, "cpu": {"arch": "x86_64"}, "os": {"system": "darwin", "id": "macos"},
+           "nvidia": {"status": "no-gpu"}, "gpus": []}
+    native = make_choice(verdict(mac, "pytorch", "2.2", "cpu"), "darwin")
+    assert any("MPS" in n for n in native.notes) and compat.ROSETTA_NOTE not in native.notes
+    mac["os"]["emulation"] = "rosetta"
+    translated = make_choice(verdict(mac, "pytorch", "2.2", "cpu"), "darwin")
+    assert compat.ROSETTA_NOTE in translated.notes and not any("MPS" in n for n in translated.notes)
+    assert not verdict(mac, "pytorch", "2.4", "cpu").ok  # no macOS x86_64 wheels after 2.2

@@ -175,7 +175,7 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
     from provision.knowledge import queries
 
     python = (inv.get("python") or {}).get("version")
-    platform = queries.wheel_platform(facts.os_info(inv).get("system"), (inv.get("cpu") or {}).get("arch"))
+    platform = compat.python_platform(inv)  # win32 under a 32-bit Python on 64-bit Windows
     for name, entry in sorted(facts.frameworks(inv).items()):
         version = (entry.get("version") or "").split("+")[0]
         evidence = {"framework": name, "version": entry.get("version"), "python": python}

@@ -1,0 +1,113 @@
+"""Translation and emulation: a Python that Rosetta 2 translates, WSL 1 (no GPU at all), a 32-bit Python on 64-bit
+Windows. Each looks like a working Python, and each gets other wheels than the machine could run natively."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from provision.doctor.model import rule
+from provision.inventory import facts
+
+#: The frameworks whose wheels the findings count (the tables' names).
+FRAMEWORKS = ("pytorch", "tensorflow", "jax")
+
+
+def _newest_with_wheels(framework: str, platform: str) -> Optional[str]:
+    """The newest release the tables know with wheels for a platform (None: none has them, or no release row has
+    wheel data)."""
+    from provision import compat
+    from provision.knowledge import queries
+
+    for release in compat.releases(framework):  # newest first
+        if queries.wheel_pythons(framework, release, platform):
+            return release
+    return None
+
+
+def _last_releases(platform: str) -> Dict[str, str]:
+    """Per framework, its newest release with wheels for the platform against its newest release overall."""
+    from provision import compat
+    from provision.knowledge import queries
+
+    out = {}
+    for framework in FRAMEWORKS:
+        known = compat.releases(framework)
+        if known:
+            out[queries.display_name(framework) or framework] = "%s (newest %s)" % (
+                _newest_with_wheels(framework, platform) or "none", known[0])
+    return out
+
+
+@rule("DLWS-EMU-001", "warning", "Python runs translated by Rosetta 2 on Apple Silicon")
+def rosetta(inv: Dict[str, Any]) -> Any:
+    """An x86_64 Python (the Intel build of Anaconda or Homebrew, or one started from a Rosetta terminal) runs on an
+    Apple Silicon Mac as translated Intel code: platform.machine() says x86_64, sysctl.proc_translated is 1. pip
+    then installs macOS x86_64 wheels, which PyPI stopped publishing (the last: PyTorch 2.2, TensorFlow 2.16,
+    JAX 0.4.38, as the tables have them), and everything runs translated, slower than native: a reporter measured
+    MPS in an arm64 Python about twice as fast as under Rosetta (TristanBilot/mlx-GCN#1), and the Rosetta torch of
+    pytorch/pytorch#146236 could not tell macOS 15.3 from 13 and refused bf16 on MPS. An arm64 Python gets the
+    current arm64 wheels, whose torch carries the MPS (Metal) backend."""
+    if facts.os_info(inv).get("emulation") != "rosetta":
+        return None
+    evidence: Dict[str, Any] = {"os.emulation": "rosetta", "cpu.arch": (inv.get("cpu") or {}).get("arch"),
+                                "cpu.model": (inv.get("cpu") or {}).get("model"),
+                                "python": (inv.get("python") or {}).get("executable")}
+    evidence.update(("newest %s with macOS x86_64 wheels" % name, last)
+                    for name, last in _last_releases("macos_x86_64").items())
+    return rosetta.finding(
+        evidence, "install an arm64 Python (python.org's universal2 installer, Miniforge's arm64 installer, or "
+        "Homebrew in /opt/homebrew), check that python3 -c 'import platform; print(platform.machine())' says arm64 "
+        "(arch -arm64 starts a native shell), then recreate the environment and reinstall the frameworks in it")
+
+
+@rule("DLWS-EMU-002", "warning", "WSL 1: Linux here has no GPU")
+def wsl_1(inv: Dict[str, Any]) -> Any:
+    """WSL 1 has no Linux kernel: it runs Linux programs on the NT kernel (microsoft/WSL#5145), and no GPU device
+    reaches them, so nvidia-smi fails and CUDA finds no device whatever is installed; a Linux NVIDIA driver cannot
+    even build its module (microsoft/WSL#5554: "Your kernel headers for kernel 4.4.0-19041-Microsoft cannot be
+    found"). GPU compute in WSL is WSL 2's (NVIDIA's CUDA on WSL user guide is for WSL 2 only, with the Windows
+    driver). WSL 1's kernel release ends in -Microsoft (4.4.0-19041-Microsoft); WSL 2's says microsoft-standard.
+    An error where something here expects a GPU (an NVIDIA tool or driver package, a CUDA toolkit or a framework
+    built for CUDA), a warning otherwise."""
+    info = facts.os_info(inv)
+    if info.get("wsl") != 1:
+        return None
+    wants_gpu = _gpu_expected(inv)
+    evidence: Dict[str, Any] = {"os.wsl": 1, "os.kernel": info.get("kernel")}
+    if wants_gpu:
+        evidence["expects a GPU"] = wants_gpu
+    return wsl_1.finding(
+        evidence, "convert the distribution to WSL 2 from Windows: wsl -l -v (the VERSION column names it), then "
+        "wsl --set-version <distribution> 2; keep the NVIDIA driver on Windows and install no Linux NVIDIA driver "
+        "inside", severity="error" if wants_gpu else None)
+
+
+def _gpu_expected(inv: Dict[str, Any]) -> List[str]:
+    """What on this machine was put there for an NVIDIA GPU."""
+    nv = facts.nvidia(inv)
+    found = []
+    if nv.get("status") not in (None, "no-gpu"):
+        found.append("nvidia: %s" % nv["status"])
+    found.extend("CUDA toolkit %s" % t.get("version") for t in (inv.get("cuda") or {}).get("toolkits") or [])
+    found.extend("%s %s" % (name, entry.get("version")) for name, entry in sorted(facts.frameworks(inv).items())
+                 if entry.get("cuda"))
+    return found
+
+
+@rule("DLWS-EMU-003", "error", "32-bit Python on 64-bit Windows")
+def wow64(inv: Dict[str, Any]) -> Any:
+    """A 32-bit Python (python.org's "Windows installer (32-bit)", or one under C:\\Program Files (x86)) runs on
+    64-bit Windows through WOW64, and its pip takes win32 wheels only. PyTorch, TensorFlow and JAX publish none
+    (PyPI lists no win32 file for torch, tensorflow or jaxlib), so pip answers "Could not find a version that
+    satisfies the requirement torch (from versions: none)" or offers only the 0.1.2 placeholders
+    (pytorch/pytorch#41005, #47354: "Python version: 3.7 (32-bit runtime)"). The fix is a 64-bit Python."""
+    py = inv.get("python") or {}
+    if facts.os_info(inv).get("emulation") != "wow64" and not (
+            facts.os_info(inv).get("system") == "windows" and py.get("bits") == 32):
+        return None
+    evidence: Dict[str, Any] = {"python.bits": py.get("bits"), "python": py.get("executable") or py.get("version"),
+                                "cpu.arch": (inv.get("cpu") or {}).get("arch")}
+    evidence.update(("newest %s with win32 wheels" % name, last) for name, last in _last_releases("windows_x86").items())
+    return wow64.finding(
+        evidence, "install a 64-bit Python (python.org's \"Windows installer (64-bit)\"; python -c \"import struct; "
+        "print(struct.calcsize('P') * 8)\" says 64), then recreate the virtual environment with it and reinstall")
