@@ -148,12 +148,10 @@ CASES = {
                                i["frameworks"]["torch"].update(version="2.10.0", build="cpu", cuda=None)),
     "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
+    "DLWS-ENV-001": lambda i: i["env_vars"].update(CUDA_VISIBLE_DEVICES=""),
+    "DLWS-ENV-002": lambda i: (rocm_torch(i, "gfx90a", "2.4.1+rocm6.1"), i["env_vars"].update(HIP_VISIBLE_DEVICES="1")),
     "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),
                                i["env_vars"].update(HSA_OVERRIDE_GFX_VERSION="10.3.0")),
-    "DLWS-EMU-001": lambda i: (i["os"].update(system="darwin", id="macos", version="15.3", emulation="rosetta"),
-                               i["cpu"].update(model="Apple M2 Pro")),
-    "DLWS-EMU-002": lambda i: i["os"].update(wsl=1, kernel="4.4.0-19041-Microsoft"),
-    "DLWS-EMU-003": lambda i: (i["os"].update(system="windows", emulation="wow64"), i["python"].update(bits=32)),
     "DLWS-LIB-001": lambda i: i["loader_path"].append({"path": "/usr/local/cuda-12.4/lib64", "source": "LD_LIBRARY_PATH",
                                                        "libraries": {"libcudnn": ["9.0.0"]}}),
     "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
@@ -227,6 +225,43 @@ def test_toolkit_of_the_drivers_major_runs_under_minor_version_compatibility():
                                                          "source": "/usr/local"}))
     assert [f.severity for f in fired(inv, "DLWS-DRV-005")] == ["info"]
     assert [f.severity for f in fired(mutate(CASES["DLWS-DRV-005"]), "DLWS-DRV-005")] == ["error"]
+
+
+def test_cuda_visible_devices_is_read_as_the_cuda_runtime_reads_it():
+    """Empty, -1, a word or a repeat hides both GPUs; an index past the last ends the list (error when nothing is
+    left, warning when some is); indices that exist, a deliberate -1 after them and UUIDs the inventory lacks: quiet."""
+    def severity(value):
+        inv = healthy()
+        inv["env_vars"]["CUDA_VISIBLE_DEVICES"] = value
+        return [f.severity for f in fired(inv, "DLWS-ENV-001")]
+    for value in ("", "-1", "NoDevFiles", "2", "0,0", "5,0"):
+        assert severity(value) == ["error"], value
+    assert severity("0,2") == ["warning"]
+    for value in ("0", "1,0", "1gpu", "0,-1,1", "GPU-8932f937"):
+        assert severity(value) == [], value
+    unloaded = healthy()
+    unloaded["env_vars"]["CUDA_VISIBLE_DEVICES"], unloaded["nvidia"]["status"] = "", "no-driver"
+    assert not fired(unloaded, "DLWS-ENV-001")  # no driver: DLWS-DRV-001 says why, not the variable
+
+
+def test_rocm_visibility_follows_rocr_then_hip():
+    """ROCR_VISIBLE_DEVICES set but empty hides the AMD GPUs, an empty HIP_VISIBLE_DEVICES does not (ROCm/hip#3001);
+    HIP (or CUDA_VISIBLE_DEVICES in its place) counts among the GPUs ROCR left (Parsl/parsl#3858)."""
+    def severity(**env):
+        inv = rocm_torch(healthy(), "gfx90a", "2.4.1+rocm6.1")
+        inv["gpus"][1].update(vendor="amd", name="AMD Instinct MI210", gfx_target="gfx90a", compute_capability=None)
+        inv["env_vars"].update(env)
+        return [f.severity for f in fired(inv, "DLWS-ENV-002")]
+    assert severity(ROCR_VISIBLE_DEVICES="") == ["error"]
+    assert severity(ROCR_VISIBLE_DEVICES="1", CUDA_VISIBLE_DEVICES="1") == ["error"]
+    assert severity(HIP_VISIBLE_DEVICES="2") == ["error"]
+    assert severity(HIP_VISIBLE_DEVICES="01") == ["error"]  # HIP takes plain decimal indices only
+    assert severity(ROCR_VISIBLE_DEVICES="0,3") == ["warning"]
+    for env in ({"HIP_VISIBLE_DEVICES": ""}, {"HIP_VISIBLE_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""},
+                {"ROCR_VISIBLE_DEVICES": "1", "CUDA_VISIBLE_DEVICES": "0"}, {"ROCR_VISIBLE_DEVICES": "0x1"},
+                {"HIP_VISIBLE_DEVICES": "1,0"}, {"ROCR_VISIBLE_DEVICES": "GPU-f980f88ef31631a2"},
+                {"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "5"}):
+        assert severity(**env) == [], env
 
 
 def test_a_rule_that_raises_becomes_a_finding(monkeypatch):

@@ -1,11 +1,181 @@
-"""Environment variables that change what a framework sees: a wrong HSA_OVERRIDE_GFX_VERSION."""
+"""Environment variables that change what a framework sees: GPUs hidden by CUDA_VISIBLE_DEVICES or by the ROCm
+runtimes' ROCR_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES, and a wrong HSA_OVERRIDE_GFX_VERSION."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+import re
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
+
+
+def parse_cuda_visible(value: str) -> Union[List[int], List[str]]:
+    """The devices a CUDA_VISIBLE_DEVICES value names, as the CUDA runtime reads it (pytorch/pytorch
+    torch/cuda/__init__.py _parse_visible_devices mirrors it): each entry's leading digits (strtoul: '1gpu2' is 1), a
+    negative or non-numeric entry ends the list, a repeated one empties it; a value starting with GPU- or MIG- is a
+    list of UUID prefixes up to the first entry without that prefix."""
+    for prefix in ("GPU-", "MIG-"):
+        if value.startswith(prefix):
+            uuids: List[str] = []
+            for entry in value.split(","):
+                if entry in uuids:
+                    return []
+                if not entry.startswith(prefix):
+                    break
+                uuids.append(entry)
+            return uuids
+    indices: List[int] = []
+    for entry in value.split(","):
+        match = re.match(r"[+-]?\d{1,6}", entry.strip())
+        index = int(match.group(0)) if match else -1  # '-0' is 0, '-1' ends the list
+        if index in indices:
+            return []
+        if index < 0:
+            break
+        indices.append(index)
+    return indices
+
+
+def cuda_visible_count(value: str, uuids: List[Optional[str]]) -> Optional[int]:
+    """How many of these GPUs (their UUIDs, in index order) CUDA_VISIBLE_DEVICES leaves visible: the named ones up to
+    the first that does not exist (torch's _device_count_nvml); None when it cannot be told (MIG instances, UUIDs
+    the inventory lacks)."""
+    named = parse_cuda_visible(value)
+    if not named:
+        return 0
+    if isinstance(named[0], int):
+        for position, index in enumerate(named):
+            if int(index) >= len(uuids):
+                return position
+        return len(named)
+    if str(named[0]).startswith("MIG-") or not all(uuids):
+        return None
+    found: List[int] = []
+    for prefix in named:
+        matches = [i for i, uuid in enumerate(uuids) if str(uuid).startswith(str(prefix))]
+        if len(matches) != 1:  # none, or ambiguous: the list ends here
+            break
+        if matches[0] in found:
+            return 0
+        found.append(matches[0])
+    return len(found)
+
+
+def _indices(count: int) -> str:
+    return "0 (the only GPU)" if count == 1 else "indices 0..%d" % (count - 1)
+
+
+@rule("DLWS-ENV-001", "error", "CUDA_VISIBLE_DEVICES hides the NVIDIA GPUs")
+def cuda_visible_devices(inv: Dict[str, Any]) -> Any:
+    """CUDA_VISIBLE_DEVICES lists the GPUs a CUDA program may see, by index or UUID prefix (GPU-..., MIG-...). Set
+    to an empty string it hides every GPU; so do -1, a word ("NoDevFiles") and a repeated entry; an index that does
+    not exist (2 on a machine with GPUs 0 and 1) ends the list there, hiding it and every GPU named after it (CUDA
+    Programming Guide, CUDA environment variables; torch's _parse_visible_devices mirrors the runtime). Then
+    torch.cuda.is_available() is False ("no CUDA-capable device is detected") or "invalid device ordinal".
+    nvidia-smi ignores the variable, so it still lists every GPU. Indices count from 0 in CUDA's order (fastest
+    first unless CUDA_DEVICE_ORDER=PCI_BUS_ID), which may differ from nvidia-smi's."""
+    if facts.nvidia(inv).get("status") != "ok":
+        return None
+    gpus = facts.gpus(inv, "nvidia")
+    value = (inv.get("env_vars") or {}).get("CUDA_VISIBLE_DEVICES")
+    if not isinstance(value, str) or not gpus:
+        return None
+    seen = cuda_visible_count(value, [gpu.get("uuid") for gpu in gpus])
+    named = parse_cuda_visible(value)
+    if seen is None or (seen == len(named) and seen > 0):
+        return None  # every GPU it names exists: a deliberate choice
+    evidence = {"CUDA_VISIBLE_DEVICES": value, "nvidia_gpus": len(gpus), "visible": seen}
+    fix = "unset CUDA_VISIBLE_DEVICES, or set it to %s (or GPU UUIDs from nvidia-smi -L) where it is set (shell " \
+          "profile, job script, container environment)" % _indices(len(gpus))
+    if seen == 0:
+        return cuda_visible_devices.finding(evidence, fix)
+    return cuda_visible_devices.finding(evidence, fix, severity="warning",
+                                        title="CUDA_VISIBLE_DEVICES names a GPU that does not exist: %d of %d visible"
+                                        % (seen, len(gpus)))
+
+
+def _strtol(token: str) -> Optional[int]:
+    """C strtol(token, &end, 0) where end must reach the token's end: decimal, 0x hex or 0 octal; else None."""
+    match = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", token)
+    if not match:
+        return None
+    digits = match.group(2)
+    base = 16 if digits[:2] in ("0x", "0X") else 8 if len(digits) > 1 and digits[0] == "0" else 10
+    number = int(digits, base)
+    return -number if match.group(1) == "-" else number
+
+
+def rocr_visible_count(value: str, total: int) -> Optional[Tuple[int, bool]]:
+    """(GPUs left, whether an entry was cut) of `total` under ROCR_VISIBLE_DEVICES, as the ROCm runtime reads it
+    (ROCm/ROCR-Runtime src/core/runtime/amd_filter_device.cpp RvdFilter): set but empty exposes none; each trimmed
+    entry is an index (strtol base 0) or a UUID prefix starting with G; the first entry that is not a whole number,
+    names no GPU or repeats one ends the list. None for UUIDs (the inventory has no AMD UUIDs) and empty entries."""
+    if value == "":
+        return 0, True
+    tokens = [token.strip().upper() for token in re.sub(",$", "", value).split(",")]  # getline: no empty last token
+    seen: List[int] = []
+    for token in tokens[:total]:  # the runtime reads at most one entry per GPU
+        if not token or token.startswith("G"):
+            return None
+        index = _strtol(token)
+        if index is None or not 0 <= index < total or index in seen:
+            return len(seen), True
+        seen.append(index)
+    return len(seen), False
+
+
+def hip_visible_count(value: str, total: int) -> Optional[Tuple[int, bool]]:
+    """(GPUs left, whether an entry was cut) of the `total` the ROCm runtime exposes, under the list HIP reads
+    (ROCm/clr rocclr/device/rocm/rocdevice.cpp Device::init): an empty list filters nothing; each entry must be a
+    plain decimal index (atoi's round trip: no sign, no leading zero, no space) below total, the first that is not
+    ends the list; a repeated one is skipped. None for GPU- UUID entries (not in the inventory)."""
+    if value == "":
+        return total, False
+    seen: Set[int] = set()
+    for entry in re.sub(",$", "", value).split(","):  # the parser stops at the last comma's end
+        if "GPU-" in entry:
+            return None
+        if not re.fullmatch(r"0|[1-9][0-9]{0,5}", entry) or int(entry) >= total:
+            return len(seen), True
+        seen.add(int(entry))
+    return len(seen), False
+
+
+@rule("DLWS-ENV-002", "error", "A GPU visibility variable hides the AMD GPUs")
+def rocm_visible_devices(inv: Dict[str, Any]) -> Any:
+    """Two layers pick the AMD GPUs a ROCm program sees. The ROCm runtime applies ROCR_VISIBLE_DEVICES (indices or
+    UUIDs; set but empty, it exposes none); HIP then applies HIP_VISIBLE_DEVICES, or CUDA_VISIBLE_DEVICES when that is
+    unset or empty (an empty HIP_VISIBLE_DEVICES hides nothing, ROCm/hip#3001), and its indices count among the GPUs
+    ROCR left: ROCR_VISIBLE_DEVICES=1 with CUDA_VISIBLE_DEVICES=1 leaves none ("No HIP GPUs are available",
+    Parsl/parsl#3858). In both, the first index that does not exist ends the list. torch's ROCm builds read the same
+    variables. GPUs named by UUID cannot be judged here."""
+    gpus = [gpu for gpu in facts.gpus(inv, "amd") if gpu.get("kernel_driver") in (None, "amdgpu")]
+    env = inv.get("env_vars") or {}
+    if not gpus:
+        return None
+    rocr = env.get("ROCR_VISIBLE_DEVICES")
+    after_rocr = rocr_visible_count(rocr, len(gpus)) if isinstance(rocr, str) else (len(gpus), False)
+    hip_name = "HIP_VISIBLE_DEVICES" if env.get("HIP_VISIBLE_DEVICES") else "CUDA_VISIBLE_DEVICES"
+    hip = env.get(hip_name)
+    after_hip = None if after_rocr is None else \
+        hip_visible_count(hip, after_rocr[0]) if isinstance(hip, str) else (after_rocr[0], False)
+    if after_rocr is None or after_hip is None or not (after_rocr[1] or after_hip[1]):
+        return None
+    evidence = {name: env[name] for name in ("ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")
+                if isinstance(env.get(name), str)}
+    evidence.update(amd_gpus=len(gpus), after_rocr=after_rocr[0], visible=after_hip[0])
+    culprit = "ROCR_VISIBLE_DEVICES" if after_rocr[1] else hip_name
+    fix = "unset %s, or name GPUs that exist: ROCR_VISIBLE_DEVICES takes %s (rocm-smi lists them)" \
+          % (culprit, _indices(len(gpus)))
+    if culprit != "ROCR_VISIBLE_DEVICES" and isinstance(rocr, str):
+        fix += "; %s counts from 0 among the GPUs ROCR_VISIBLE_DEVICES left (%d here): set only one of the two " \
+               "(AMD's ROCm documentation advises ROCR_VISIBLE_DEVICES on Linux)" % (hip_name, after_rocr[0])
+    if after_hip[0] == 0:
+        return rocm_visible_devices.finding(evidence, fix, subject=culprit)
+    return rocm_visible_devices.finding(evidence, fix, severity="warning", subject=culprit,
+                                        title="%s is cut short at an entry that names no GPU: %d of %d AMD "
+                                        "GPUs visible" % (culprit, after_hip[0], len(gpus)))
 
 
 @rule("DLWS-ENV-004", "error", "HSA_OVERRIDE_GFX_VERSION names another GPU family")
