@@ -468,6 +468,8 @@ def best_build(inv: Dict[str, Any], framework: str, release: str) -> List[Verdic
 
     def rank(v: Verdict) -> tuple:
         cuda = facts.major_minor(v.build.cuda) or (0, 0)
-        return (not v.ok, v.build.variant == "cpu", bool(v.unknowns), bool(v.notes), tuple(-x for x in cuda))
+        # native before minor-version compatibility on its own: a retired framework's note is on every build
+        minor = bool(v.build.cuda) and cuda_on_driver(inv, v.build.cuda)[0] == MINOR_VERSION
+        return (not v.ok, v.build.variant == "cpu", bool(v.unknowns), minor, bool(v.notes), tuple(-x for x in cuda))
 
     return sorted(verdicts, key=rank)

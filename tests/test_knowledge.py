@@ -473,6 +473,30 @@ def test_keras():
     assert q.keras_backend("mxnet") is None
 
 
+def test_keras2_pairs_with_the_tensorflow_that_requires_it():
+    """TensorFlow 2.6-2.15 each require the keras minor of their own number (the recorded Requires-Dist); 2.16 on
+    requires Keras 3, and tf-keras X.Y requires TensorFlow X.Y."""
+    info = q.keras_info()
+    for row in info["keras_2"]["releases"]:
+        (pin,) = row["pins"].values()
+        tf = q.framework_pins("tensorflow", row["tensorflow"], "cpu")["tensorflow"]
+        requirement = Requirement(PYPI["tensorflow_keras_requirements"]["tensorflow==" + tf])
+        assert requirement.name == "keras" and requirement.specifier.contains(pin, prereleases=True), tf
+        assert _published("keras==" + pin)["requires_python"] == row.get("requires_python")
+    assert q.keras2_for_tensorflow("2.15")["pins"] == {"keras": "2.15.0"}
+    assert q.keras2_for_tensorflow("2.16") is None  # Requires-Dist keras >=3.0.0
+    assert PYPI["tensorflow_keras_requirements"]["tensorflow==2.16.2"] == "keras >=3.0.0"
+    assert q.keras2_for_tensorflow("2.5") is None  # keras-nightly: tf.keras inside TensorFlow
+    assert q.keras2_for_tensorflow(None) is None
+    for row in info["tf_keras"]["releases"]:
+        meta = _published("tf-keras==" + row["pins"]["tf-keras"])
+        (requirement,) = [Requirement(text) for text in meta["requires_dist"]]
+        tf = q.framework_pins("tensorflow", row["tensorflow"], "cpu")["tensorflow"]
+        assert requirement.specifier.contains(tf) and meta["requires_python"] == row["requires_python"]
+    assert q.tf_keras_for_tensorflow("2.16")["pins"] == {"tf-keras": "2.16.0"}
+    assert q.tf_keras_for_tensorflow("2.14") is None and info["tf_keras"]["env_var"] == "TF_USE_LEGACY_KERAS"
+
+
 def _minor(version):
     return ".".join(version.split(".")[:2])
 

@@ -533,3 +533,38 @@ def test_every_check_of_every_golden_plan_is_one_shell_command_that_parses():
                     assert parsed.returncode == 0, (path, step["id"], parsed.stderr)
                 checked += 1
     assert checked > 50
+
+
+@pytest.mark.parametrize("driver,cuda,variant", [
+    ("460.32.03", "11.2", "cu112"),  # cu113..cu117 would run only under minor-version compatibility: the native one
+    ("470.57.02", "11.4", "cu114"),
+    ("515.65.01", "11.7", "cu117"),  # the newest MXNet CUDA build
+    ("440.33.01", "10.2", "cu102"),  # before CUDA 11 no minor-version compatibility: nothing newer runs
+    ("418.39", "10.1", "cu101"),
+])
+def test_mxnet_plans_the_cuda_build_its_driver_runs_natively(driver, cuda, variant):
+    inv = inventory("dgx-a100-8gpu")  # Ubuntu 20.04, Python 3.8: MXNet 1.9.1's last
+    inv["nvidia"].update(driver_version=driver, cuda_driver_version=cuda)
+    plan = make_plan(inv, make_request(("mxnet",), None, "auto", "3.8", "/opt/dlws/env", "keep", False))
+    assert plan.ok, plan.impossible
+    (choice,) = plan.choices
+    assert (choice.variant, choice.packages) == (variant, {"mxnet-" + variant: "1.9.1", "numpy": "1.23.5"})
+
+
+def test_keras_on_a_tensorflow_before_216_is_the_keras_2_it_requires():
+    inv = inventory("h100-sxm-server")  # Ubuntu 22.04, Python 3.10: below Keras 3.15's 3.11
+    plan = make_plan(inv, make_request(("keras", "tensorflow"), "2.15", "auto", None, "/opt/dlws/env", "keep", False))
+    assert plan.ok, plan.impossible
+    keras = plan.choices[-1]
+    assert (keras.framework, keras.release, keras.packages) == ("keras", "2.15", {"keras": "2.15.0"})
+    assert "keras.backend.dot" in render(plan, "shell") and "keras.ops" not in render(plan, "shell")  # no Keras 3 API
+    newer = make_plan(inv, make_request(("keras", "tensorflow"), "2.16", "auto", "3.11", "/opt/dlws/env", "keep",
+                                        False))
+    assert newer.ok and newer.choices[-1].packages == {"keras": "3.15.1"}
+    assert any("tf-keras==2.16.0 and set TF_USE_LEGACY_KERAS=1" in note for note in newer.choices[-1].notes)
+    from provision.planner.model import Choice
+    from provision.planner.select import keras_choice
+
+    tf214 = Choice("tensorflow", "2.14", "cpu", {"tensorflow": "2.14.1"})
+    assert keras_choice([tf214], "3.9")[0].packages == {"keras": "2.14.0"}
+    assert keras_choice([tf214], "3.8") == (None, ["Keras 2.14 needs Python >=3.9 (the environment has 3.8)"])

@@ -1,5 +1,6 @@
 """What the setup planner installs: the exact pins, pip requirements and package index of a framework build,
-JAX's CUDA extras and Keras 3 (its pins and the backend it runs on).
+JAX's CUDA extras and Keras (Keras 3: its pins and the backend it runs on; Keras 2 and tf-keras: the TensorFlow
+release each pairs with).
 
 Every function is pure and total: an unknown build answers None or an empty list, never an exception.
 """
@@ -107,3 +108,20 @@ def keras_backend(framework: Any) -> Optional[str]:
     name = normalize_framework(framework)
     backends = keras_info().get("backends") or {}
     return next((key for key, info in sorted(backends.items()) if name and info.get("framework") == name), None)
+
+
+def keras2_for_tensorflow(release: Any) -> Optional[Row]:
+    """The Keras 2 row TensorFlow `release` (its row, '2.15') requires: {'version': '2.15', 'pins': {'keras':
+    '2.15.0'}, ...}; None from 2.16 (Keras 3) and before 2.6 (tf.keras inside TensorFlow)."""
+    return _paired(keras_info().get("keras_2"), release)
+
+
+def tf_keras_for_tensorflow(release: Any) -> Optional[Row]:
+    """The tf-keras row (Keras 2 for TensorFlow >= 2.16, switched on by TF_USE_LEGACY_KERAS) of a TensorFlow
+    release row; None where the table pairs none."""
+    return _paired(keras_info().get("tf_keras"), release)
+
+
+def _paired(entry: Any, release: Any) -> Optional[Row]:
+    rows = (entry or {}).get("releases") or [] if isinstance(entry, dict) else []
+    return next((row for row in rows if isinstance(release, str) and row.get("tensorflow") == release), None)

@@ -4,10 +4,11 @@ package index the setup planner installs from, asked as ``queries.NAME``. Each t
 * cuda_drivers: CUDA toolkits, NVIDIA drivers and the compute capabilities nvcc builds for;
 * frameworks: framework releases, the GPUs a torch build supports, Python wheels, AVX, retirement;
 * distributions: distribution releases, their end of support and how dlws setup provisions them;
-* pins: the exact pins, requirements and index of a build, JAX's CUDA extras, Keras 3;
+* pins: the exact pins, requirements and index of a build, JAX's CUDA extras, Keras 3 and Keras 2;
 * rocm: the gfx targets of ROCm releases and of torch's ROCm wheels;
 * jetpack: what an L4T release brings and NVIDIA's JetPack-matched wheels for it;
 * error_signatures: error texts users paste, their causes and the checks that confirm them (doctor --error);
+* cudnn: cuDNN releases, the CUDA builds of each, their minimum driver and the GPUs they support;
 
 and versions reads the versions a machine reports for all of them. Every function is pure and total: bad or unknown
 input answers None (or an empty list), never an exception, because doctor rules feed them whatever a broken machine
@@ -27,16 +28,19 @@ from provision.knowledge.frameworks import (normalize_framework, framework_relea
                                             python_supported, wheel_platform, wheel_pythons, glibc_floor,
                                             cuda_wheels)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
-                                      keras_pins, keras_backend, local_label, installable)
+                                      keras_pins, keras_backend, keras2_for_tensorflow, tf_keras_for_tensorflow,
+                                      local_label, installable)
 from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
 from provision.knowledge.rocm import gfx_generic_family, rocm_release_gfx_targets, torch_rocm_gfx_targets
 from provision.knowledge.error_signatures import error_signatures
+from provision.knowledge.cudnn import cudnn_build, cudnn_cuda_majors, cudnn_min_driver, cudnn_release, cudnn_supports_cc
 from provision.knowledge.versions import Row
 
 __all__ = [
     "cuda_repo_folder", "cuda_supports_cc", "cuda_wheels", "glibc_floor", "wheel_platform", "wheel_pythons", "display_name", "distribution", "distribution_eol",
     "driver_module_streams", "framework_pins",
-    "framework_release", "installable", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "local_label", "max_cuda_for_driver",
+    "framework_release", "installable", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "keras2_for_tensorflow",
+    "tf_keras_for_tensorflow", "local_label", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
     "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
@@ -45,4 +49,5 @@ __all__ = [
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",
     "generic_cuda_wheels", "jetpack_label", "jetpack_release", "jetpack_wheel",
     "error_signatures",
+    "cudnn_build", "cudnn_cuda_majors", "cudnn_min_driver", "cudnn_release", "cudnn_supports_cc",
 ]

@@ -11,6 +11,8 @@ import re
 import shlex
 from typing import Any, Dict, List, Optional, Set, Tuple
 
+from packaging.version import Version
+
 from provision.inventory import facts
 from provision.inventory.conform import typed
 from provision.knowledge import load, queries
@@ -537,7 +539,11 @@ def _verify_code(inv: Dict[str, Any], choices: List[Choice]) -> str:
                                                                               caps=json.dumps(sorted(expected[1])))
         code += MATMUL[choice.framework]
     for choice in choices:
-        if choice.framework == "keras":
+        if choice.framework == "keras" and Version(choice.release).major == 2:  # TensorFlow's Keras: no keras.ops
+            code += ('import keras\nones = keras.backend.ones((64, 64))\n'
+                     'print("keras", keras.__version__, "on", keras.backend.backend(), '
+                     'float(keras.backend.sum(keras.backend.dot(ones, ones))))\n')
+        elif choice.framework == "keras":
             code += ('import os\nos.environ.setdefault("%s", "%s")\nimport keras\n'
                      'ones = keras.ops.ones((64, 64))\n'
                      'print("keras", keras.__version__, "on", keras.backend.backend(), '

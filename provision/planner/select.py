@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict, List, Optional, Tuple
 
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from provision import compat, compat_jetson
@@ -169,23 +170,46 @@ def cuda_conflicts(choices: List[Choice], verdicts: List[compat.Verdict]) -> Lis
 
 
 def keras_choice(choices: List[Choice], python: Optional[str]) -> Tuple[Optional[Choice], List[str]]:
-    """Keras 3 on top of the first chosen framework it can run on (its variant names the backend)."""
-    info = queries.keras_info()
-    floor = (info.get("python") or {}).get("min")
-    if python and floor and Version(python) < Version(floor):
-        return None, ["Keras %s needs Python >= %s (the environment has %s)" % (info["version"], floor, python)]
+    """Keras on top of the first chosen framework it can run on (its variant names the backend): Keras 3, or on a
+    TensorFlow before 2.16 the Keras 2 that TensorFlow release requires."""
     for choice in choices:
         backend = queries.keras_backend(choice.framework)
         if backend is None:
             continue
-        minimum = info["backends"][backend].get("min_version")
-        version = next(iter(choice.packages.values()), None)
-        if minimum and version and Version(version) < Version(minimum):
-            return None, ["Keras %s needs %s >= %s, the plan installs %s" % (info["version"], choice.framework,
-                                                                             minimum, version)]
-        pins = queries.keras_pins()
-        return Choice("keras", info["version"], backend, pins, None,
-                      ["%s==%s" % item for item in sorted(pins.items())],
-                      ["set %s=%s (export it, or write it in %s)" % (info["env_var"], backend,
-                                                                     info["config_file"])]), []
+        legacy = queries.keras2_for_tensorflow(choice.release) if backend == "tensorflow" else None
+        return _keras2_choice(legacy, python) if legacy else _keras3_choice(choice, backend, python)
     return None, ["Keras 3 runs on JAX, PyTorch or TensorFlow: add one with --framework"]
+
+
+def _keras3_choice(choice: Choice, backend: str, python: Optional[str]) -> Tuple[Optional[Choice], List[str]]:
+    info = queries.keras_info()
+    floor = (info.get("python") or {}).get("min")
+    if python and floor and Version(python) < Version(floor):
+        return None, ["Keras %s needs Python >= %s (the environment has %s)" % (info["version"], floor, python)]
+    minimum = info["backends"][backend].get("min_version")
+    version = next(iter(choice.packages.values()), None)
+    if minimum and version and Version(version) < Version(minimum):
+        return None, ["Keras %s needs %s >= %s, the plan installs %s" % (info["version"], choice.framework,
+                                                                         minimum, version)]
+    pins = queries.keras_pins()
+    notes = ["set %s=%s (export it, or write it in %s)" % (info["env_var"], backend, info["config_file"])]
+    legacy = queries.tf_keras_for_tensorflow(choice.release) if backend == "tensorflow" else None
+    if legacy:  # tf.keras is Keras 3 from TensorFlow 2.16: code written for Keras 2 needs tf-keras
+        notes.append("code written for Keras 2 (tf.keras before TensorFlow 2.16): pip install %s and set %s=1" % (
+            " ".join("%s==%s" % item for item in sorted(legacy["pins"].items())), info["tf_keras"]["env_var"]))
+    return Choice("keras", info["version"], backend, pins, None,
+                  ["%s==%s" % item for item in sorted(pins.items())], notes), []
+
+
+def _keras2_choice(row: Dict[str, Any], python: Optional[str]) -> Tuple[Optional[Choice], List[str]]:
+    """The keras 2.X TensorFlow 2.X requires (TensorFlow's own Keras): its wheel's Requires-Python must admit the
+    environment's Python."""
+    spec = row.get("requires_python")
+    if python and spec and not SpecifierSet(spec).contains(python):
+        return None, ["Keras %s needs Python %s (the environment has %s)" % (row["version"], spec, python)]
+    pins = dict(row["pins"])
+    return Choice("keras", row["version"], "tensorflow", pins, None,
+                  ["%s==%s" % item for item in sorted(pins.items())],
+                  ["Keras %s is the Keras 2 that TensorFlow %s requires (Keras 3 needs TensorFlow >= %s)" % (
+                      row["version"], row["tensorflow"],
+                      queries.keras_info()["backends"]["tensorflow"].get("min_version"))]), []
