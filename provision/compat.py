@@ -424,7 +424,10 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
     _judge_glibc(inv, build, verdict)
-    if cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"] \
+    if facts.os_info(inv).get("emulation") == "qemu-user" and queries.needs_avx(build.framework, build.release):
+        verdict.unknowns.append("whether the CPU qemu-user emulates has AVX, which %s's wheels need (the flags read "
+                                "are the host's)" % queries.display_name(build.framework))
+    elif cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"] \
             and queries.needs_avx(build.framework, build.release):
         verdict.problems.append("the CPU has no AVX, which %s's wheels need" % queries.display_name(build.framework))
     retired = queries.retirement(build.framework)

@@ -63,6 +63,7 @@ FIRES = {
     "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta"],
     "DLWS-EMU-002": ["wsl1-ubuntu2004-nvidia-driver-440"],  # an error there: nvidia-smi of a Linux driver package
     "DLWS-EMU-003": ["windows10-python37-32bit-wow64"],
+    "DLWS-EMU-004": ["m1-docker-amd64-qemu-tensorflow27-no-avx"],  # DLWS-FW-005 quiet: the flags are the host's
     "DLWS-GPU-001": ["gh200-aggregate-uncorrectable-ecc"],
     "DLWS-GPU-002": ["a100-sxm4-row-remap-pending"],
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],

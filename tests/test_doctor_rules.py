@@ -156,6 +156,7 @@ CASES = {
                                i["cpu"].update(model="Apple M2 Pro")),
     "DLWS-EMU-002": lambda i: i["os"].update(wsl=1, kernel="4.4.0-19041-Microsoft"),
     "DLWS-EMU-003": lambda i: (i["os"].update(system="windows", emulation="wow64"), i["python"].update(bits=32)),
+    "DLWS-EMU-004": lambda i: i["os"].update(container="docker", emulation="qemu-user"),
     "DLWS-LIB-001": lambda i: i["loader_path"].append({"path": "/usr/local/cuda-12.4/lib64", "source": "LD_LIBRARY_PATH",
                                                        "libraries": {"libcudnn": ["9.0.0"]}}),
     "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),

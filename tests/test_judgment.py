@@ -225,3 +225,12 @@ def test_under_rosetta_setup_promises_no_apple_gpu():
     translated = make_choice(verdict(mac, "pytorch", "2.2", "cpu"), "darwin")
     assert compat.ROSETTA_NOTE in translated.notes and not any("MPS" in n for n in translated.notes)
     assert not verdict(mac, "pytorch", "2.4", "cpu").ok  # no macOS x86_64 wheels after 2.2
+
+
+def test_under_qemu_user_the_hosts_cpu_flags_judge_no_avx():
+    inv = machine()
+    inv["cpu"]["flags"] = ["fp", "asimd"]  # what /proc/cpuinfo says: the arm64 host's
+    assert "no AVX" in verdict(inv, "tensorflow", "2.15", "cpu").problems[0]
+    inv["os"]["emulation"] = "qemu-user"
+    judged = verdict(inv, "tensorflow", "2.15", "cpu")
+    assert judged.ok and any("qemu-user" in u for u in judged.unknowns)

@@ -1,5 +1,6 @@
 """Translation and emulation: a Python that Rosetta 2 translates, WSL 1 (no GPU at all), a 32-bit Python on 64-bit
-Windows. Each looks like a working Python, and each gets other wheels than the machine could run natively."""
+Windows, a foreign Python under qemu-user. Each looks like a working Python, and each gets other wheels than the
+machine could run natively."""
 
 from __future__ import annotations
 
@@ -111,3 +112,26 @@ def wow64(inv: Dict[str, Any]) -> Any:
     return wow64.finding(
         evidence, "install a 64-bit Python (python.org's \"Windows installer (64-bit)\"; python -c \"import struct; "
         "print(struct.calcsize('P') * 8)\" says 64), then recreate the virtual environment with it and reinstall")
+
+
+@rule("DLWS-EMU-004", "warning", "Python runs under qemu-user emulation")
+def qemu_user(inv: Dict[str, Any]) -> Any:
+    """A Python built for another CPU than the kernel's, run by qemu-user through binfmt_misc: typically an amd64
+    image on an arm64 host (docker run --platform linux/amd64 on Apple Silicon or a Graviton). uname says the
+    Python's architecture, /proc/cpuinfo the host's (docker/for-mac#5485: an amd64 debian image lists the M1's
+    arm64 Features), so the CPU flags read here are not the emulated CPU's. Everything runs emulated, far slower
+    than native (tensorflow/tensorflow#52845), and an emulator without AVX makes TensorFlow's wheels abort at
+    import: "The TensorFlow library was compiled to use AVX instructions, but these aren't available on your
+    machine. qemu: uncaught target signal 6 (Aborted)" (tensorflow/tensorflow#52972, TensorFlow 2.7 in
+    python:3.8-buster under Docker Desktop). Use an image and wheels for the host's own architecture."""
+    if facts.os_info(inv).get("emulation") != "qemu-user":
+        return None
+    evidence: Dict[str, Any] = {"os.emulation": "qemu-user", "cpu.arch": (inv.get("cpu") or {}).get("arch"),
+                                "container": facts.os_info(inv).get("container")}
+    if "tensorflow" in facts.frameworks(inv):
+        evidence["tensorflow"] = "%s: its wheels need AVX, which the emulated CPU may lack" % (
+            facts.frameworks(inv)["tensorflow"].get("version"))
+    return qemu_user.finding(
+        evidence, "run a Python built for the host's CPU: an image of its architecture (docker run --platform "
+        "linux/arm64 ... on an arm64 host, or a multi-arch image without --platform), then install the frameworks' "
+        "wheels for that architecture in it")

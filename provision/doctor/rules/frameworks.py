@@ -103,6 +103,8 @@ def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
     cpu = inv.get("cpu") or {}
     if not entry or cpu.get("arch") != "x86_64" or not cpu.get("flags") or "avx" in cpu["flags"]:
         return None
+    if facts.os_info(inv).get("emulation") == "qemu-user":  # the host's flags, not the emulated CPU's: DLWS-EMU-004
+        return None
     from provision.knowledge import queries
 
     if queries.needs_avx("tensorflow", (entry.get("version") or "").split("+")[0]):
