@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate the columns of provision/knowledge/data/frameworks.json that PyPI's JSON API answers (for maintainers):
-the logic is provision/knowledge/refresh.py (its docstring says what is derived and how).
+the logic is provision/knowledge/refresh.py (wheel tags: platforms, glibc floors, Requires-Python) and
+provision/knowledge/refresh_cuda.py (CUDA, cuDNN, NCCL from one Linux x86_64 wheel's METADATA a release); their
+docstrings say what is derived and how. --check also fails when a METADATA cannot be read.
 
     scripts/refresh-knowledge                 # print what would change (a unified diff), the conflicts and stale rows
     scripts/refresh-knowledge --write         # and write it
@@ -17,7 +19,8 @@ import json
 import os
 import sys
 import urllib.error
-from typing import Any, Dict, List, Optional
+import urllib.parse
+from typing import Any, Callable, Dict, List, Optional
 
 from packaging.version import Version
 
@@ -26,6 +29,9 @@ sys.path.insert(0, ROOT)
 
 from provision.knowledge.refresh import (PACKAGES, PYPI, derive, dump, dump_recording, fetch,  # noqa: E402
                                          glibc_of, platform_of, python_of, refresh, strip)
+from provision.knowledge import wheel_metadata  # noqa: E402
+from provision.knowledge.refresh_cuda import (JAX_PACKAGES, Wheels, recorded_metadata, recorded_urls,  # noqa: E402
+                                              refresh_cuda)
 
 TABLE = os.path.join(ROOT, "provision", "knowledge", "data", "frameworks.json")
 __all__ = ["PACKAGES", "PYPI", "derive", "dump", "glibc_of", "main", "platform_of", "python_of", "refresh"]
@@ -47,19 +53,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         before = handle.read()
     table = json.loads(before)
     documents: Dict[str, Dict[str, Any]] = {}
-    for framework, package in PACKAGES.items():
+    for package in list(PACKAGES.values()) + list(JAX_PACKAGES):
         try:
             documents[package] = fetch(args.pypi_url, package)
         except (OSError, ValueError, urllib.error.URLError) as error:
             print("cannot read %s: %s" % (package, error), file=sys.stderr)
-            continue
-        rows = table["frameworks"].get(framework, {}).get("releases") or []
-        if args.record and rows:
-            os.makedirs(args.record, exist_ok=True)
-            since = min(tuple(Version(row["version"]).release) for row in rows)
-            with open(os.path.join(args.record, package + ".json"), "w", encoding="utf-8") as handle:
-                handle.write(dump_recording(strip(documents[package], since)))
     report = refresh(table, documents, args.pypi_url, args.date, args.force)
+    wheels = Wheels(documents, args.pypi_url, _recording_reader(args.record))
+    refresh_cuda(table, wheels, args.date, args.force, report)
+    if args.record:
+        _record(args.record, table, documents, wheels)
     after = dump(table)
     sys.stdout.writelines(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                                os.path.relpath(args.table), os.path.relpath(args.table) + " (PyPI)"))
@@ -67,7 +70,41 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.write and after != before:
         with open(args.table, "w", encoding="utf-8") as handle:
             handle.write(after)
-    return 1 if args.check and (after != before or len(documents) < len(PACKAGES)) else 0
+    unread = len(documents) < len(PACKAGES) + len(JAX_PACKAGES) or wheels.unread
+    return 1 if args.check and (after != before or unread) else 0
+
+
+def _recording_reader(folder: Optional[str]) -> Callable[[str], str]:
+    """wheel_metadata.read, saving each METADATA (cut to what the tool reads) in folder/metadata when recording."""
+    def read(url: str) -> str:
+        text = wheel_metadata.read(url)
+        if folder:
+            os.makedirs(os.path.join(folder, "metadata"), exist_ok=True)
+            name = os.path.basename(urllib.parse.urlsplit(url).path) + ".metadata"
+            with open(os.path.join(folder, "metadata", name), "w", encoding="utf-8") as handle:
+                handle.write(recorded_metadata(text))
+        return text
+    return read
+
+
+def _record(folder: str, table: Dict[str, Any], documents: Dict[str, Dict[str, Any]], wheels: Wheels) -> None:
+    """The project documents, stripped: the frameworks' from their oldest row on, JAX's packages to the wheels read;
+    no METADATA of a wheel this run did not read."""
+    os.makedirs(folder, exist_ok=True)
+    metadata = os.path.join(folder, "metadata")
+    read = {filename + ".metadata" for filename, _ in wheels.texts.values()}
+    for name in os.listdir(metadata) if os.path.isdir(metadata) else []:
+        if name not in read:
+            os.remove(os.path.join(metadata, name))
+    for package, document in documents.items():
+        framework = next((f for f, p in PACKAGES.items() if p == package), None)
+        rows = table["frameworks"].get(framework or "", {}).get("releases") or []
+        if framework and not rows:
+            continue
+        since = min(tuple(Version(row["version"]).release) for row in rows) if framework else (0,)
+        stripped = strip(document, since, recorded_urls(wheels, document, package), only=framework is None)
+        with open(os.path.join(folder, package + ".json"), "w", encoding="utf-8") as handle:
+            handle.write(dump_recording(stripped))
 
 
 if __name__ == "__main__":

@@ -25,10 +25,14 @@ _spec.loader.exec_module(rk)
 
 
 class _Recorded(http.server.BaseHTTPRequestHandler):
+    """/pypi/NAME/json: the recorded project document; <any path>/WHEEL.metadata: the recorded METADATA (PEP 658)."""
+
     def do_GET(self):  # noqa: N802 (http.server's name)
         parts = self.path.strip("/").split("/")
         path = os.path.join(DATA, parts[1] + ".json") if len(parts) == 3 and parts[0] == "pypi" \
             and parts[2] == "json" and "." not in parts[1] else None
+        if parts[-1].endswith(".whl.metadata") and ".." not in parts:
+            path = os.path.join(DATA, "metadata", parts[-1])
         if path is None or not os.path.isfile(path):
             self.send_error(404)
             return
@@ -213,3 +217,4 @@ def test_pypi_still_says_what_the_table_says_live(tmp_path):
     changed = [line for line in run.stdout.splitlines() if line.startswith("  ") and "glibc" in line
                and ("->" in line or "hand-verified" in line)]
     assert changed == [], changed  # new uploads may add Pythons; no floor moves
+    assert "Requires-Dist say" not in run.stdout  # no CUDA/cuDNN/NCCL value disagrees with the wheels

@@ -29,6 +29,8 @@ then says it cannot judge the glibc), and reports a hand-verified floor (not in 
 differs as a conflict, leaving it. ``platforms`` and ``requires_python`` are the tool's own columns and follow
 PyPI. Rows whose version PyPI lacks are left alone and reported, and so are releases PyPI has that no row covers
 (never invented).
+
+The CUDA, cuDNN and NCCL columns come from the wheels' METADATA, not the project document: refresh_cuda.py.
 """
 
 from __future__ import annotations
@@ -261,13 +263,19 @@ def stale(framework: str, rows: List[Dict[str, Any]], document: Dict[str, Any], 
                     framework, row["version"], pinned(framework, row), version, uploaded))
 
 
-def strip(document: Dict[str, Any], since: Tuple[int, ...]) -> Dict[str, Any]:
-    """The part of a project document the tool reads, for releases from `since` on (what tests/data/pypi keeps)."""
+def strip(document: Dict[str, Any], since: Tuple[int, ...], urls: Optional[Dict[str, str]] = None,
+          only: bool = False) -> Dict[str, Any]:
+    """The part of a project document the tool reads, for releases from `since` on (what tests/data/pypi keeps):
+    urls (filename -> URL path) of the wheels whose METADATA was read, and with `only` no other wheel."""
     keep = ("filename", "requires_python", "upload_time_iso_8601", "yanked")
-    releases = {version: [{k: f.get(k) for k in keep} for f in files
-                          if isinstance(f, dict) and str(f.get("filename", "")).endswith(".whl")]
-                for version, files in document["releases"].items()
-                if (_final(version) or Version("0")).release >= since}
+    urls = urls or {}
+    releases = {}
+    for version, files in document["releases"].items():
+        wheels = [dict({k: f.get(k) for k in keep}, **({"url": urls[f["filename"]]} if f["filename"] in urls else {}))
+                  for f in files if isinstance(f, dict) and str(f.get("filename", "")).endswith(".whl")
+                  and (not only or f["filename"] in urls)]
+        if (_final(version) or Version("0")).release >= since and (wheels or not only):
+            releases[version] = wheels
     info = document.get("info") or {}
     return {"info": {"name": info.get("name"), "version": info.get("version")}, "releases": releases}
 
