@@ -8,7 +8,7 @@ one Linux x86_64 wheel's METADATA (scripts/refresh-knowledge; never on the docto
 * tensorflow 2.14+ (``and_cuda_extra``): the ``and-cuda`` extra's pins (2.14-2.18) or floors (2.19+) fill the row's
   ``cuda`` and ``cudnn`` (major.minor, as the row keeps them) and ``nccl``;
 * JAX (each extra in ``cuda_extras``): jax's extra (``jax[cuda12]``) and the plugin it names
-  (``jax-cuda12-plugin[with-cuda]``, whose METADATA carries the NVIDIA wheels from 0.4.36 on; 0.4.22-0.4.35 list
+  (``jax-cuda12-plugin[with-cuda]``, whose METADATA carries the NVIDIA wheels from 0.4.30 on; 0.4.22-0.4.29 list
   them in jax's own extra) fill ``cuda_extra_requires[extra]``: each range in what the wheels mean
   ('nvidia-cudnn-cu12>=9.8,<10.0' -> cudnn '>=9.8,<10.0', 'nvidia-cuda-runtime-cu12>=12.1.105' -> cuda '>=12.1').
 
@@ -67,7 +67,8 @@ def _python(filename: str) -> str:
 
 
 def requirements(text: str, extra: Optional[str], python: str) -> List[Requirement]:
-    """The Requires-Dist of a METADATA that apply on Linux x86_64 with this extra (None: the plain install)."""
+    """The Requires-Dist of a METADATA that apply on Linux x86_64: those the extra adds, or with None the plain
+    install's."""
     environment = dict(LINUX_X86_64, python_version=python, python_full_version=python + ".0", extra=extra or "")
     found = []
     for line in wheel_metadata.fields(text).get("Requires-Dist", []):
