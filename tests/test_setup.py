@@ -568,3 +568,11 @@ def test_keras_on_a_tensorflow_before_216_is_the_keras_2_it_requires():
     tf214 = Choice("tensorflow", "2.14", "cpu", {"tensorflow": "2.14.1"})
     assert keras_choice([tf214], "3.9")[0].packages == {"keras": "2.14.0"}
     assert keras_choice([tf214], "3.8") == (None, ["Keras 2.14 needs Python >=3.9 (the environment has 3.8)"])
+
+
+def test_mxnet_on_an_aarch64_gpu_has_no_cuda_build_but_the_cpu_one():
+    inv = inventory("gh200-aggregate-uncorrectable-ecc")  # Grace Hopper: aarch64 with an NVIDIA GPU
+    plan = make_plan(inv, make_request(("mxnet",), None, "auto", "3.8", "/opt/dlws/env", "keep", False))
+    assert not plan.ok and "MXNet 1.9 publishes no CUDA build for Linux aarch64" in plan.impossible[0]
+    cpu = make_plan(inv, make_request(("mxnet",), None, "cpu", "3.8", "/opt/dlws/env", "keep", False))
+    assert cpu.ok and cpu.choices[0].packages == {"mxnet": "1.9.1", "numpy": "1.23.5"}  # its manylinux2014_aarch64

@@ -165,6 +165,8 @@ def cuda_wheels(framework: str, version: str, platform: Optional[str]) -> Option
     have = parse_version(version)
     if not isinstance(entry, dict) or have is None:
         return None
+    if entry.get("never"):  # no release publishes one there (MXNet's mxnet-cuXYZ wheels are Linux x86_64 only)
+        return "none"
     since, last = parse_version(entry.get("since")), parse_version(entry.get("last"))
     inside = (since is None or have >= since) and (last is None or Version(minor_of(version) or version) <= last)
     return "yes" if inside else str(entry.get("outside") or "unknown")
