@@ -274,11 +274,12 @@ def transplant(key, other):
     """other's inventory carrying a class key, built from the key alone: every fact outside it (memory, disks,
     frameworks, toolkits, GPU health, CPU flags other than AVX, the Python patch release, ...) is other's."""
     inv = copy.deepcopy(other)
-    inv["os"].update({name: key["os"][name] for name in ("system", "id", "version", "glibc")},
+    inv["os"].update({name: key["os"][name] for name in ("system", "id", "version", "glibc", "emulation")},
                      wsl=2 if key["os"]["wsl"] else None, container="kubernetes" if key["os"]["container"] else None)
     inv["cpu"]["arch"] = key["arch"]
     inv["cpu"]["flags"] = {True: ["sse2", "avx"], False: ["sse2", "sse4_2"], None: []}[key["avx"]]
     inv["python"]["version"] = key["python"] + ".99" if key["python"] else None
+    inv["python"]["bits"] = key["python_bits"]
     nvidia = key["nvidia"]
     inv["nvidia"].update({name: nvidia[name] for name in ("status", "driver_version", "cuda_driver_version")},
                          source="jetson" if nvidia["jetson"] else "nvml",

@@ -72,10 +72,13 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
         # container
         "os": {"system": os_info.get("system"), "id": os_info.get("id"), "version": os_info.get("version"),
                "glibc": os_info.get("glibc"), "wsl": bool(os_info.get("wsl")),
-               "container": bool(os_info.get("container"))},
+               "container": bool(os_info.get("container")),
+               # Rosetta 2 (x86_64 wheels only, noted), qemu-user (AVX unknown): compat reads it
+               "emulation": os_info.get("emulation")},
         "arch": cpu.get("arch"),
         "avx": ("avx" in flags) if isinstance(flags, list) and flags else None,  # TensorFlow's x86_64 wheels need it
         "python": ".".join(python.split(".")[:2]) if isinstance(python, str) and python else None,
+        "python_bits": section(inv, "python").get("bits"),  # 32 on Windows: win32 wheels (compat.python_platform)
         # the driver's version and CUDA are judged and quoted; the status says whether one works
         "nvidia": {"status": nvidia.get("status"), "driver_version": nvidia.get("driver_version"),
                    "cuda_driver_version": nvidia.get("cuda_driver_version"),
@@ -97,7 +100,7 @@ def malformed(inv: Dict[str, Any]) -> Optional[str]:
     """What in a host's inventory the planner must not be given, or None: the facts it reads must be strings of
     FACT's shape (or unknown). GPU names are free text: they are only shown, never run."""
     os_info, nvidia = section(inv, "os"), section(inv, "nvidia")
-    facts = [("os." + name, os_info.get(name)) for name in ("system", "id", "version", "glibc")]
+    facts = [("os." + name, os_info.get(name)) for name in ("system", "id", "version", "glibc", "emulation")]
     facts += [("cpu.arch", section(inv, "cpu").get("arch")), ("python.version", section(inv, "python").get("version"))]
     facts += [("jetson.l4t", section(inv, "jetson").get("l4t")),
               ("env_vars.HSA_OVERRIDE_GFX_VERSION", section(inv, "env_vars").get("HSA_OVERRIDE_GFX_VERSION"))]
