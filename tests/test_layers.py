@@ -25,6 +25,7 @@ PART_OF = {
     "provision.redact_rules": "redact",  # what an identifier looks like and the placeholder it becomes
     "provision.redact_live": "redact",  # the recording machine's own identifiers, for --redact
     "provision.compat_jetson": "compat",  # the Jetson part of the one judgment
+    "provision.compat_wheel": "compat",  # what an installed wheel's tags say it was built for
 }
 
 #: The parts, lowest tier first: a part imports only parts of its own tier or below (and no cycle at all).

@@ -269,6 +269,7 @@ class Framework:
     rocm: Optional[str] = None
     package: Optional[str] = None
     location: Optional[str] = None
+    wheel_tags: List[str] = field(default_factory=list)  # its dist-info's WHEEL tags: what it was built for
 
 
 @dataclass

@@ -122,6 +122,25 @@ def parse_metadata(text: str) -> Dict[str, str]:
     return fields
 
 
+#: A wheel tag as WHEEL's "Tag:" lines write it: python-abi-platform (PEP 425), each part letters, digits, '_', '.'.
+_WHEEL_TAG = re.compile(r"[A-Za-z0-9_.]{1,40}-[A-Za-z0-9_.]{1,40}-[A-Za-z0-9_.]{1,80}")
+MAX_WHEEL_TAGS = 64
+
+
+def wheel_tags(host: Host, dist: Dist) -> List[str]:
+    """The tags of the wheel this distribution was installed from (its dist-info's WHEEL file): the Pythons and
+    platforms it was built for, as the installed files say. Empty for eggs, conda packages and unreadable files."""
+    if not dist.meta.endswith(".dist-info"):
+        return []
+    text = host.read(posixpath.join(dist.site, dist.meta, "WHEEL")) or ""
+    tags = []
+    for line in text.splitlines()[:200]:
+        key, sep, value = line.partition(":")
+        if sep and key.strip() == "Tag" and _WHEEL_TAG.fullmatch(value.strip()):
+            tags.append(value.strip())
+    return tags[:MAX_WHEEL_TAGS]
+
+
 def version(host: Host, dist: Dist) -> Optional[str]:
     """The version from the folder name, else from its METADATA / PKG-INFO (read only here, only when needed)."""
     if dist.version:

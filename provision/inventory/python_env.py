@@ -238,7 +238,7 @@ def framework(ctx: _Context, key: str, row: Dict[str, Any], dist: Dist) -> Optio
     else:
         build = _row_build(row)
     return Framework(version=version, build=build.build, cuda=build.cuda, rocm=build.rocm, package=dist.name,
-                     location=dist.site)
+                     location=dist.site, wheel_tags=packages.wheel_tags(ctx.host, dist))
 
 
 def python_info(py: Dict[str, Any], env: Dict[str, Optional[str]]) -> Python:

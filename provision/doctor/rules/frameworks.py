@@ -172,24 +172,44 @@ def python_unsupported(inv: Dict[str, Any]) -> Iterator[Finding]:
     """Every framework release publishes wheels for a range of Python versions, built against a manylinux glibc
     floor. Outside the Python range pip either builds from source (and fails), picks an ancient release, or - with
     --no-deps tricks - installs one that crashes; below the glibc floor the wheel's libraries fail to load
-    ("GLIBC_2.28 not found")."""
-    from provision import compat
+    ("GLIBC_2.28 not found").
+
+    The installed wheel's own tags (its WHEEL file) win over the knowledge table: a wheel tagged for this Python
+    is no problem whatever the table says, one tagged for another Python is certain. Without tags (an egg, a conda
+    package) the table judges, and the evidence says so."""
+    from provision import compat, compat_wheel
     from provision.knowledge import queries
 
     python = (inv.get("python") or {}).get("version")
     platform = compat.python_platform(inv)  # win32 under a 32-bit Python on 64-bit Windows
+    glibc = facts.os_info(inv).get("glibc")
     for name, entry in sorted(facts.frameworks(inv).items()):
         version = (entry.get("version") or "").split("+")[0]
+        tags = entry.get("wheel_tags") or []
         evidence = {"framework": name, "version": entry.get("version"), "python": python}
-        if python and queries.python_supported(name, version, python, platform) is False:
+        fits = compat_wheel.python_fits(tags, python)
+        if python and (fits is False or (fits is None and
+                                         queries.python_supported(name, version, python, platform) is False)):
+            found = dict(evidence, wheel_tags=", ".join(tags[:4])) if tags else dict(
+                evidence, judged_from="the knowledge table's Python range (no WHEEL tags installed to confirm)")
             yield python_unsupported.finding(
-                evidence, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
-                "upgrade %s" % name, subject=name)
+                found, "use a Python the release supports (a new virtual environment: python3.X -m venv), or "
+                "reinstall %s for this Python" % name, subject=name)
+        installed_floor = compat_wheel.glibc_floor(tags) if facts.os_info(inv).get("system") == "linux" else None
+        if installed_floor is not None:
+            have, needed = facts.version(glibc), facts.version(installed_floor)
+            if have is not None and needed is not None and have < needed:
+                yield python_unsupported.finding(
+                    dict(evidence, glibc=glibc, glibc_needed=installed_floor, wheel_tags=", ".join(tags[:4])),
+                    "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (
+                        installed_floor, name),
+                    title="glibc older than the installed framework's wheels need", subject=name)
+            continue
         # the judgment's glibc check (compat.glibc_verdict), so that setup, --target and this rule agree
         floor = queries.glibc_floor(name, version, (inv.get("cpu") or {}).get("arch"))
         if compat.glibc_verdict(inv, name, version)[0] == compat.GLIBC_TOO_OLD:
             yield python_unsupported.finding(
-                dict(evidence, glibc=facts.os_info(inv).get("glibc"), glibc_needed=floor),
+                dict(evidence, glibc=glibc, glibc_needed=floor),
                 "move to a distribution with glibc >= %s, or install an older %s built for this glibc" % (floor, name),
                 title="glibc older than the installed framework's wheels need", subject=name)
 
