@@ -12,6 +12,8 @@ knowledge tables where the right pick moves with a new release, so adding one to
 - driver: "keep" (a working driver stays), "none" (no NVIDIA GPU), "manual" (the plan leaves the install to the
   user), "open" (the newest open-module branch of install.json) or a branch ("580");
 - repo: the folder of NVIDIA's CUDA repository the plan adds ("ubuntu2004"), or None;
+- repo_key: (key file, fingerprint) of the key that repository is trusted with, pinned (a dnf .repo file must also
+  check signatures: gpgcheck=1); absent where the plan adds no repository;
 - toolkit: whether a CUDA toolkit of the chosen build's CUDA is installed;
 - impossible / alternatives (requests that cannot be met): words each of which some reason contains, and the
   (framework, release, variant) of each way out the plan offers.
@@ -52,6 +54,7 @@ EXPECTED = {
             "12.8); the Xeon has AVX"),
     "h100-sxm-server--pytorch--with_cuda_toolkit-True": dict(
         picks=[("pytorch", NEWEST, "cu<=12.8")], driver="keep", repo="ubuntu2204", toolkit=True,
+        repo_key=("3bf863cc.pub", "EB693B3035CD5710E231E123A4B469963BF863CC"),
         why="the same torch build; the toolkit asked for matches its CUDA 12.8 and comes from NVIDIA's ubuntu2204 "
             "repository (Ubuntu 22.04)"),
     "h100-sxm-server--keras+jax": dict(
@@ -72,8 +75,16 @@ EXPECTED = {
             "table has wheels for 20.04's Python 3.8: nothing to install, the driver included"),
     "driver-not-loaded--pytorch": dict(
         picks=[("pytorch", "2.4", "cu124")], driver="open", repo="ubuntu2004",
+        repo_key=("3bf863cc.pub", "EB693B3035CD5710E231E123A4B469963BF863CC"),
         why="RTX 2070 (Turing, sm_75) with no driver: the newest open branch from NVIDIA's ubuntu2004 repository; "
             "torch 2.4 is the last for 20.04's Python 3.8, its newest CUDA build cu124 (sm_75 in its arch list)"),
+    "driver-not-loaded--pytorch--os-rocky-9.4": dict(
+        picks=[("pytorch", "2.8", "cu<=13.2")], driver="open", repo="rhel9",
+        repo_key=("D42D0685.pub", "610C7B14E068A878070DA4E99CD0A493D42D0685"),
+        why="the same RTX 2070 without a driver on Rocky Linux 9: NVIDIA's rhel9 repository (Rocky 9 is a RHEL 9 "
+            "rebuild), its .repo file written by the plan with gpgcheck=1 and the RPM key D42D0685, whose full "
+            "fingerprint NVIDIA prints in cuda-repo-management's SIGNATURES.md; the open branch's module stream; "
+            "Rocky 9's python3 is 3.9, so torch 2.8 (its last), whose newest CUDA build the 595 driver runs"),
     "gtx1080-pascal--pytorch--driver-upgrade": dict(
         impossible=["dlws cannot install one on ubuntu 18.04"], alternatives=[("pytorch", "1.12", "cu102")],
         driver="manual", repo=None,
@@ -178,6 +189,18 @@ def _repo(plan):
     return found.group(1) if found else "unreadable"
 
 
+def _repo_key(plan):
+    """(key file, pinned fingerprint) of the repository step's key, or why it trusts none the way it must: a dnf
+    .repo file with gpgcheck off would install unsigned packages whatever key it names."""
+    step = next((s for s in plan["steps"] if s["id"] == "nvidia-repo"), None)
+    action = next((a for a in (step or {}).get("actions", []) if a.get("key_url")), None)
+    if action is None:
+        return None
+    if action["kind"] == "dnfrepo" and not action["gpgcheck"]:
+        return "gpgcheck off"
+    return action["key_url"].rsplit("/", 1)[-1], action["key_fingerprint"]
+
+
 def _alternative(text):
     """'... (pytorch 2.5, cu124)' -> ('pytorch', '2.5', 'cu124'); the CPU build's '(pytorch 2.5)' -> ..., 'cpu'."""
     found = re.search(r"\((\S+) (\S+?)(?:, (\S+))?\)$", text)
@@ -205,7 +228,8 @@ def mismatches(plan, expected):
         have = [_alternative(text) for text in plan["alternatives"]]
         if have != want:
             out.append("alternatives: expected %s, got %s" % (want, have))
-    for label, have, want in (("driver", _driver(plan), expected["driver"]), ("repo", _repo(plan), expected["repo"])):
+    for label, have, want in (("driver", _driver(plan), expected["driver"]), ("repo", _repo(plan), expected["repo"]),
+                              ("repo_key", _repo_key(plan), expected.get("repo_key"))):
         if have != want:
             out.append("%s: expected %s, got %s" % (label, want, have))
     verify = next((s for s in plan["steps"] if s["id"] == "verify"), None)

@@ -256,7 +256,7 @@ def test_distribution_facts():
     assert q.distribution_eol("fedora", "41") is None
     assert _cuda_repo("ubuntu", "22.04") == (
         "https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2204/x86_64/")
-    assert _cuda_repo("amzn", "2023").endswith("/amzn2023/x86_64/cuda-amzn2023.repo")
+    assert _cuda_repo("amzn", "2023").endswith("/amzn2023/x86_64/")
     assert _cuda_repo("debian", "12").endswith("/debian12/x86_64/")
     assert _cuda_repo("amzn", "2") is None  # Amazon Linux 2: yum, which dlws does not drive
     assert q.distribution("gentoo", "2.15") is None
@@ -272,7 +272,7 @@ def _cuda_repo(id, version):
         if isinstance(action, AptRepo):
             return action.line.split()[-2]  # deb [signed-by=...] URL /
         if isinstance(action, DnfRepo):
-            return action.repo_url
+            return action.baseurl + "/"
     return None
 
 

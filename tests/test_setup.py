@@ -42,7 +42,11 @@ CASES = [
     ("docker-no-gpu", ("jax",), {"variant": "cpu", "env": "/opt/dl env/$HOME's \"jax\""}),
     ("centos7-k80", ("pytorch",), {}),
     ("jetson-agx-orin", ("pytorch",), {}),  # NVIDIA's JetPack 6 wheel, never PyTorch's generic aarch64 CUDA index
+    # the dnf variant: the same driverless RTX 2070 on Rocky Linux 9 (no recorded RHEL-family fixture lacks a driver)
+    ("driver-not-loaded", ("pytorch",), {"os": "rocky-9.4"}),
 ]
+#: The glibc of each release an "os" option names (Rocky Linux 9: glibc 2.34, as RHEL 9).
+GLIBC = {"rocky-9.4": "2.34"}
 #: Requests that cannot be met: the plan says why and what works instead.
 IMPOSSIBLE = [
     ("cpu-without-avx", ("tensorflow",), {}),
@@ -60,10 +64,14 @@ def inventory(fixture):
 
 
 def build(fixture, frameworks, options):
+    inv = inventory(fixture)
+    if "os" in options:  # "ID-VERSION": the machine as if it ran that release (its glibc the release's)
+        os_id, _, version = options["os"].partition("-")
+        inv["os"].update(id=os_id, version=version, glibc=GLIBC[options["os"]])
     request = make_request(frameworks, options.get("version"), options.get("variant", "auto"), options.get("python"),
                            options.get("env", "/opt/dlws/env"), options.get("driver", "install"),
                            options.get("with_cuda_toolkit", False))
-    return make_plan(inventory(fixture), request)
+    return make_plan(inv, request)
 
 
 def name(fixture, frameworks, options):
@@ -135,6 +143,9 @@ WRONG_EXPECTATIONS = [
     ("gtx1080-pascal--pytorch--driver-upgrade", {"driver": "keep"}, "driver:"),
     ("h100-sxm-server--pytorch", {"repo": "ubuntu2204"}, "repo:"),
     ("driver-not-loaded--pytorch", {"repo": "ubuntu2204"}, "repo:"),
+    ("driver-not-loaded--pytorch--os-rocky-9.4",
+     {"repo_key": ("D42D0685.pub", "EB693B3035CD5710E231E123A4B469963BF863CC")}, "repo_key:"),
+    ("driver-not-loaded--pytorch", {"repo_key": None}, "repo_key:"),
     ("h100-sxm-server--pytorch", {"toolkit": True}, "toolkit:"),
     ("h100-sxm-server--pytorch--with_cuda_toolkit-True", {"toolkit": False}, "toolkit:"),
     ("h100-sxm-server--pytorch", {"impossible": ["no AVX"], "alternatives": []}, "expected impossible"),

@@ -86,6 +86,35 @@ def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
     ]
 
 
+def _dnf_repo(action: DnfRepo, title: str) -> List[Dict[str, Any]]:
+    """As the bash script: the key is downloaded beside its place, kept only once it is the pinned one alone,
+    imported by rpm_key (which checks the fingerprint again), and the .repo file names that local copy."""
+    download = action.key_path + ".download"
+    trust = [
+        "set -o pipefail",
+        "if ! %s; then" % shell.key_is_pinned(shell.q(download), action.key_fingerprint),
+        "  rm -f %s" % shell.q(download),
+        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
+        "fi",
+        "mv %s %s" % (shell.q(download), shell.q(action.key_path)),
+    ]
+    folder, _, file = action.file.rpartition("/")
+    return [
+        {"name": _name("%s | download the signing key" % title),
+         "ansible.builtin.get_url": {"url": action.key_url, "dest": download, "mode": "0644", "force": True}},
+        {"name": _name("%s | check the key's fingerprint and keep it" % title),
+         "ansible.builtin.shell": {"cmd": "\n".join(trust), "executable": "/bin/bash"}, "changed_when": True},
+        {"name": _name("%s | import the key into rpm" % title),
+         "ansible.builtin.rpm_key": {"key": action.key_path, "fingerprint": action.key_fingerprint,
+                                     "state": "present"}},
+        {"name": _name("%s | add the repository" % title),
+         "ansible.builtin.yum_repository": {
+             "name": action.name, "description": action.name, "file": file[:-len(".repo")], "reposdir": folder,
+             "baseurl": action.baseurl, "enabled": True, "gpgcheck": action.gpgcheck,
+             "repo_gpgcheck": action.repo_gpgcheck, "gpgkey": "file://" + action.key_path, "mode": "0644"}},
+    ]
+
+
 def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
     if isinstance(action, Packages):
         return [dict({"name": _name(title)}, **_packages(action))]
@@ -95,8 +124,7 @@ def _tasks(action: object, title: str) -> List[Dict[str, Any]]:
         return [{"name": _name(title + " | module stream"), "ansible.builtin.dnf": {"name": "@" + action.stream,
                                                                            "state": "present"}}]
     if isinstance(action, DnfRepo):
-        return [{"name": _name(title), "ansible.builtin.get_url": {
-            "url": action.repo_url, "dest": "/etc/yum.repos.d/%s.repo" % action.name, "mode": "0644"}}]
+        return _dnf_repo(action, title)
     if isinstance(action, (Venv, Pip, PythonCheck)):
         # The same command lines as the bash script, reading the paths from DLWS_ENV/DLWS_PYTHON: Ansible's command
         # and pip modules expand "$HOME" inside arguments, so a path holding a "$" would go astray through them.

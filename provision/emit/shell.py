@@ -89,6 +89,30 @@ def _apt_repo(action: AptRepo) -> List[str]:
     ]
 
 
+def key_is_pinned(path: str, fingerprint: str) -> str:
+    """A test that the key file holds exactly one primary key, the pinned one: a file that carries another key beside
+    NVIDIA's would have rpm --import trust both."""
+    return ("[ \"$(gpg --show-keys --with-colons %s \\\n  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)\" = %s ]"
+            % (path, q(fingerprint)))
+
+
+def _dnf_repo(action: DnfRepo) -> List[str]:
+    return [
+        # curl-minimal (there by default) clashes with a curl package: installed only where there is no curl at all
+        "command -v curl >/dev/null || as_root dnf install -y curl",
+        'key="$(mktemp)"',
+        "curl -fsSL --proto '%s' %s -o \"$key\"" % (_protocols(action.key_url), q(action.key_url)),
+        "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",
+        "if ! %s; then" % key_is_pinned('"$key"', action.key_fingerprint),
+        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
+        "fi",
+        "as_root install -D -m 0644 \"$key\" %s" % q(action.key_path),
+        'rm -f "$key"',
+        "as_root rpm --import %s" % q(action.key_path),
+        "%s \\\n  | as_root tee %s >/dev/null" % (action.printf, q(action.file)),
+    ]
+
+
 def _requirement(action: Pip, requirement: str) -> str:
     """A pinned requirement reads its version from its variable ("torch==${DLWS_TORCH_VERSION}"): the name and the
     extra are plain PINNED characters, safe inside double quotes. Any other requirement stays a quoted literal."""
@@ -115,7 +139,7 @@ def action_lines(action: object) -> List[str]:
     if isinstance(action, AptRepo):
         return _apt_repo(action)
     if isinstance(action, DnfRepo):
-        return ["as_root dnf config-manager --add-repo %s" % q(action.repo_url)]
+        return _dnf_repo(action)
     if isinstance(action, DnfModule):
         return ["as_root dnf -y module enable %s" % q(action.stream)]
     if isinstance(action, Venv):

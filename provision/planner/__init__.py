@@ -260,10 +260,14 @@ def _repo_gap(inv: Dict[str, Any]) -> Optional[str]:
     name = name or "%s %s" % (info.get("id"), info.get("version"))
     if not row or not row.get("cuda_repo"):
         return "NVIDIA publishes no CUDA repository for %s that dlws knows of" % name
-    if _repo_folder(inv) is None:
+    folder = _repo_folder(inv)
+    if folder is None:
         where = arch if isinstance(arch, str) and ARCH_NAME.match(arch) else "this CPU"
         return "NVIDIA publishes no CUDA repository for %s on %s (its guide lists %s for %s only)" % (
             name, where, row["cuda_repo"], ", ".join(row.get("cuda_repo_arches") or ["no CPU"]))
+    if package_manager(inv) == "dnf" and not _dnf_key(folder).get("key_fingerprint"):
+        return ("dlws knows no fingerprint of the key NVIDIA signs its %s repository with (%s), so it adds no "
+                "repository whose key it cannot check" % (folder, _dnf_key(folder)["key_file"]))
     return None
 
 
@@ -293,8 +297,10 @@ def _repo_step(inv: Dict[str, Any], manager: str, why: str) -> Optional[Step]:
         action: Any = AptRepo("nvidia-cuda", url + key["key_file"], key["key_fingerprint"], line, keyring, url)
         check = _apt_repo_check(action)
     else:
-        action = DnfRepo("cuda-" + repo, url + table["cuda_repo"]["dnf_repo_file"].format(repo=repo))
-        check = "test -s /etc/yum.repos.d/cuda-%s.repo" % repo
+        action = _dnf_repo(repo, inv["cpu"]["arch"], url)
+        if action is None:
+            return None
+        check = _dnf_repo_check(action)
     return Step("nvidia-repo", "Add NVIDIA's signed CUDA repository (%s)" % repo, why, [prereq, action],
                 check=check, become=True)
 
@@ -306,6 +312,36 @@ def _apt_repo_check(repo: AptRepo) -> str:
     return ("grep -qxF %s \\\n  %s &&\ngpg --show-keys --with-colons %s 2>/dev/null | grep -q %s &&\n"
             "[ -z \"$(%s)\" ]" % (shlex.quote(repo.line), repo.listing, repo.keyring,
                                  shlex.quote("^fpr:*:%s:" % repo.key_fingerprint), repo.others))
+
+
+def _dnf_key(repo: str) -> Dict[str, Any]:
+    """The signing key of NVIDIA's dnf folder repo (its own row, else the default): rhel10's is not D42D0685."""
+    keys = load("install")["cuda_repo"]["dnf_keys"]
+    return keys.get(repo) or keys["default"]
+
+
+def _dnf_repo(repo: str, arch: str, url: str) -> Optional[DnfRepo]:
+    """The .repo file NVIDIA publishes for the folder, written by the plan (its URLs go through the mirrors), with
+    the key pinned; None where dlws knows no fingerprint of the folder's key: an unchecked key is never trusted."""
+    table = load("install")["cuda_repo"]
+    key, options = _dnf_key(repo), table["dnf_repo"]
+    if not key.get("key_fingerprint"):
+        return None
+    return DnfRepo(options["section"].format(repo=repo, arch=table["arch"][arch]),
+                   "/etc/yum.repos.d/" + table["dnf_repo_file"].format(repo=repo), url.rstrip("/"),
+                   url + key["key_file"], key["key_fingerprint"], "/etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA-cuda-" + repo,
+                   bool(options["gpgcheck"]), bool(options["repo_gpgcheck"]))
+
+
+def _dnf_repo_check(repo: DnfRepo) -> str:
+    """Done only when the .repo file is exactly ours, the kept key is the pinned one and rpm has imported it."""
+    pinned = shlex.quote("^fpr:*:%s:" % repo.key_fingerprint)
+    return ("%s \\\n  | cmp -s - %s &&\n"
+            "gpg --show-keys --with-colons %s 2>/dev/null \\\n  | grep -q %s &&\n"
+            "rpm -q gpg-pubkey --qf '%%{DESCRIPTION}\\n' 2>/dev/null \\\n"
+            "  | gpg --show-keys --with-colons 2>/dev/null | grep -q %s"
+            % (repo.printf, repo.file, repo.key_path, pinned, pinned))
+
 
 
 def _driver_steps(inv: Dict[str, Any], manager: str, floor: str) -> List[Step]:
