@@ -39,8 +39,8 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ansible_colle
 #: has them (psutil and py-cpuinfo are read only off Linux, click only by the CLI: the bundle has neither, and the
 #: code does without them there).
 VENDORED = {"distro": "distro", "pynvml": "nvidia-ml-py"}
-#: import name -> a wheel in provision/fleet/vendor/, carried instead of this Python's copy: packaging 26.4 and
-#: later need Python 3.10 (their Requires-Python), and hosts run 3.9. packaging-25.0-py3-none-any.whl is PyPI's file
+#: import name -> a wheel in provision/fleet/vendor/, carried instead of this Python's copy: packaging 26.4 needs
+#: Python 3.10 (its Requires-Python, as PyPI lists it), and hosts run 3.9. packaging-25.0-py3-none-any.whl is PyPI's file
 #: as is (sha256 29572ef2b1f17581046b3a2227d5c611fb25ec70ca1ba8554b24b0e69331a484, Requires-Python >=3.8); dlws
 #: uses only its version, specifiers and utils modules, the same API in 25 and 26.
 VENDOR_WHEELS = {"packaging": "packaging-25.0-py3-none-any.whl"}
