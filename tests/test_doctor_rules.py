@@ -152,6 +152,8 @@ CASES = {
     "DLWS-ENV-002": lambda i: (rocm_torch(i, "gfx90a", "2.4.1+rocm6.1"), i["env_vars"].update(HIP_VISIBLE_DEVICES="1")),
     "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),
                                i["env_vars"].update(HSA_OVERRIDE_GFX_VERSION="10.3.0")),
+    "DLWS-ENV-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver"),
+                               i["env_vars"].update(NVIDIA_VISIBLE_DEVICES="void")),
     "DLWS-EMU-001": lambda i: (i["os"].update(system="darwin", id="macos", version="15.3", emulation="rosetta"),
                                i["cpu"].update(model="Apple M2 Pro")),
     "DLWS-EMU-002": lambda i: i["os"].update(wsl=1, kernel="4.4.0-19041-Microsoft"),
@@ -267,6 +269,19 @@ def test_rocm_visibility_follows_rocr_then_hip():
                 {"HIP_VISIBLE_DEVICES": "1,0"}, {"ROCR_VISIBLE_DEVICES": "GPU-f980f88ef31631a2"},
                 {"HIP_VISIBLE_DEVICES": "0", "CUDA_VISIBLE_DEVICES": "5"}):
         assert severity(**env) == [], env
+
+
+def test_nvidia_visible_devices_counts_only_where_the_driver_does_not_answer():
+    """none, void or empty in a container whose driver does not answer: error; a working driver (CDI injects GPUs
+    with void), 'all', no container, or 'void' under Kubernetes (its CDI mode sets it): quiet."""
+    def fires(value, container="docker", status="no-driver"):
+        inv = healthy()
+        inv["os"]["container"], inv["nvidia"]["status"] = container, status
+        inv["env_vars"]["NVIDIA_VISIBLE_DEVICES"] = value
+        return bool(fired(inv, "DLWS-ENV-003"))
+    assert fires("void") and fires("none") and fires("") and fires("none", container="kubernetes")
+    assert not fires("void", status="ok") and not fires("all") and not fires("void", container=None)
+    assert not fires("void", container="kubernetes")
 
 
 def test_a_rule_that_raises_becomes_a_finding(monkeypatch):

@@ -1,5 +1,6 @@
 """Environment variables that change what a framework sees: GPUs hidden by CUDA_VISIBLE_DEVICES or by the ROCm
-runtimes' ROCR_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES, and a wrong HSA_OVERRIDE_GFX_VERSION."""
+runtimes' ROCR_VISIBLE_DEVICES / HIP_VISIBLE_DEVICES, a wrong HSA_OVERRIDE_GFX_VERSION, and a container started with
+NVIDIA_VISIBLE_DEVICES=none or void."""
 
 from __future__ import annotations
 
@@ -208,3 +209,31 @@ def hsa_override(inv: Dict[str, Any]) -> Iterator[Finding]:
             yield hsa_override.finding(evidence, "write it as major.minor.stepping (10.3.0 for gfx1030), or unset it",
                                        title="HSA_OVERRIDE_GFX_VERSION is not major.minor.stepping",
                                        severity="warning", subject=facts.gpu_label(gpu))
+
+
+#: NVIDIA_VISIBLE_DEVICES values with which the NVIDIA Container Runtime passes no GPU into a container (NVIDIA
+#: Container Toolkit docs, "GPU Enumeration": none = no GPU but the driver's libraries; void, empty or unset = runc).
+NO_GPU_VALUES = ("", "none", "void")
+
+
+@rule("DLWS-ENV-003", "error", "Container started with NVIDIA_VISIBLE_DEVICES=none or void")
+def nvidia_visible_devices(inv: Dict[str, Any]) -> Any:
+    """The NVIDIA Container Runtime reads NVIDIA_VISIBLE_DEVICES when it starts a container: 'none' passes no GPU
+    (the driver's libraries only), 'void' or an empty value makes it behave like runc (neither). Inside, setting it
+    changes nothing: the container must be started again with the GPUs (--gpus all, or a device request;
+    NVIDIA/nvidia-container-toolkit#884: containers showing NVIDIA_VISIBLE_DEVICES="void" had no GPU until the
+    spawner requested them). GPUs injected through CDI come with 'void' too (the toolkit's CDI specs set it,
+    NVIDIA/nvidia-container-toolkit#395), so the driver's answer decides: quiet when nvidia-smi works. Under
+    Kubernetes with CDI the device plugin sets 'void' itself (NVIDIA/gpu-operator#1994): not judged there."""
+    value = (inv.get("env_vars") or {}).get("NVIDIA_VISIBLE_DEVICES")
+    container = facts.os_info(inv).get("container")
+    if not isinstance(value, str) or value.strip().lower() not in NO_GPU_VALUES or not container:
+        return None
+    if facts.nvidia(inv).get("status") == "ok":  # sysfs still lists the host's GPUs inside: the driver's answer counts
+        return None
+    if container == "kubernetes" and value.strip().lower() == "void":
+        return None
+    return nvidia_visible_devices.finding(
+        {"NVIDIA_VISIBLE_DEVICES": value, "container": container, "nvidia.status": facts.nvidia(inv).get("status")},
+        "start the container again with its GPUs: docker run --gpus all ... (or -e NVIDIA_VISIBLE_DEVICES=all with "
+        "--runtime=nvidia); Kubernetes: a nvidia.com/gpu limit, and no NVIDIA_VISIBLE_DEVICES in the pod spec")
