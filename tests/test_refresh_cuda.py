@@ -34,7 +34,8 @@ def rows(framework):
 def test_the_shipped_table_has_what_the_recorded_metadata_says():
     """Hand-read from tests/data/pypi/metadata: torch 2.5.1 pins nvidia-cuda-runtime-cu12==12.4.127,
     nvidia-cudnn-cu12==9.1.0.70, nvidia-nccl-cu12==2.21.5; TF 2.14.1's and-cuda the cu11 wheels 11.8.89 / 8.7.0.84 /
-    2.16.5; jax-cuda12-plugin[with-cuda] needs cuDNN >= 9.8 from 0.6.0 on (>= 9.1 in 0.4.31-0.5.3)."""
+    2.16.5; jax-cuda12-plugin[with-cuda] needs cuDNN >= 9.8 from 0.6.0 on (>= 9.1 in 0.4.31-0.5.3, >= 9.10.2 from
+    0.11.2 on)."""
     torch = rows("pytorch")
     assert torch["2.5"]["variants"]["cu124"] == dict(torch["2.5"]["variants"]["cu124"], cuda="12.4",
                                                      cudnn="9.1.0.70", nccl="2.21.5")
@@ -52,8 +53,11 @@ def test_the_shipped_table_has_what_the_recorded_metadata_says():
     assert jax["0.10.2"]["cuda_extra_requires"]["cuda13"] == {"cuda": ">=13.0", "cudnn": ">=9.12.0,<10.0",
                                                               "nccl": ">=2.27.7"}
     assert "cuda_extra_requires" not in jax["0.4.21"]
+    # jax-cuda12-plugin 0.11.2 raised its floor: nvidia-cudnn-cu12<10.0,>=9.10.2.21 (0.11.1: >=9.8)
+    assert jax["0.11.1"]["cuda_extra_requires"]["cuda12"]["cudnn"] == ">=9.8,<10.0"
+    assert jax["0.12.0.1"]["cuda_extra_requires"]["cuda12"]["cudnn"] == ">=9.10.2,<10.0"
     cuda12 = next(e for e in shipped()["frameworks"]["jax"]["extras"] if e["extra"] == "cuda12")
-    assert cuda12["reference"]["compatible_with"]["cudnn"] == ">=9.8,<10.0"
+    assert cuda12["reference"]["compatible_with"]["cudnn"] == ">=9.10.2,<10.0"
 
 
 def test_every_cuda_release_row_has_its_columns_and_a_source():
