@@ -445,7 +445,7 @@ def test_each_repository_folder_is_trusted_with_its_own_key(os_id, version, fold
     repo = [a for s in plan.steps if s.id == "nvidia-repo" for a in s.actions if type(a).__name__ == "AptRepo"]
     url = "https://developer.download.nvidia.com/compute/cuda/repos/%s/x86_64/" % folder
     assert [(r.key_url, r.key_fingerprint) for r in repo] == [(url + key, fingerprint)]
-    pinned = "grep -q '^fpr:*:%s:'" % fingerprint
+    pinned = "cut -d: -f10)\" = %s ]" % fingerprint
     script, playbook = render(plan, "shell"), render(plan, "ansible")
     assert "curl -fsSL --proto '=https' %s%s" % (url, key) in script and pinned in script
     assert 'url: !unsafe "%s%s"' % (url, key) in playbook and pinned in playbook

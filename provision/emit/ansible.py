@@ -8,6 +8,7 @@ import textwrap
 from typing import Any, Dict, List
 
 from provision import __version__
+from provision.planner.keys import key_is_pinned
 from provision.emit import shell
 from provision.emit.yaml import Unsafe, dump
 from provision.planner.model import (AptRepo, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck, Reboot,
@@ -66,8 +67,7 @@ def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
     download = action.keyring + ".download"
     trust = [
         "set -o pipefail",
-        "if ! gpg --show-keys --with-colons %s | grep -q %s; then" % (shell.q(download),
-                                                                     shell.q("^fpr:*:%s:" % action.key_fingerprint)),
+        "if ! %s; then" % key_is_pinned(shell.q(download), action.key_fingerprint),
         "  rm -f %s" % shell.q(download),
         "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
         "fi",
@@ -92,7 +92,7 @@ def _dnf_repo(action: DnfRepo, title: str) -> List[Dict[str, Any]]:
     download = action.key_path + ".download"
     trust = [
         "set -o pipefail",
-        "if ! %s; then" % shell.key_is_pinned(shell.q(download), action.key_fingerprint),
+        "if ! %s; then" % key_is_pinned(shell.q(download), action.key_fingerprint),
         "  rm -f %s" % shell.q(download),
         "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
         "fi",

@@ -7,6 +7,7 @@ import shlex
 from typing import List
 
 from provision import __version__
+from provision.planner.keys import key_is_pinned
 from provision.planner.model import (PINNED, AptRepo, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck,
                                      Reboot, Step, Venv, pinned, version_variable)
 
@@ -74,7 +75,7 @@ def _apt_repo(action: AptRepo) -> List[str]:
         'key="$(mktemp)"',
         "curl -fsSL --proto '%s' %s -o \"$key\"" % (_protocols(action.key_url), q(action.key_url)),
         "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",
-        "if ! gpg --show-keys --with-colons \"$key\" | grep -q %s; then" % q("^fpr:*:%s:" % action.key_fingerprint),
+        "if ! %s; then" % key_is_pinned('"$key"', action.key_fingerprint),
         "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
         "fi",
         "as_root install -m 0644 \"$key\" %s" % q(action.keyring),
@@ -87,13 +88,6 @@ def _apt_repo(action: AptRepo) -> List[str]:
                                     % listing),
         "fi",
     ]
-
-
-def key_is_pinned(path: str, fingerprint: str) -> str:
-    """A test that the key file holds exactly one primary key, the pinned one: a file that carries another key beside
-    NVIDIA's would have rpm --import trust both."""
-    return ("[ \"$(gpg --show-keys --with-colons %s \\\n  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)\" = %s ]"
-            % (path, q(fingerprint)))
 
 
 def _dnf_repo(action: DnfRepo) -> List[str]:

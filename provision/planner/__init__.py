@@ -17,6 +17,7 @@ from provision.inventory import facts
 from provision.inventory.conform import typed
 from provision.knowledge import load, queries
 from provision.planner import mirrors, select
+from provision.planner.keys import key_is_pinned, rpm_has_imported
 from provision.planner.model import (AptRepo, Choice, DnfModule, DnfRepo, Manual, Packages, Pip, Plan, PythonCheck,
                                      Reboot, Request, Step, Venv, pinned, version_variable)
 
@@ -309,9 +310,9 @@ def _apt_repo_check(repo: AptRepo) -> str:
     """Done only when our list file has exactly our line, the keyring holds the folder's pinned key (an older plan
     may have left debian13 on 3bf863cc) and no other source file names the URL: apt refuses two sources of one URL
     with different Signed-By (NVIDIA's cuda-keyring writes its own list), so the step then sets those aside."""
-    return ("grep -qxF %s \\\n  %s &&\ngpg --show-keys --with-colons %s 2>/dev/null | grep -q %s &&\n"
-            "[ -z \"$(%s)\" ]" % (shlex.quote(repo.line), repo.listing, repo.keyring,
-                                 shlex.quote("^fpr:*:%s:" % repo.key_fingerprint), repo.others))
+    return ("grep -qxF %s \\\n  %s &&\n%s &&\n"
+            "[ -z \"$(%s)\" ]" % (shlex.quote(repo.line), repo.listing,
+                                 key_is_pinned(repo.keyring, repo.key_fingerprint), repo.others))
 
 
 def _dnf_key(repo: str) -> Dict[str, Any]:
@@ -335,12 +336,9 @@ def _dnf_repo(repo: str, arch: str, url: str) -> Optional[DnfRepo]:
 
 def _dnf_repo_check(repo: DnfRepo) -> str:
     """Done only when the .repo file is exactly ours, the kept key is the pinned one and rpm has imported it."""
-    pinned = shlex.quote("^fpr:*:%s:" % repo.key_fingerprint)
-    return ("%s \\\n  | cmp -s - %s &&\n"
-            "gpg --show-keys --with-colons %s 2>/dev/null \\\n  | grep -q %s &&\n"
-            "rpm -q gpg-pubkey --qf '%%{DESCRIPTION}\\n' 2>/dev/null \\\n"
-            "  | gpg --show-keys --with-colons 2>/dev/null | grep -q %s"
-            % (repo.printf, repo.file, repo.key_path, pinned, pinned))
+    return ("%s \\\n  | cmp -s - %s &&\n%s &&\n%s"
+            % (repo.printf, repo.file, key_is_pinned(repo.key_path, repo.key_fingerprint),
+               rpm_has_imported(repo.key_fingerprint)))
 
 
 

@@ -43,10 +43,11 @@ if printf '%s\n' \
     'repo_gpgcheck = 0' \
     '' \
   | cmp -s - /etc/yum.repos.d/cuda-rhel9.repo &&
-gpg --show-keys --with-colons /etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA-cuda-rhel9 2>/dev/null \
-  | grep -q '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' &&
+[ "$(gpg --show-keys --with-colons /etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA-cuda-rhel9 2>/dev/null \
+  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = 610C7B14E068A878070DA4E99CD0A493D42D0685 ] &&
 rpm -q gpg-pubkey --qf '%{DESCRIPTION}\n' 2>/dev/null \
-  | gpg --show-keys --with-colons 2>/dev/null | grep -q '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:'; then
+  | gpg --show-keys --with-colons 2>/dev/null \
+  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null; then
   echo '    already done'
 else
   as_root dnf install -y gnupg2
@@ -54,7 +55,7 @@ else
   key="$(mktemp)"
   curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64/D42D0685.pub -o "$key"
   # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
-  if ! [ "$(gpg --show-keys --with-colons "$key" \
+  if ! [ "$(gpg --show-keys --with-colons "$key" 2>/dev/null \
   | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = 610C7B14E068A878070DA4E99CD0A493D42D0685 ]; then
     echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f "$key"; exit 1
   fi
@@ -81,10 +82,11 @@ else
     'repo_gpgcheck = 0' \
     '' \
   | cmp -s - /etc/yum.repos.d/cuda-rhel9.repo &&
-gpg --show-keys --with-colons /etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA-cuda-rhel9 2>/dev/null \
-  | grep -q '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' &&
+[ "$(gpg --show-keys --with-colons /etc/pki/rpm-gpg/RPM-GPG-KEY-NVIDIA-cuda-rhel9 2>/dev/null \
+  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = 610C7B14E068A878070DA4E99CD0A493D42D0685 ] &&
 rpm -q gpg-pubkey --qf '%{DESCRIPTION}\n' 2>/dev/null \
-  | gpg --show-keys --with-colons 2>/dev/null | grep -q '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:'; }; then
+  | gpg --show-keys --with-colons 2>/dev/null \
+  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi

@@ -36,7 +36,8 @@ fi
 step '2/7 nvidia-repo' 'Add NVIDIA'"'"'s signed CUDA repository (ubuntu2004)' 'the NVIDIA driver is missing; the chosen builds need a driver >= 525 (open kernel modules for these GPUs)'
 if grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' \
   /etc/apt/sources.list.d/nvidia-cuda.list &&
-gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ "$(gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null \
+  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = EB693B3035CD5710E231E123A4B469963BF863CC ] &&
 [ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
   -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)" ]; then
   echo '    already done'
@@ -51,7 +52,8 @@ else
   key="$(mktemp)"
   curl -fsSL --proto '=https' https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/3bf863cc.pub -o "$key"
   # Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).
-  if ! gpg --show-keys --with-colons "$key" | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:'; then
+  if ! [ "$(gpg --show-keys --with-colons "$key" 2>/dev/null \
+  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = EB693B3035CD5710E231E123A4B469963BF863CC ]; then
     echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f "$key"; exit 1
   fi
   as_root install -m 0644 "$key" /usr/share/keyrings/nvidia-cuda.asc
@@ -63,7 +65,8 @@ else
   fi
   if ! { grep -qxF 'deb [signed-by=/usr/share/keyrings/nvidia-cuda.asc] https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64/ /' \
   /etc/apt/sources.list.d/nvidia-cuda.list &&
-gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null | grep -q '^fpr:*:EB693B3035CD5710E231E123A4B469963BF863CC:' &&
+[ "$(gpg --show-keys --with-colons /usr/share/keyrings/nvidia-cuda.asc 2>/dev/null \
+  | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = EB693B3035CD5710E231E123A4B469963BF863CC ] &&
 [ -z "$(find /etc/apt/sources.list.d -maxdepth 1 -type f \( -name '*.list' -o -name '*.sources' \) ! -name nvidia-cuda.list \
   -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2004/x86_64 {} + 2>/dev/null || true)" ]; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
