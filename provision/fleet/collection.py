@@ -32,6 +32,7 @@ import provision
 from provision import __version__
 from provision.emit.yaml import dump
 from provision.errors import DlwsError, UsageError
+from provision.knowledge import cache_root
 
 NAMESPACE, NAME = "dlws", "fleet"
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ansible_collection")
@@ -246,10 +247,6 @@ def build_key() -> str:
     for distribution in sorted(VENDORED.values()):
         digest.update(("%s==%s\0" % (distribution, metadata.version(distribution))).encode())
     return "%s-%s" % (__version__, digest.hexdigest()[:12])
-
-
-def cache_root() -> str:
-    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlws")
 
 
 def cached_collections(root: Optional[str] = None) -> str:

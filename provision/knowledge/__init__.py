@@ -16,12 +16,15 @@ from typing import Any, Dict
 DATA_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
-def cache_dir() -> str:
-    """Where `dlws knowledge update` writes refreshed tables: $DLWS_CACHE_DIR/knowledge, else
-    $XDG_CACHE_HOME/dlws/knowledge (~/.cache/dlws/knowledge)."""
-    root = os.environ.get("DLWS_CACHE_DIR") or os.path.join(
+def cache_root() -> str:
+    """dlws's cache: $DLWS_CACHE_DIR, else $XDG_CACHE_HOME/dlws (~/.cache/dlws)."""
+    return os.environ.get("DLWS_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "dlws")
-    return os.path.join(root, "knowledge")
+
+
+def cache_dir() -> str:
+    """Where `dlws knowledge update` writes refreshed tables: cache_root()/knowledge."""
+    return os.path.join(cache_root(), "knowledge")
 
 
 def table_path(name: str) -> str:
