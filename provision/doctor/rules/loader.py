@@ -9,6 +9,10 @@ from provision.doctor.model import Finding, rule
 from provision.inventory import facts
 
 CUDA_FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib")
+JAX = ("jax", "jaxlib")
+#: The first JAX whose CUDA plugin loads the NVIDIA wheels by their paths (jax-ml/jax 080294cf, "Load CUDA libraries
+#: up front with cdll.LoadLibrary()", jax-ml/jax#29462; in jax_plugins/cuda/__init__.py at tag jax-v0.6.2, not v0.6.1).
+JAX_PRELOADS_WHEELS = (0, 6, 2)
 
 
 def _numbers(version: Any) -> Optional[Tuple[int, ...]]:
@@ -19,7 +23,8 @@ def _numbers(version: Any) -> Optional[Tuple[int, ...]]:
 
 def cudnn_needed(name: str, entry: Dict[str, Any]) -> Optional[str]:
     """The cuDNN a framework's build was made with, from the frameworks table (torch: per CUDA variant; TensorFlow:
-    per release); None where the table has none."""
+    per release; JAX: the floor its jax[cudaNN] extra puts on nvidia-cudnn, per release, for the CUDA major of its
+    plugin); None where the table has none (jaxlib is judged through jax, whose version keys the rows)."""
     from provision.knowledge import queries
 
     cuda = facts.major_minor(entry.get("cuda"))
@@ -27,7 +32,15 @@ def cudnn_needed(name: str, entry: Dict[str, Any]) -> Optional[str]:
     if name == "torch":
         variant = (row.get("variants") or {}).get("cu%d%d" % cuda) if cuda else None
         return (variant or {}).get("cudnn")
+    if name == "jax":
+        extra = ((row.get("cuda_extra_requires") or {}).get("cuda%d" % cuda[0]) or {}) if cuda else {}
+        return next((part.strip()[2:] for part in str(extra.get("cudnn") or "").split(",")
+                     if part.strip().startswith(">=")), None)
     return row.get("cudnn") if name == "tensorflow" else None
+
+
+def _preloads_wheels(entry: Dict[str, Any]) -> bool:
+    return (_numbers((entry.get("version") or "").split("+")[0]) or ()) >= JAX_PRELOADS_WHEELS
 
 
 def _cuda_frameworks(inv: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
@@ -60,9 +73,17 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
     like your LD_LIBRARY_PATH contains incompatible version of cudnn" (torch/backends/cudnn/__init__.py: the major
     must match and the minor be at least the build's); TensorFlow and JAX say "Loaded runtime CuDNN library: X but
     source was compiled with: Y". Without a wheel (torch wheels before 1.13 carry cuDNN in torch/lib, found by the
-    same RUNPATH: pytorch/pytorch#80637), the first cuDNN the loader finds must be no older than the build's."""
+    same RUNPATH: pytorch/pytorch#80637), the first cuDNN the loader finds must be no older than the build's.
+    From 0.6.2 on JAX's CUDA plugin loads the wheel's libcudnn.so.9 by its path before anything else
+    (jax_plugins/cuda/__init__.py, _load_nvidia_libraries: "We prefer the Python packages, if present. If not, we
+    fall back to loading them from LD_LIBRARY_PATH"), so such a JAX is judged only without the wheel
+    (jax[cuda12-local]); older ones found LD_LIBRARY_PATH's copy first (jax-ml/jax#17497). JAX's floor is the cuDNN
+    its jax[cudaNN] extra declares (its plugin refuses one older than it was built with: "Outdated cuDNN installation
+    found")."""
     wheel = _wheel(inv)
     for name, entry in sorted(_cuda_frameworks(inv).items()):
+        if name in JAX and wheel and _preloads_wheels(entry):
+            continue
         needed = cudnn_needed(name, entry)
         reference = (wheel or {}).get("version") or needed
         ref_numbers = _numbers(reference)
@@ -92,9 +113,6 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
                 fix = "install cuDNN >= %s for CUDA %s ahead of %s" % (needed, entry.get("cuda"), found[1])
             yield cudnn_shadowed.finding(evidence, fix, title="cuDNN older than the framework's build needs",
                                          subject=name)
-
-
-JAX = ("jax", "jaxlib")
 
 
 @rule("DLWS-LIB-003", "warning", "The ptxas JAX compiles with is newer than the driver's CUDA")
