@@ -427,9 +427,13 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     if facts.os_info(inv).get("emulation") == "qemu-user" and queries.needs_avx(build.framework, build.release):
         verdict.unknowns.append("whether the CPU qemu-user emulates has AVX, which %s's wheels need (the flags read "
                                 "are the host's)" % queries.display_name(build.framework))
-    elif cpu.get("arch") == "x86_64" and cpu.get("flags") and "avx" not in cpu["flags"] \
-            and queries.needs_avx(build.framework, build.release):
-        verdict.problems.append("the CPU has no AVX, which %s's wheels need" % queries.display_name(build.framework))
+    elif cpu.get("arch") == "x86_64" and queries.needs_avx(build.framework, build.release):
+        if not cpu.get("flags"):  # unknown flags are no evidence of AVX either way
+            verdict.unknowns.append("whether the CPU has AVX, which %s's wheels need (its flags are unknown)"
+                                    % queries.display_name(build.framework))
+        elif "avx" not in cpu["flags"]:
+            verdict.problems.append("the CPU has no AVX, which %s's wheels need"
+                                    % queries.display_name(build.framework))
     retired = queries.retirement(build.framework)
     if retired:
         last = queries.framework_release(build.framework, retired["last_release"]) or {}

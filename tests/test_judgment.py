@@ -234,3 +234,17 @@ def test_under_qemu_user_the_hosts_cpu_flags_judge_no_avx():
     inv["os"]["emulation"] = "qemu-user"
     judged = verdict(inv, "tensorflow", "2.15", "cpu")
     assert judged.ok and any("qemu-user" in u for u in judged.unknowns)
+
+
+def test_unknown_cpu_flags_leave_avx_unjudged_never_fine():
+    """No /proc/cpuinfo read: TensorFlow's AVX need is "cannot judge", not passed; with flags it is judged."""
+    inv = machine()
+    inv["cpu"]["flags"] = []
+    judged = verdict(inv, "tensorflow", "2.15", "cpu")
+    assert judged.ok and not judged.certain and any("AVX" in u and "unknown" in u for u in judged.unknowns)
+    inv["cpu"]["flags"] = ["sse2", "avx", "avx2"]
+    assert not any("AVX" in u for u in verdict(inv, "tensorflow", "2.15", "cpu").unknowns)
+    inv["cpu"]["flags"] = ["sse2", "sse4_2"]
+    assert "no AVX" in verdict(inv, "tensorflow", "2.15", "cpu").problems[0]
+    inv["cpu"]["flags"] = []
+    assert not any("AVX" in u for u in verdict(inv, "pytorch", "2.4", "cpu").unknowns)  # torch needs no AVX
