@@ -337,6 +337,28 @@ def test_the_repository_step_writes_the_repo_file_trusts_only_the_pinned_key_and
         assert "Nothing to do" in twice.stdout and twice.returncode == 1, twice.stdout[-2000:]
 
 
+def test_an_older_repo_file_naming_the_repository_is_set_aside(world, machine, tmp_path):
+    """A .repo file an older install left (NVIDIA's URL, gpgcheck=0: dnf could take the driver from it unchecked) is
+    moved to .disabled, which dnf ignores; while it is there the step is not done, even with ours in place."""
+    plan = world["plans"]["good"]
+    repo, root = repo_action(plan), machine["roots"]["good"]
+    env = environment(world, machine, "good", tmp_path)
+    old = root + "/etc/yum.repos.d/cuda-old.repo"
+    unrelated = root + "/etc/yum.repos.d/epel.repo"
+    with open(old, "w") as handle:
+        handle.write("[cuda]\nname=cuda\nbaseurl=%s\nenabled=1\ngpgcheck=0\n" % repo.baseurl)
+    with open(unrelated, "w") as handle:
+        handle.write("[epel]\nname=epel\nbaseurl=https://dl.fedoraproject.org/pub/epel/9/Everything/x86_64/\nenabled=0\n")
+    first = step(world, env, plan, "nvidia-repo")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert not os.path.exists(old) and os.path.exists(old + ".disabled") and os.path.exists(unrelated)
+    assert "cuda-old.repo also names NVIDIA's repository" in first.stdout
+    assert "already done" in step(world, env, plan, "nvidia-repo").stdout
+    os.rename(old + ".disabled", old)  # back again: not done, set aside once more
+    again = step(world, env, plan, "nvidia-repo")
+    assert again.returncode == 0 and "already done" not in again.stdout and not os.path.exists(old)
+
+
 def test_a_key_file_of_another_key_is_refused_by_its_fingerprint(world, machine, tmp_path):
     plan = world["plans"]["wrong-key"]
     repo = repo_action(plan)
@@ -463,8 +485,9 @@ def test_the_repository_step_pins_nvidias_rpm_key_and_imports_it_only_after_the_
     assert "curl -fsSL --proto '=https' %s/rhel9/x86_64/D42D0685.pub" % NVIDIA_REPOS in body
     tasks = [t for t in ansible_emit.play(plan)["tasks"] if "nvidia-repo" in t["name"]]
     assert [t["name"].split(" | ")[-1] for t in tasks] == [
-        "already done?", "Step 2/7 nvidia-repo", "download the signing key", "check the key's fingerprint and keep it",
-        "import the key into rpm", "add the repository", "verify"]
+        "already done?", "set aside other sources of the repository", "Step 2/7 nvidia-repo",
+        "download the signing key", "check the key's fingerprint and keep it", "import the key into rpm",
+        "add the repository", "verify"]
     rpm_key = next(t["ansible.builtin.rpm_key"] for t in tasks if "ansible.builtin.rpm_key" in t)
     assert rpm_key == {"key": repo.key_path, "fingerprint": repo.key_fingerprint, "state": "present"}
     added = next(t["ansible.builtin.yum_repository"] for t in tasks if "ansible.builtin.yum_repository" in t)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Union
 
 from provision import __version__
 from provision.planner.keys import key_is_pinned
@@ -51,8 +51,9 @@ def _packages(action: Packages) -> Dict[str, Any]:
     return {"ansible.builtin.dnf": {"name": list(action.names), "state": "present"}}
 
 
-def _set_aside(action: AptRepo, title: str) -> Dict[str, Any]:
-    """The step's first task (see shell._step): while another source names the URL, every apt update fails."""
+def _set_aside(action: Union[AptRepo, DnfRepo], title: str) -> Dict[str, Any]:
+    """The step's first task (see shell._step): while another source names the URL, every apt update fails (and dnf
+    could install from a file with other checks)."""
     return {"name": _name("%s | set aside other sources of the repository" % title),
             "ansible.builtin.shell": {"cmd": "\n".join(shell.set_aside_other_sources(action, "")),
                                       "executable": "/bin/bash"},
@@ -147,7 +148,7 @@ def _step_tasks(number: int, total: int, step: Step) -> List[Dict[str, Any]]:
         tasks.append({"name": _name("%s | already done?" % title),
                       "ansible.builtin.shell": {"cmd": "set -o pipefail\n" + step.check, "executable": "/bin/bash"},
                       "register": done, "changed_when": False, "failed_when": False, "check_mode": False})
-    ordered = [(a, _set_aside(a, title)) for a in step.actions if isinstance(a, AptRepo)]
+    ordered = [(a, _set_aside(a, title)) for a in step.actions if isinstance(a, (AptRepo, DnfRepo))]
     for action, task in ordered + [(a, t) for a in step.actions for t in _tasks(a, title)]:
         if step.become and "become" not in task:
             task["become"] = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import List
+from typing import List, Union
 
 from provision import __version__
 from provision.planner.keys import key_is_pinned
@@ -49,14 +49,15 @@ def _packages(action: Packages) -> List[str]:
     return ["as_root dnf install -y %s" % names]
 
 
-def set_aside_other_sources(action: AptRepo, root: str) -> List[str]:
-    """Move every other source file naming the repository's URL to NAME.disabled, which apt ignores silently: a
-    cuda-keyring list (or an older one) signed by another keyring makes apt refuse both ("Conflicting values set for
-    option Signed-By")."""
+def set_aside_other_sources(action: Union[AptRepo, DnfRepo], root: str) -> List[str]:
+    """Move every other source file naming the repository's URL to NAME.disabled, which apt and dnf ignore: apt
+    refuses a cuda-keyring list (or an older one) signed by another keyring ("Conflicting values set for option
+    Signed-By"), and dnf would take packages from an older .repo file unchecked where it says gpgcheck=0."""
+    why = "apt refuses two Signed-By for one source" if isinstance(action, AptRepo) else \
+        "dnf could install from it with other checks"
     return [
         "while IFS= read -r other; do",
-        "  echo \"dlws: $other also names NVIDIA's repository (apt refuses two Signed-By for one source): moved to "
-        "$other.disabled\"",
+        "  echo \"dlws: $other also names NVIDIA's repository (%s): moved to $other.disabled\"" % why,
         '  %smv "$other" "$other.disabled"' % root,
         "done < <(%s)" % action.others,
     ]
@@ -158,7 +159,7 @@ def _step(number: int, total: int, step: Step) -> List[str]:
     lines = ["step %s %s %s" % (q("%d/%d %s" % (number, total, step.id)), q(step.title), q(step.why))]
     # Other sources of a repository are set aside first: while one is there, every apt-get update fails (the
     # prerequisites' too), whether apt finds two Signed-By or the other source's keyring gone.
-    body = [line for action in step.actions if isinstance(action, AptRepo)
+    body = [line for action in step.actions if isinstance(action, (AptRepo, DnfRepo))
             for line in set_aside_other_sources(action, "as_root ")]
     body += [line for action in step.actions for line in action_lines(action)]
     if step.verification and not any(isinstance(a, (Reboot, Manual)) for a in step.actions):

@@ -336,9 +336,9 @@ def _dnf_repo(repo: str, arch: str, url: str) -> Optional[DnfRepo]:
 
 def _dnf_repo_check(repo: DnfRepo) -> str:
     """Done only when the .repo file is exactly ours, the kept key is the pinned one and rpm has imported it."""
-    return ("%s \\\n  | cmp -s - %s &&\n%s &&\n%s"
+    return ("%s \\\n  | cmp -s - %s &&\n%s &&\n%s &&\n[ -z \"$(%s)\" ]"
             % (repo.printf, repo.file, key_is_pinned(repo.key_path, repo.key_fingerprint),
-               rpm_has_imported(repo.key_fingerprint)))
+               rpm_has_imported(repo.key_fingerprint), repo.others))
 
 
 

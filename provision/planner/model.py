@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import posixpath
 import shlex
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -83,6 +84,15 @@ class DnfRepo:
         return ["[%s]" % self.name, "baseurl = %s" % self.baseurl, "enabled = 1",
                 "gpgcheck = %d" % self.gpgcheck, "gpgkey = file://%s" % self.key_path, "name = %s" % self.name,
                 "repo_gpgcheck = %d" % self.repo_gpgcheck, ""]
+
+    @property
+    def others(self) -> str:
+        """A command printing every other .repo file beside ours naming this repository's URL (an older install's,
+        perhaps with gpgcheck=0: dnf would take packages from it unchecked); it exits 0 whether it finds some or none."""
+        folder, name = posixpath.split(self.file)
+        folder += "/"  # as the file's own path writes it (a path rewritten by prefix is rewritten here too)
+        return ("find %s -maxdepth 1 -type f -name '*.repo' ! -name %s \\\n  -exec grep -lF %s {} + 2>/dev/null "
+                "|| true" % (shlex.quote(folder), shlex.quote(name), shlex.quote(self.baseurl.rstrip("/"))))
 
     @property
     def printf(self) -> str:

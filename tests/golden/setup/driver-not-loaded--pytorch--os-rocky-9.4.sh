@@ -47,9 +47,16 @@ if printf '%s\n' \
   | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = 610C7B14E068A878070DA4E99CD0A493D42D0685 ] &&
 rpm -q gpg-pubkey --qf '%{DESCRIPTION}\n' 2>/dev/null \
   | gpg --show-keys --with-colons 2>/dev/null \
-  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null; then
+  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null &&
+[ -z "$(find /etc/yum.repos.d/ -maxdepth 1 -type f -name '*.repo' ! -name cuda-rhel9.repo \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64 {} + 2>/dev/null || true)" ]; then
   echo '    already done'
 else
+  while IFS= read -r other; do
+    echo "dlws: $other also names NVIDIA's repository (dnf could install from it with other checks): moved to $other.disabled"
+    as_root mv "$other" "$other.disabled"
+  done < <(find /etc/yum.repos.d/ -maxdepth 1 -type f -name '*.repo' ! -name cuda-rhel9.repo \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64 {} + 2>/dev/null || true)
   as_root dnf install -y gnupg2
   command -v curl >/dev/null || as_root dnf install -y curl
   key="$(mktemp)"
@@ -86,7 +93,9 @@ else
   | grep -A1 '^pub:' | grep '^fpr:' | cut -d: -f10)" = 610C7B14E068A878070DA4E99CD0A493D42D0685 ] &&
 rpm -q gpg-pubkey --qf '%{DESCRIPTION}\n' 2>/dev/null \
   | gpg --show-keys --with-colons 2>/dev/null \
-  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null; }; then
+  | grep '^fpr:*:610C7B14E068A878070DA4E99CD0A493D42D0685:' >/dev/null &&
+[ -z "$(find /etc/yum.repos.d/ -maxdepth 1 -type f -name '*.repo' ! -name cuda-rhel9.repo \
+  -exec grep -lF https://developer.download.nvidia.com/compute/cuda/repos/rhel9/x86_64 {} + 2>/dev/null || true)" ]; }; then
     echo 'dlws: step nvidia-repo did not verify (its check still fails)' >&2; exit 1
   fi
 fi
