@@ -436,9 +436,14 @@ def knowledge(ctx: click.Context) -> int:
 @knowledge.command("update", epilog=EXIT_CODES)
 @click.option("--pypi-url", default="https://pypi.org/pypi", show_default=True, metavar="URL",
               help="The base of PyPI's JSON API (a mirror's).")
-def knowledge_update(pypi_url: str) -> int:
-    """Refresh the frameworks table's PyPI columns (platforms, glibc floors, Requires-Python) into the cache
-    (~/.cache/dlws/knowledge), which later runs use. Offline: an error (exit 1) and nothing changed."""
+@click.option("--time-budget", default=300.0, show_default=True, metavar="SECONDS",
+              type=click.FloatRange(min=1.0, max=3600.0),
+              help="The most the update may take; the wheel METADATA not read by then is reported, its rows kept.")
+def knowledge_update(pypi_url: str, time_budget: float) -> int:
+    """Refresh the frameworks table's PyPI columns (platforms, glibc floors, Requires-Python, and the CUDA, cuDNN
+    and NCCL the wheels' METADATA pin) into the cache (~/.cache/dlws/knowledge), which later runs use; a value
+    someone verified by hand that PyPI contradicts is reported and kept. Progress on stderr. Offline: an error
+    (exit 1) and nothing changed."""
     import datetime
 
     from provision import knowledge_command
@@ -446,7 +451,8 @@ def knowledge_update(pypi_url: str) -> int:
 
     if not URL.fullmatch(pypi_url):
         raise UsageError("--pypi-url takes a URL of letters, digits and ._~:/%%@+,- (not %r)" % pypi_url[:100])
-    click.echo(knowledge_command.update(pypi_url, datetime.date.today()))
+    click.echo(knowledge_command.update(pypi_url, datetime.date.today(), lambda line: click.echo(line, err=True),
+                                        time_budget))
     return 0
 
 
