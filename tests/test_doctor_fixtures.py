@@ -96,7 +96,9 @@ FIRES = {
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-LIB-001": ["fair-torch112-cu113-ld-library-path-cudnn803"],  # no wheel: LD_LIBRARY_PATH's 8.0.3 < 8.3.2
+    "DLWS-LIB-002": ["runpod-kohya-torch212-cu118-tf215-wd14-tagger"],  # torch's cuDNN 8.7 loaded first, TF needs 8.9
     "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
+    "DLWS-LIB-004": ["torch220-cu118-driver470-triton-ptxas123"],
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],

@@ -161,8 +161,15 @@ CASES = {
     "DLWS-EMU-004": lambda i: i["os"].update(container="docker", emulation="qemu-user"),
     "DLWS-LIB-001": lambda i: i["loader_path"].append({"path": "/usr/local/cuda-12.4/lib64", "source": "LD_LIBRARY_PATH",
                                                        "libraries": {"libcudnn": ["9.0.0"]}}),
+    # kohya-ss/sd-scripts#1186: torch 2.1.2+cu118 (cuDNN 8.7.0.84) beside TensorFlow 2.15 (8.9) and its wheel.
+    "DLWS-LIB-002": lambda i: (i["frameworks"]["torch"].update(version="2.1.2+cu118", build="cuda 11.8", cuda="11.8"),
+                               i["frameworks"].update(tensorflow={"version": "2.15.0.post1", "build": "cuda 12.2",
+                                                                  "cuda": "12.2"}),
+                               i.update(cudnn=[{"version": "8.9.4.25", "source": "pip:nvidia-cudnn-cu12"}])),
     "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
                                i["ptxas"].append({"version": "12.5.40", "source": "pip:nvidia-cuda-nvcc-cu12"})),
+    "DLWS-LIB-004": lambda i: i["ptxas"].append({"version": "13.1.80", "source": "triton",
+                                                 "path": "/x/triton/backends/nvidia/bin/ptxas-blackwell"}),
 }
 ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machine with GPU power limits
 

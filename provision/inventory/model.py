@@ -318,7 +318,8 @@ class Inventory:
     # provision/inventory/envvars.py; LD_PRELOAD: file names only)
     env_vars: Dict[str, str] = field(default_factory=dict)
     loader_path: List["LoaderFolder"] = field(default_factory=list)  # where the dynamic loader looks, in order
-    # the ptxas copies XLA may run, in the order it looks (the judged environment's nvidia-cuda-nvcc wheel, PATH)
+    # the ptxas copies XLA may run, in the order it looks (the judged environment's nvidia-cuda-nvcc wheel, PATH),
+    # then those Triton runs for the GPUs (source "triton", or the TRITON_PTXAS_*PATH variable that named it)
     ptxas: List[Library] = field(default_factory=list)
     errors: List[ProbeError] = field(default_factory=list)
 

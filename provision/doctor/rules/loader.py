@@ -1,9 +1,10 @@
 """What a framework really loads and runs: the cuDNN the dynamic loader finds first (a copy on LD_LIBRARY_PATH
-shadowing the framework's own, or one older than its build needs) and the ptxas JAX compiles its kernels with."""
+shadowing the framework's own, one older than its build needs, or another framework's of the same process) and the
+ptxas JAX compiles its kernels with."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
@@ -13,6 +14,8 @@ JAX = ("jax", "jaxlib")
 #: The first JAX whose CUDA plugin loads the NVIDIA wheels by their paths (jax-ml/jax 080294cf, "Load CUDA libraries
 #: up front with cdll.LoadLibrary()", jax-ml/jax#29462; in jax_plugins/cuda/__init__.py at tag jax-v0.6.2, not v0.6.1).
 JAX_PRELOADS_WHEELS = (0, 6, 2)
+#: The ptxas[] sources of the copies Triton runs (provision/inventory/ptxas.py); XLA runs the others.
+TRITON_SOURCES = ("triton", "TRITON_PTXAS_PATH", "TRITON_PTXAS_BLACKWELL_PATH")
 
 
 def _numbers(version: Any) -> Optional[Tuple[int, ...]]:
@@ -115,6 +118,116 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
                                          subject=name)
 
 
+def _cudnn_wheels(inv: Dict[str, Any]) -> Dict[int, str]:
+    """The cuDNN of each installed nvidia-cudnn-cuNN wheel, by the CUDA major its name carries."""
+    wheels: Dict[int, str] = {}
+    for lib in inv.get("cudnn") or []:
+        source = str(lib.get("source") or "")
+        if source.startswith("pip:nvidia-cudnn-cu") and source[19:].isdigit() and lib.get("version"):
+            wheels.setdefault(int(source[19:]), str(lib["version"]))
+    return wheels
+
+
+def cudnn_brought(name: str, entry: Dict[str, Any], wheels: Dict[int, str]) -> Optional[str]:
+    """The cuDNN a framework puts into the process: the nvidia-cudnn wheel of its CUDA major where one is installed,
+    else torch's own (its wheels carry or pin the exact cuDNN of their build); TensorFlow and JAX without that wheel
+    bring none (None)."""
+    cuda = facts.major_minor(entry.get("cuda"))
+    if cuda and cuda[0] in wheels:
+        return wheels[cuda[0]]
+    return cudnn_needed(name, entry) if name == "torch" else None
+
+
+def _meets(loaded: Tuple[int, ...], need: Tuple[int, ...]) -> bool:
+    """torch, TensorFlow and JAX all accept a runtime cuDNN of their build's major and a minor no older."""
+    return loaded[0] == need[0] and loaded[:2] >= need[:2]
+
+
+def _for_python(row: Dict[str, Any], python: Optional[Tuple[int, int]]) -> bool:
+    """Whether a release row has wheels for this Python (an unknown one: no)."""
+    low = facts.major_minor((row.get("python") or {}).get("min"))
+    high = facts.major_minor((row.get("python") or {}).get("max"))
+    return python is not None and low is not None and high is not None and low <= python <= high
+
+
+def _alternative(name: str, entry: Dict[str, Any], low: Tuple[int, ...], high: Tuple[int, ...],
+                 python: Optional[Tuple[int, int]]) -> Optional[str]:
+    """A build of this torch release, or the newest TensorFlow release for this Python, whose cuDNN lies in
+    [low, high] (major and minor), from the frameworks table; None where it has none."""
+    from provision.knowledge import load, queries
+
+    def fits(version: Any) -> bool:
+        numbers = _numbers(version)
+        return numbers is not None and len(numbers) > 1 and low[:2] <= numbers[:2] <= high[:2]
+
+    if name == "torch":
+        base = (entry.get("version") or "").split("+")[0]
+        row = queries.framework_release(name, base) or {}
+        variants = sorted(v for v, info in (row.get("variants") or {}).items() if fits(info.get("cudnn")))
+        return "torch==%s+%s (cuDNN %s)" % (base, variants[-1], row["variants"][variants[-1]]["cudnn"]) \
+            if variants else None
+    if name == "tensorflow":
+        rows = [r for r in load("frameworks")["frameworks"]["tensorflow"].get("releases", [])
+                if fits(r.get("cudnn")) and _for_python(r, python)]
+        best = max(rows, key=lambda r: _numbers(r["version"]) or (), default=None)
+        return None if best is None else "tensorflow%s==%s.* (built with cuDNN %s)" % (
+            "[and-cuda]" if best.get("and_cuda_extra") else "", best["version"], best["cudnn"])
+    return None
+
+
+@rule("DLWS-LIB-002", "warning", "Two frameworks in one environment need cuDNN the other's cannot give")
+def cudnn_clash(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """A process holds one libcudnn.so.<major>: the first framework that loads one decides it for all, and a second
+    framework's dlopen of the same soname gets that copy (Kaggle/docker-python#363: with fastai, so torch, used
+    before TensorFlow "an older version of libcudnn is loaded": "Loaded runtime CuDNN library: 7.1.2 but source was
+    compiled with: 7.2.1"). torch,
+    TensorFlow and JAX accept only their build's major with a minor no older (torch/backends/cudnn/__init__.py;
+    TensorFlow's cuda_dnn.cc: "CuDNN library needs to have matching major version and equal or higher minor
+    version"). So torch 2.1.2+cu118 (cuDNN 8.7.0.84) beside TensorFlow 2.15 (built with 8.9.4) fails TensorFlow's
+    first convolution once torch's copy is loaded: "Loaded runtime CuDNN library: 8.7.0 but source was compiled
+    with: 8.9.4" (kohya-ss/sd-scripts#1186; bmaltais/kohya_ss went back to tensorflow 2.14, cuDNN 8.7, the next day).
+    nvidia-cudnn-cu11 and -cu12 of one major install the same files (nvidia/cudnn/lib/libcudnn.so.8 in both 8.7.0.84
+    and 8.9.4.25, read from the wheels on PyPI), so there the copy is the last installed, whatever the import order.
+    Needs of different majors take two libraries (libcudnn.so.8 and .so.9) while one nvidia-cudnn-cuXX wheel holds
+    one version: the framework whose pin pip did not install last finds none of its major ("DNN library is not
+    found"). A framework whose cuDNN the tables do not know is not judged."""
+    wheels = _cudnn_wheels(inv)
+    needs: Dict[str, Tuple[Tuple[int, ...], str]] = {}
+    for name, entry in sorted(_cuda_frameworks(inv).items()):
+        text = cudnn_needed(name, entry)
+        numbers = _numbers(text)
+        if numbers and len(numbers) > 1:
+            needs[name] = (numbers, str(text))
+    frameworks = facts.frameworks(inv)
+    python = facts.major_minor((inv.get("python") or {}).get("version"))
+    brought = {name: cudnn_brought(name, frameworks[name], wheels) for name in needs}
+    majors = {name: need[0][0] for name, need in needs.items()}
+    if len(set(majors.values())) > 1:
+        yield cudnn_clash.finding({"cudnn_major_by_framework": majors,
+                                   "cudnn_wheels": {"cu%d" % k: v for k, v in wheels.items()} or None},
+                                  "use one virtual environment per framework, or releases built with the same cuDNN "
+                                  "major", title="Two frameworks in one environment need different cuDNN majors")
+        return
+    for first, version in brought.items():
+        loaded = _numbers(version)
+        for other, (need, need_text) in needs.items():
+            if other == first or loaded is None or len(loaded) < 2 or _meets(loaded, need):
+                continue
+            evidence = {"loaded_first": first, "cudnn": version, "fails": other, "cudnn_needed": need_text,
+                        "brings": brought[other],
+                        "import_order": "any" if brought[other] == version else "%s before %s" % (first, other)}
+            fixes = ["use one virtual environment per framework",
+                     _alternative(first, frameworks[first], need, (need[0], 10 ** 6), python),
+                     _alternative(other, frameworks[other], (loaded[0], 0), loaded, python)]
+            fix = ", or ".join(f for f in fixes if f)
+            if brought[other] is None:
+                fix += " (%s brings no cuDNN of its own here: it gets %s's, or whichever the loader finds)" % (
+                    other, first)
+            yield cudnn_clash.finding(evidence, fix, subject=other,
+                                      title="%s fails once %s's cuDNN %s is loaded (it needs >= %s)" % (
+                                          other, first, version, need_text))
+
+
 @rule("DLWS-LIB-003", "warning", "The ptxas JAX compiles with is newer than the driver's CUDA")
 def ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
     """JAX compiles every kernel at run time: XLA turns it into PTX and runs ptxas, first the one of the
@@ -127,7 +240,7 @@ def ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
     (CEED/libCEED#1587)."""
     frameworks = facts.frameworks(inv)
     name = next((n for n in JAX if facts.build_kind(frameworks.get(n) or {}) == "cuda"), None)
-    used = next(iter(inv.get("ptxas") or []), None)
+    used = next((p for p in inv.get("ptxas") or [] if p.get("source") not in TRITON_SOURCES), None)
     driver = facts.major_minor(facts.nvidia(inv).get("cuda_driver_version"))
     ptxas = facts.major_minor((used or {}).get("version"))
     if name is None or used is None or driver is None or ptxas is None or ptxas <= driver:
@@ -141,3 +254,72 @@ def ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
         fix += ", or install the %s release of CUDA %d.%d where jax accepts it (pip install '%s==%d.%d.*')" % (
             used["source"][4:], driver[0], driver[1], used["source"][4:], driver[0], driver[1])
     return ptxas_newer.finding(evidence, fix, subject=name)
+
+
+def _refused(ptxas: Tuple[int, int], driver: Tuple[int, int]) -> bool:
+    """Whether a driver of this CUDA refuses the cubins of a ptxas of that CUDA: one of a newer major always, one of
+    a newer minor only where the major has no minor-version compatibility (before CUDA 11: the cuda table)."""
+    from provision.knowledge.cuda_drivers import has_minor_version_compatibility
+
+    if ptxas <= driver:
+        return False
+    return ptxas[0] > driver[0] or has_minor_version_compatibility("%d.%d" % ptxas) is False
+
+
+def _fitting_triton(driver: Tuple[int, int]) -> Optional[str]:
+    """The newest triton release whose bundled ptxas this driver runs (None: none the triton table knows)."""
+    from provision.knowledge import load
+
+    def runs(row: Dict[str, Any]) -> bool:
+        versions = [facts.major_minor(row.get(key)) for key in ("ptxas", "ptxas_blackwell") if key in row]
+        return all(v is not None and not _refused(v, driver) for v in versions)
+
+    fits = [v for v, row in load("triton").get("releases", {}).items() if runs(row)]
+    return max(fits, key=lambda v: _numbers(v) or (), default=None)
+
+
+def _variables(refused: List[Dict[str, Any]]) -> str:
+    """The variables that name other copies than those refused: TRITON_PTXAS_PATH for ptxas, the triton table's
+    blackwell_env (from the first release that reads it) for ptxas-blackwell."""
+    from provision.knowledge import load
+
+    blackwell = [str(p.get("path")).endswith("ptxas-blackwell") for p in refused]
+    names = ["TRITON_PTXAS_PATH"] if not all(blackwell) else []
+    if any(blackwell):
+        rows = sorted(load("triton").get("releases", {}).items(), key=lambda item: _numbers(item[0]) or ())
+        first = next(((v, row["blackwell_env"]) for v, row in rows if row.get("blackwell_env")), None)
+        names += ["%s (read from triton %s on)" % (first[1], first[0])] if first else []
+    return " and ".join(names) or "TRITON_PTXAS_PATH"
+
+
+@rule("DLWS-LIB-004", "error", "The ptxas Triton compiles torch's kernels with is of a CUDA the driver cannot run")
+def triton_ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
+    """torch.compile (inductor) and Triton kernels are compiled at run time by Triton, which runs the ptxas named by
+    TRITON_PTXAS_PATH, else the one its wheel bundles (the triton table: 12.3 in triton 2.2, 12.4 in 3.0-3.3, 12.8
+    in 3.4-3.7; for sm 10.0 and newer a second copy, ptxas-blackwell: 12.8 in 3.3, 13.1 in 3.7, and from 3.9 for
+    sm 9.0 too), and loads the cubin it makes. A driver of an older CUDA major refuses it: "Triton Error [CUDA]:
+    device kernel image is invalid" with torch 2.2.0+cu118 on driver 470 (pytorch/pytorch#119054: triton's ptxas
+    '12.3'; TRITON_PTXAS_PATH=/usr/local/cuda-11.8/bin/ptxas fixed it). A newer minor of the same major runs under
+    minor-version compatibility (CUDA 11 on), so only a newer major, or a newer minor before CUDA 11, is judged
+    (where LIB-003 warns at any newer minor: XLA says so and slows down)."""
+    torch = facts.frameworks(inv).get("torch") or {}
+    driver = facts.major_minor(facts.nvidia(inv).get("cuda_driver_version"))
+    copies = [p for p in inv.get("ptxas") or [] if p.get("source") in TRITON_SOURCES]
+    refused = [p for p in copies if driver and facts.major_minor(p.get("version"))
+               and _refused(facts.major_minor(p.get("version")) or (0, 0), driver)]
+    if facts.build_kind(torch) != "cuda" or driver is None or not refused:
+        return None
+    newest = max((facts.major_minor(p.get("version")) or (0, 0) for p in refused))
+    evidence = {"framework": "torch", "version": torch.get("version"),
+                "ptxas": [{"version": p.get("version"), "from": p.get("source"), "path": p.get("path")}
+                          for p in refused],
+                "driver": facts.nvidia(inv).get("driver_version"), "driver_cuda": "%d.%d" % driver}
+    fix = "update the NVIDIA driver to one for CUDA %d.%d or newer (or, on a data-center GPU, the CUDA " \
+          "forward-compatibility package cuda-compat-%d-%d), or set %s to a ptxas of CUDA %d.x (a toolkit's " \
+          "bin/ptxas, or the nvidia-cuda-nvcc-cu%d wheel's nvidia/cuda_nvcc/bin/ptxas)" % (
+              newest + newest + (_variables(refused), driver[0], driver[0]))
+    fitting = _fitting_triton(driver)
+    if fitting:
+        fix += ", or install a torch whose triton bundles one this driver runs (triton %s is the newest that " \
+               "does)" % fitting
+    return triton_ptxas_newer.finding(evidence, fix, subject="torch")
