@@ -61,19 +61,24 @@ def _set_aside(action: Union[AptRepo, DnfRepo], title: str) -> Dict[str, Any]:
             "changed_when": Keyword("dlws_other_sources.stdout | length > 0"), "become": True}
 
 
+def _trust_download(download: str, place: str, fingerprint: str) -> List[str]:
+    """The shell lines that move a downloaded key into its place only when it is the pinned one alone."""
+    return [
+        "set -o pipefail",
+        "if ! %s; then" % key_is_pinned(shell.q(download), fingerprint),
+        "  rm -f %s" % shell.q(download),
+        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
+        "fi",
+        "mv %s %s" % (shell.q(download), shell.q(place)),
+    ]
+
+
 def _apt_repo(action: AptRepo, title: str) -> List[Dict[str, Any]]:
     """The key is downloaded beside the keyring and trusted only once its fingerprint is the pinned one (as the bash
     script does): downloaded straight into the keyring, a wrong key would stay there, and a key of an older plan
     would never be replaced (get_url keeps an existing file)."""
     download = action.keyring + ".download"
-    trust = [
-        "set -o pipefail",
-        "if ! %s; then" % key_is_pinned(shell.q(download), action.key_fingerprint),
-        "  rm -f %s" % shell.q(download),
-        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
-        "fi",
-        "mv %s %s" % (shell.q(download), shell.q(action.keyring)),
-    ]
+    trust = _trust_download(download, action.keyring, action.key_fingerprint)
     return [
         {"name": _name("%s | download the signing key" % title),
          "ansible.builtin.get_url": {"url": action.key_url, "dest": download, "mode": "0644", "force": True},
@@ -91,14 +96,7 @@ def _dnf_repo(action: DnfRepo, title: str) -> List[Dict[str, Any]]:
     """As the bash script: the key is downloaded beside its place, kept only once it is the pinned one alone,
     imported by rpm_key (which checks the fingerprint again), and the .repo file names that local copy."""
     download = action.key_path + ".download"
-    trust = [
-        "set -o pipefail",
-        "if ! %s; then" % key_is_pinned(shell.q(download), action.key_fingerprint),
-        "  rm -f %s" % shell.q(download),
-        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; exit 1",
-        "fi",
-        "mv %s %s" % (shell.q(download), shell.q(action.key_path)),
-    ]
+    trust = _trust_download(download, action.key_path, action.key_fingerprint)
     folder, _, file = action.file.rpartition("/")
     return [
         {"name": _name("%s | download the signing key" % title),

@@ -70,8 +70,8 @@ def _protocols(url: str) -> str:
     return "=https" if scheme == "https" else "=%s,https" % scheme
 
 
-def _apt_repo(action: AptRepo) -> List[str]:
-    listing = action.listing
+def _pinned_key(action: Union[AptRepo, DnfRepo], install: str) -> List[str]:
+    """Fetch the repository's key into a scratch file and, only if it is the pinned one alone, install it there."""
     return [
         'key="$(mktemp)"',
         "curl -fsSL --proto '%s' %s -o \"$key\"" % (_protocols(action.key_url), q(action.key_url)),
@@ -79,8 +79,15 @@ def _apt_repo(action: AptRepo) -> List[str]:
         "if ! %s; then" % key_is_pinned('"$key"', action.key_fingerprint),
         "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
         "fi",
-        "as_root install -m 0644 \"$key\" %s" % q(action.keyring),
+        "as_root install %s \"$key\" %s" % (install, q(action.keyring if isinstance(action, AptRepo) else
+                                                        action.key_path)),
         'rm -f "$key"',
+    ]
+
+
+def _apt_repo(action: AptRepo) -> List[str]:
+    listing = action.listing
+    return _pinned_key(action, "-m 0644") + [
         "echo %s | as_root tee %s >/dev/null" % (q(action.line), q(listing)),
         # A source apt refuses (its InRelease signed by another key) fails every later apt-get update: take it out.
         "if ! as_root apt-get update; then",
@@ -95,14 +102,7 @@ def _dnf_repo(action: DnfRepo) -> List[str]:
     return [
         # curl-minimal (there by default) clashes with a curl package: installed only where there is no curl at all
         "command -v curl >/dev/null || as_root dnf install -y curl",
-        'key="$(mktemp)"',
-        "curl -fsSL --proto '%s' %s -o \"$key\"" % (_protocols(action.key_url), q(action.key_url)),
-        "# Trust the key only if it is the one NVIDIA publishes (fingerprint pinned in dlws' knowledge base).",
-        "if ! %s; then" % key_is_pinned('"$key"', action.key_fingerprint),
-        "  echo 'NVIDIA repository key fingerprint mismatch: refusing to trust it' >&2; rm -f \"$key\"; exit 1",
-        "fi",
-        "as_root install -D -m 0644 \"$key\" %s" % q(action.key_path),
-        'rm -f "$key"',
+    ] + _pinned_key(action, "-D -m 0644") + [
         "as_root rpm --import %s" % q(action.key_path),
         "%s \\\n  | as_root tee %s >/dev/null" % (action.printf, q(action.file)),
     ]
