@@ -20,11 +20,13 @@ import http.server
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 
 import pytest
+
+import signing
+from signing import gpg, run
 
 from provision import knowledge
 from provision.emit import ansible as ansible_emit
@@ -49,22 +51,8 @@ OTHER = "/etc/apt/sources.list.d/dlws-test-cuda-keyring.list"
 REPOS = {"good": ("trusted", "trusted"), "wrong-key": ("other", "other"), "bad-signature": ("trusted", "other")}
 
 
-def run(argv, **kwargs):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, **kwargs)
-
-
-def gpg(home, *args):
-    done = run(["gpg", "--batch", "--homedir", home] + list(args))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def make_key(home, name):
-    """A signing-only ed25519 key without a passphrase; its fingerprint."""
-    uid = "dlws %s test key <dlws-%s@127.0.0.1>" % (name, name)
-    gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
-    colons = gpg(home, "--with-colons", "--list-keys", uid)
-    return next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+    return signing.make_key(home, name, "ed25519")  # ed25519: what apt's sqv and gpgv read
 
 
 def build_deb(folder, name):

@@ -30,6 +30,9 @@ import threading
 
 import pytest
 
+import signing
+from signing import gpg, run
+
 from provision import knowledge
 from provision.emit import ansible as ansible_emit
 from provision.emit.shell import render, step_script
@@ -53,22 +56,8 @@ MOVED = ("/etc/yum.repos.d/", "/etc/pki/rpm-gpg/")
 VERSION = "999.0-1"
 
 
-def run(argv, **kwargs):
-    return subprocess.run(argv, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, **kwargs)
-
-
-def gpg(home, *args):
-    done = run(["gpg", "--batch", "--homedir", home] + list(args))
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def make_key(home, name):
-    """An RSA signing key without a passphrase (rpm reads RSA everywhere); its fingerprint."""
-    uid = "dlws %s test key <dlws-%s@127.0.0.1>" % (name, name)
-    gpg(home, "--passphrase", "", "--quick-gen-key", uid, "rsa2048", "sign", "never")
-    colons = gpg(home, "--with-colons", "--list-keys", uid)
-    return next(line.split(":")[9] for line in colons.splitlines() if line.startswith("fpr:"))
+    return signing.make_key(home, name, "rsa2048")  # RSA: rpm reads it everywhere
 
 
 def build_rpm(top, name):
