@@ -587,3 +587,24 @@ def test_mxnet_on_an_aarch64_gpu_has_no_cuda_build_but_the_cpu_one():
     assert not plan.ok and "MXNet 1.9 publishes no CUDA build for Linux aarch64" in plan.impossible[0]
     cpu = make_plan(inv, make_request(("mxnet",), None, "cpu", "3.8", "/opt/dlws/env", "keep", False))
     assert cpu.ok and cpu.choices[0].packages == {"mxnet": "1.9.1", "numpy": "1.23.5"}  # its manylinux2014_aarch64
+
+
+@pytest.mark.parametrize("os_release, variant, toolkit", [
+    ("ubuntu-20.04", "auto", None),  # torch's CUDA 13 build: CUDA 13.0 dropped Ubuntu 20.04, no toolkit there
+    ("ubuntu-20.04", "cu126", "cuda-toolkit-12-6"),
+    ("ubuntu-22.04", "auto", "cuda-toolkit-13-"),
+])
+def test_the_toolkit_step_stops_where_nvidias_repository_for_the_release_does(os_release, variant, toolkit):
+    """--with-cuda-toolkit asks NVIDIA's repository for the builds' CUDA: where that CUDA dropped the release (the
+    distributions table's cuda_dropped_in), the plan says so instead of naming a package the repository lacks."""
+    inv = inventory("h100-sxm-server")
+    os_id, _, version = os_release.partition("-")
+    inv["os"].update(id=os_id, version=version)
+    inv["nvidia"].update(driver_version="595.71.05", cuda_driver_version="13.2")  # runs torch's CUDA 13 builds
+    plan = make_plan(inv, make_request(("pytorch",), None, variant, "3.12", "/opt/dlws/env", "keep", True))
+    assert plan.ok, plan.impossible
+    packages = [n for s in plan.steps if s.id == "cuda-toolkit" for a in s.actions for n in a.names]
+    if toolkit is None:
+        assert packages == [] and any("CUDA 13.0 dropped it" in n and "Ubuntu 20.04" in n for n in plan.notes)
+    else:
+        assert len(packages) == 1 and packages[0].startswith(toolkit) and not any("dropped it" in n for n in plan.notes)

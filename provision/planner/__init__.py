@@ -199,7 +199,7 @@ def _steps(inv: Dict[str, Any], request: Request, python: str, choices: List[Cho
     elif new_driver:
         notes.append("install the NVIDIA driver yourself: dlws does not manage the packages of %s" % release)
     if request.with_cuda_toolkit and manager:
-        steps.extend(_toolkit_steps(inv, manager, choices, any(s.id == "nvidia-repo" for s in steps)))
+        steps.extend(_toolkit_steps(inv, manager, choices, any(s.id == "nvidia-repo" for s in steps), notes))
     elif request.with_cuda_toolkit:
         notes.append("install the CUDA toolkit yourself: dlws does not manage the packages of %s" % release)
     gap = _repo_gap(inv) if manager and (new_driver or request.with_cuda_toolkit) else None
@@ -371,11 +371,21 @@ def _module_streams(inv: Dict[str, Any], manager: str, branch: Dict[str, Any]) -
     return [DnfModule(branch["dnf_module_stream"])]
 
 
-def _toolkit_steps(inv: Dict[str, Any], manager: str, choices: List[Choice], have_repo: bool) -> List[Step]:
-    """A system CUDA toolkit of the CUDA the chosen builds bring (else the newest the driver runs)."""
+def _toolkit_steps(inv: Dict[str, Any], manager: str, choices: List[Choice], have_repo: bool,
+                   notes: List[str]) -> List[Step]:
+    """A system CUDA toolkit of the CUDA the chosen builds bring (else the newest the driver runs); none, with a note,
+    where NVIDIA's repository for this release stops before that CUDA."""
     cuda = next((c.cuda for c in choices if c.cuda), None) or facts.nvidia(inv).get("cuda_driver_version")
     version = facts.major_minor(cuda)
     if version is None:
+        return []
+    info = facts.os_info(inv)
+    row = queries.distribution(info.get("id") or "", info.get("version") or "") or {}
+    dropped = facts.major_minor(row.get("cuda_dropped_in"))
+    if dropped is not None and version >= dropped:
+        notes.append("NVIDIA's repository has no CUDA %d.%d toolkit for %s (CUDA %d.%d dropped it): install the "
+                     "toolkit yourself, or plan a build of CUDA < %d.%d (--variant)" % (
+                         version + (row.get("name") or info.get("id"),) + dropped + dropped))
         return []
     why = "asked for with --with-cuda-toolkit (to compile CUDA extensions); CUDA %d.%d matches the builds" % version
     steps = [] if have_repo else [s for s in [_repo_step(inv, manager, why)] if s]
