@@ -84,7 +84,8 @@ FIRES = {
     "DLWS-OS-002": ["centos7-k80", "opensuse-2080ti-gpu-lost", "core2duo-tensorflow114-no-avx"],
     "DLWS-OS-003": ["docker-container-a100-no-gpus-flag"],
     "DLWS-OS-004": ["centos7-tesla-p4-docker-no-toolkit"],
-    "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image"],
+    "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image",
+                     "rtx5090d-torch260-cu126-sm120-driver570"],  # too old a GPU, then too new
     "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410"],
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],
