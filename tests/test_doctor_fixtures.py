@@ -86,8 +86,10 @@ FIRES = {
     "DLWS-OS-004": ["centos7-tesla-p4-docker-no-toolkit"],
     "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image",
                      "rtx5090d-torch260-cu126-sm120-driver570"],  # too old a GPU, then too new
-    "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv"],
-    "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410"],
+    "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv",
+                     "conda-forge-jaxlib0432-cuda-no-plugin-driver560"],  # jaxlib without a CUDA plugin
+    "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410",
+                     "gke-cos-driver470-torch210-cu121"],  # CUDA 12 build on a CUDA 11.4 driver
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],
     "DLWS-FW-005": ["core2duo-tensorflow114-no-avx"],
     "DLWS-FW-006": ["python313-torch24-source-build"],
@@ -100,6 +102,7 @@ FIRES = {
     "DLWS-LIB-002": ["runpod-kohya-torch212-cu118-tf215-wd14-tagger"],  # torch's cuDNN 8.7 loaded first, TF needs 8.9
     "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
     "DLWS-LIB-004": ["torch220-cu118-driver470-triton-ptxas123"],
+    "DLWS-LIB-005": ["conda-tf27-cudatoolkit112-cudnn81-not-on-loader-path"],  # $CONDA_PREFIX/lib not searched
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],

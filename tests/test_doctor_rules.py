@@ -168,6 +168,11 @@ CASES = {
                                i.update(cudnn=[{"version": "8.9.4.25", "source": "pip:nvidia-cudnn-cu12"}])),
     "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
                                i["ptxas"].append({"version": "12.5.40", "source": "pip:nvidia-cuda-nvcc-cu12"})),
+    # tensorflow/tensorflow#52988: TF 2.7 from pip, CUDA 11.2 and cuDNN 8.1 in the conda env, not on the loader path.
+    "DLWS-LIB-005": lambda i: (i["frameworks"].update(tensorflow={"version": "2.7.0", "build": "cuda 11.2",
+                                                                  "cuda": "11.2"}),
+                               i.update(cudnn=[], loader_path=[{"path": "/usr/lib/x86_64-linux-gnu",
+                                                                "source": "default", "libraries": {}}])),
     "DLWS-LIB-004": lambda i: i["ptxas"].append({"version": "13.1.80", "source": "triton",
                                                  "path": "/x/triton/backends/nvidia/bin/ptxas-blackwell"}),
 }
@@ -224,6 +229,20 @@ def test_minor_cuda_mismatch_is_info_below_the_floor_or_major_an_error():
     assert below.severity == "error" and floor in below.evidence["judgment"][0]
     old["nvidia"]["driver_version"] = floor
     assert fired(old, "DLWS-FW-003")[0].severity == "info"
+
+
+def test_an_older_build_the_fix_names_is_one_minor_version_compatibility_runs():
+    # pytorch/pytorch#112553: torch 2.1.0+cu121 on driver 470.182.03 (CUDA 11.4), where torch 2.0.1 (cu117) ran.
+    # "CUDA <= 11.4" would send the user to torch 1.12's cu113; the fix names the build setup plans (CUDA 11.x).
+    inv = mutate(lambda i: (i["nvidia"].update(driver_version="470.182.03", cuda_driver_version="11.4"),
+                            i["frameworks"]["torch"].update(version="2.1.0+cu121", build="cuda 12.1", cuda="12.1")))
+    (found,) = fired(inv, "DLWS-FW-003")
+    assert found.severity == "error" and "CUDA <= 11.4" not in found.fix
+    assert "https://download.pytorch.org/whl/cu118" in found.fix and "--force-reinstall torch==" in found.fix
+    # A package that is not a framework of the tables keeps the bound.
+    inv["frameworks"]["torchvision"] = {"version": "0.16.0+cu121", "build": "cuda 12.1", "cuda": "12.1"}
+    assert "torchvision built for CUDA <= 11.4" in [f for f in fired(inv, "DLWS-FW-003")
+                                                    if f.subject == "torchvision"][0].fix
 
 
 def test_the_driver_cuda_is_derived_when_the_driver_does_not_report_it():

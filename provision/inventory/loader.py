@@ -4,7 +4,9 @@ ld.so(8): a library's DT_RUNPATH (which torch's and TensorFlow's own libraries p
 searched after LD_LIBRARY_PATH, and the folders of /etc/ld.so.conf (the cache ldconfig builds from them) after both.
 So a cuDNN in an LD_LIBRARY_PATH folder is loaded instead of the wheel's whenever its file name (the soname,
 libcudnn.so.8) is the same. The versions come from the folders' file names (libcudnn.so.8.9.7): one listing each.
-/etc/ld.so.cache is binary; the text files it is built from are read instead.
+/etc/ld.so.cache is binary; the text files it is built from are read instead, and the loader's own default folders
+(glibc's trusted /lib, /usr/lib and their 64-bit and multiarch forms) after them: those are recorded, even empty, only
+when /etc/ld.so.conf was read, so that one recorded says the whole path is known (an absence may then be claimed).
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from provision.inventory.model import Inventory, LoaderFolder
 
 #: The libraries whose copies decide what a CUDA framework runs with.
 LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl")
+#: The folders ld.so searches after its cache whatever ld.so.conf says (glibc's system search path: lib64 on
+#: 64-bit Fedora/RHEL, the multiarch folders on Debian and Ubuntu); those missing here are left out.
+DEFAULT_FOLDERS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+                   "/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib")
 #: More folders than any loader path has; the rest are left out.
 MAX_FOLDERS = 64
 #: Nested include lines followed at most this deep (a conf file may include itself).
@@ -62,16 +68,25 @@ def ld_so_conf(host: Host, path: str = "/etc/ld.so.conf", depth: int = 0) -> Lis
     return out
 
 
+def _defaults(host: Host) -> List[str]:
+    """The default folders that exist here, when /etc/ld.so.conf was read (else none: the path is not known)."""
+    if host.read("/etc/ld.so.conf") is None:
+        return []
+    return [folder for folder in DEFAULT_FOLDERS if host.listdir(folder) is not None]
+
+
 def probe(host: Host, inv: Inventory) -> None:
     seen: List[str] = []
     found: List[LoaderFolder] = []
     for source, folders in (("LD_LIBRARY_PATH", ld_library_path(host.env("LD_LIBRARY_PATH") or "")),
-                            ("ld.so.conf", ld_so_conf(host))):
+                            ("ld.so.conf", ld_so_conf(host)), ("default", _defaults(host))):
         for folder in folders:
-            if folder in seen or len(seen) >= MAX_FOLDERS:
+            # a default folder ld.so.conf named but left out (no CUDA library) is recorded as the default it is
+            if (folder in seen and (source != "default" or folder in (f.path for f in found))) \
+                    or len(seen) >= MAX_FOLDERS:
                 continue
             seen.append(folder)
             libraries = _libraries(host, folder)
-            if libraries or source == "LD_LIBRARY_PATH":  # every LD_LIBRARY_PATH folder: its order is the point
+            if libraries or source != "ld.so.conf":  # every LD_LIBRARY_PATH folder: its order is the point
                 found.append(LoaderFolder(folder, source, libraries))
     inv.loader_path = found

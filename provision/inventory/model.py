@@ -235,7 +235,7 @@ class LoaderFolder:
     ld.so.conf folders), with the versions of the CUDA libraries it holds (from their file names)."""
 
     path: str
-    source: str  # LD_LIBRARY_PATH | ld.so.conf
+    source: str  # LD_LIBRARY_PATH | ld.so.conf | default (ld.so's own folders: listed only once ld.so.conf was read)
     libraries: Dict[str, List[str]] = field(default_factory=dict)  # "libcudnn" -> ["8.9.7"], one per major
 
 

@@ -323,3 +323,79 @@ def triton_ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
         fix += ", or install a torch whose triton bundles one this driver runs (triton %s is the newest that " \
                "does)" % fitting
     return triton_ptxas_newer.finding(evidence, fix, subject="torch")
+
+
+#: The folders the dynamic loader searches for a soname TensorFlow dlopens (provision/inventory/loader.py).
+SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
+
+
+def _tf_needs(entry: Dict[str, Any]) -> List[Tuple[str, str, int]]:
+    """(library, soname, major) TensorFlow's build dlopens: libcudart.so.11.0 for CUDA 11.x, .so.12 for 12.x (10.x
+    names carry the minor: not judged) and libcudnn.so.<major> of the cuDNN its table row names."""
+    cuda = facts.major_minor(entry.get("cuda"))
+    cudnn = _numbers(cudnn_needed("tensorflow", entry))
+    needs = []
+    if cuda and cuda[0] >= 11:
+        needs.append(("libcudart", "libcudart.so.%s" % ("11.0" if cuda[0] == 11 else cuda[0]), cuda[0]))
+    if cudnn:
+        needs.append(("libcudnn", "libcudnn.so.%d" % cudnn[0], cudnn[0]))
+    return needs
+
+
+def _on_path(inv: Dict[str, Any], library: str, major: int) -> bool:
+    return any(str(version).split(".")[0] == str(major)
+               for folder in inv.get("loader_path") or [] if folder.get("source") in SEARCHED
+               for version in (folder.get("libraries") or {}).get(library) or [])
+
+
+def _conda_lib(inv: Dict[str, Any], needs: List[Tuple[str, str, int]]) -> Optional[str]:
+    """The lib folder of the conda environment whose packages (conda-meta) hold a CUDA or cuDNN of a needed major."""
+    majors = {library: major for library, _, major in needs}
+    kept = [(lib, "libcudnn") for lib in inv.get("cudnn") or [] if lib.get("source") == "conda"]
+    kept += [(tk, "libcudart") for tk in (inv.get("cuda") or {}).get("toolkits") or [] if tk.get("source") == "conda"]
+    prefixes = [item.get("path") for item, library in kept
+                if str(item.get("version") or "").split(".")[0] == str(majors.get(library))]
+    prefix = next((str(p).rstrip("/") for p in prefixes if p), None)
+    return prefix + "/lib" if prefix else None
+
+
+@rule("DLWS-LIB-005", "error", "TensorFlow cannot find the CUDA libraries it loads: it runs on the CPU")
+def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
+    """TensorFlow's Linux GPU builds dlopen the CUDA runtime, cuBLAS, cuDNN ... by soname at start
+    (tensorflow/stream_executor/platform/default/dso_loader.cc): where the loader finds none it logs "Could not load
+    dynamic library 'libcudart.so.11.0'" and "Cannot dlopen some GPU libraries ... Skipping registering GPU
+    devices..." and runs on the CPU without an error. From 2.14 the tensorflow[and-cuda] extra installs the nvidia-*
+    wheels its libraries find through their RUNPATH; without them, and before 2.14 always, the libraries must be in
+    a folder the loader searches. A conda environment's $CONDA_PREFIX/lib (conda install cudatoolkit cudnn) is not
+    one: TensorFlow's install guide had it added to LD_LIBRARY_PATH (tensorflow/tensorflow#52988: "displays []";
+    with LD_LIBRARY_PATH=$CONDA_PREFIX/lib the GPU is listed). Judged only where the loader's folders were read
+    (the default folders are recorded once /etc/ld.so.conf was read) and no nvidia-cudnn wheel is installed (the
+    and-cuda wheels, or another framework's, whose copy a process may already hold)."""
+    from provision.knowledge import queries
+
+    entry = _cuda_frameworks(inv).get("tensorflow")
+    folders = inv.get("loader_path") or []
+    if entry is None or _wheel(inv) or not any(f.get("source") == "default" for f in folders):
+        return None
+    needs = _tf_needs(entry)
+    missing = [soname for library, soname, major in needs if not _on_path(inv, library, major)]
+    if not missing:
+        return None
+    release = ".".join((entry.get("version") or "").split(".")[:2])
+    row = queries.framework_release("tensorflow", (entry.get("version") or "").split("+")[0]) or {}
+    conda = _conda_lib(inv, needs)
+    ld_path = [str(f.get("path")) for f in folders if f.get("source") == "LD_LIBRARY_PATH"]
+    evidence = {"framework": "tensorflow", "version": entry.get("version"), "cuda": entry.get("cuda"),
+                "cudnn_needed": cudnn_needed("tensorflow", entry), "missing": missing,
+                "folders_searched": [str(f.get("path")) for f in folders if f.get("source") in SEARCHED],
+                "conda_lib": conda}
+    if row.get("and_cuda_extra"):
+        fix = "pip install \"tensorflow[and-cuda]==%s.*\" (the nvidia-* wheels TensorFlow finds itself)" % release
+    else:
+        fix = "install CUDA %s and cuDNN %s from NVIDIA's repository, or conda install -c conda-forge " \
+              "cudatoolkit=%s cudnn=%s and add $CONDA_PREFIX/lib to LD_LIBRARY_PATH" % (
+                  entry.get("cuda"), (row.get("cudnn") or "").split(".")[0] or "?", entry.get("cuda"),
+                  row.get("cudnn") or "?")
+    if conda and conda not in ld_path:
+        fix = "add %s (the conda environment's CUDA libraries) to LD_LIBRARY_PATH, or %s" % (conda, fix)
+    return tensorflow_libraries_missing.finding(evidence, fix, subject="tensorflow")
