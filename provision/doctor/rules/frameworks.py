@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterator, Optional, Tuple
 
 from provision.doctor.advice import driver_upgrade, setup_command
 from provision.doctor.model import Finding, rule
@@ -72,8 +72,18 @@ def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         yield framework_newer_than_driver.finding(
             {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
              "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": verdict.problems or verdict.notes},
-            "upgrade to %s, or install %s built for CUDA <= %d.%d" % ((driver_upgrade(inv, needs), name) + supported),
+            "upgrade to %s, or %s" % (driver_upgrade(inv, needs), _build_for_driver(inv, name, supported)),
             severity="error" if verdict.problems else "info", subject=name)
+
+
+def _build_for_driver(inv: Dict[str, Any], name: str, supported: Tuple[int, int]) -> str:
+    """The build this driver runs, as setup would choose it: "CUDA <= the driver's" would exclude what minor-version
+    compatibility runs (torch's cu117/cu118 on a CUDA 11.4 driver; torch 2.x has no cu114 build to find)."""
+    from provision.knowledge import queries
+
+    if queries.normalize_framework(name) is None:  # torchvision, jaxlib: the framework's own finding names the plan
+        return "install %s built for CUDA <= %d.%d" % ((name,) + supported)
+    return "install a build this driver runs: %s" % _gpu_install_hint(inv, name)
 
 
 @rule("DLWS-FW-004", "warning", "Installed frameworks pull different CUDA versions")
