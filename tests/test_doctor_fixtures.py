@@ -47,7 +47,7 @@ FIRES = {
     "DLWS-DRV-005": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-DRV-006": ["rtx3090-no-devices-found"],
     "DLWS-DRV-007": ["wsl2-linux-driver-installed"],
-    "DLWS-DRV-008": ["secure-boot-nvidia-key-rejected"],
+    "DLWS-DRV-008": ["secure-boot-nvidia-key-rejected", "fedora34-akmods-secure-boot-rtx2060s-no-driver"],
     "DLWS-DRV-009": ["nixos-4x-rtx2070-one-missing"],
     "DLWS-DRV-010": ["wsl2-l40s-winserver2025-gpu-access-blocked"],  # quiet on wsl2-rtx4070-laptop (ok) and
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)

@@ -347,6 +347,17 @@ def test_secure_boot_explains_the_missing_driver_alone():
     assert fired(inv, "DLWS-DRV-008") and not fired(inv, "DLWS-DRV-001")
 
 
+def test_secure_boot_fix_names_the_akmods_key_on_fedora():
+    """Fedora builds the module with akmods (RPM Fusion), whose key is not DKMS's: the fix names the one that
+    signs there, and keeps DKMS's elsewhere."""
+    fedora = mutate(lambda i: (CASES["DLWS-DRV-008"](i), i["os"].update(id="fedora", version="34")))
+    assert [f for f in fired(fedora, "DLWS-DRV-008") if "/etc/pki/akmods/certs/public_key.der" in f.fix
+            and "shim-signed" not in f.fix]
+    ubuntu = mutate(lambda i: (CASES["DLWS-DRV-008"](i), i["os"].update(id="ubuntu")))
+    assert [f for f in fired(ubuntu, "DLWS-DRV-008") if "/var/lib/shim-signed/mok/MOK.der" in f.fix
+            and "akmods" not in f.fix]
+
+
 def test_inside_wsl_2_no_rule_says_install_a_linux_driver():
     """Under WSL 2 the driver is Windows': DLWS-DRV-010 names the Windows side; DLWS-DRV-001/003/006 (modprobe,
     rmmod, reinstalling driver packages) stay quiet, and so does DLWS-DRV-010 where DLWS-DRV-007 explains it."""

@@ -175,8 +175,18 @@ def secure_boot_blocks_module(inv: Dict[str, Any]) -> Any:
     Machine Owner Key is refused ("Key was rejected by service" in dmesg), so the GPU has no driver."""
     if _secure_boot_refused(inv):
         return secure_boot_blocks_module.finding(
-            {"os.secure_boot": True, "nvidia.status": "no-driver"},
-            "enroll the DKMS signing key and reboot to confirm it in the MOK manager: sudo mokutil --import "
+            {"os.secure_boot": True, "nvidia.status": "no-driver"}, _enroll_signing_key(inv))
+
+
+def _enroll_signing_key(inv: Dict[str, Any]) -> str:
+    """Fedora's driver (RPM Fusion akmod-nvidia) is built by akmods, which signs with its own key, not DKMS's: the
+    steps of https://rpmfusion.org/Howto/Secure%20Boot, confirmed in
+    https://github.com/gridhead/nvidia-auto-installer-for-fedora-linux/issues/107."""
+    if facts.os_info(inv).get("id") == "fedora":
+        return ("create and enroll the akmods signing key, rebuild the module signed, and reboot to confirm the key "
+                "in the MOK manager: sudo kmodgenca -a && sudo mokutil --import "
+                "/etc/pki/akmods/certs/public_key.der && sudo akmods --force; or disable Secure Boot")
+    return ("enroll the DKMS signing key and reboot to confirm it in the MOK manager: sudo mokutil --import "
             "/var/lib/shim-signed/mok/MOK.der (Ubuntu; Debian: /var/lib/dkms/mok.pub), or disable Secure Boot")
 
 
