@@ -42,7 +42,8 @@ TARGET = "pytorch==2.4"  # a fixed release: a new torch in the knowledge base do
 FIRES = {
     "DLWS-DRV-001": ["driver-not-loaded"],  # with Secure Boot on, DLWS-DRV-008 says it alone
     "DLWS-DRV-002": ["gtx970-nouveau-bound"],
-    "DLWS-DRV-003": ["ubuntu2004-driver-library-mismatch", "ubuntu2404-driver550-module-library-mismatch"],
+    "DLWS-DRV-003": ["ubuntu2004-driver-library-mismatch", "ubuntu2404-driver550-module-library-mismatch",
+                     "debian12-driver520-library525-apt-unfinished"],
     "DLWS-DRV-004": ["opensuse-2080ti-gpu-lost"],
     "DLWS-DRV-005": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-DRV-006": ["rtx3090-no-devices-found"],

@@ -347,6 +347,14 @@ def test_secure_boot_explains_the_missing_driver_alone():
     assert fired(inv, "DLWS-DRV-008") and not fired(inv, "DLWS-DRV-001")
 
 
+def test_mismatch_fix_finishes_an_interrupted_apt_upgrade_on_debian():
+    """On apt systems a mismatch that survives the reboot is an unfinished upgrade; dnf systems get no apt step."""
+    debian = mutate(lambda i: (CASES["DLWS-DRV-003"](i), i["os"].update(id="debian", version="12")))
+    assert [f for f in fired(debian, "DLWS-DRV-003") if "apt-get install --fix-broken" in f.fix]
+    fedora = mutate(lambda i: (CASES["DLWS-DRV-003"](i), i["os"].update(id="fedora", version="39")))
+    assert [f for f in fired(fedora, "DLWS-DRV-003") if "apt-get" not in f.fix]
+
+
 def test_secure_boot_fix_names_the_akmods_key_on_fedora():
     """Fedora builds the module with akmods (RPM Fusion), whose key is not DKMS's: the fix names the one that
     signs there, and keeps DKMS's elsewhere."""

@@ -68,7 +68,17 @@ def version_mismatch(inv: Dict[str, Any]) -> Any:
              "reboot_required": build.get("reboot_required"),
              "reboot_required_pkgs": build.get("reboot_required_pkgs")},
             "sudo reboot (or, with no GPU process running: sudo rmmod nvidia_uvm nvidia_drm nvidia_modeset nvidia "
-            "&& sudo modprobe nvidia)")
+            "&& sudo modprobe nvidia)" + _unfinished_upgrade(inv))
+
+
+def _unfinished_upgrade(inv: Dict[str, Any]) -> str:
+    """A reboot loads the old module again when an interrupted apt upgrade left the new one uninstalled
+    (https://github.com/illinois-scicomp/machine-shop-maintenance/issues/70: a reboot did not help,
+    `apt install --fix-broken` did)."""
+    if facts.os_info(inv).get("id") in ("ubuntu", "debian", "linuxmint", "pop"):
+        return ("; if the mismatch survives the reboot, the upgrade did not finish: sudo apt-get install "
+                "--fix-broken, then reboot")
+    return ""
 
 
 @rule("DLWS-DRV-004", "error", "A GPU has fallen off the bus")
