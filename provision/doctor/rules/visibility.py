@@ -205,6 +205,13 @@ def hsa_override(inv: Dict[str, Any]) -> Iterator[Finding]:
                                        "that needs it" % (", or set it to a target of the GPU's own ISA family (%s)"
                                                           % family if family else ""),
                                        subject=facts.gpu_label(gpu))
+        elif kind == "note":  # the usual workaround for a card ROCm does not list: it runs, so info only
+            yield hsa_override.finding(evidence, "nothing while kernels run; if they fail or crash "
+                                       "(HSA_STATUS_ERROR_INVALID_ISA, invalid device function), unset it to see "
+                                       "whether the installed build has %s's own code objects: dlws doctor --target "
+                                       "pytorch" % gpu["gfx_target"],
+                                       title="HSA_OVERRIDE_GFX_VERSION runs another target's code objects on this GPU",
+                                       severity="info", subject=facts.gpu_label(gpu))
         elif kind == "unknown" and loaded is None:
             yield hsa_override.finding(evidence, "write it as major.minor.stepping (10.3.0 for gfx1030), or unset it",
                                        title="HSA_OVERRIDE_GFX_VERSION is not major.minor.stepping",
