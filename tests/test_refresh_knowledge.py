@@ -12,7 +12,6 @@ import sys
 import threading
 
 import pytest
-from packaging.version import Version
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data", "pypi")
@@ -89,11 +88,15 @@ def test_every_row_with_wheels_has_its_columns_and_a_source():
                 if "linux_" + arch in row["platforms"]:
                     counts.setdefault((arch, row.get("glibc_min_linux_" + arch)), []).append(
                         (framework, row["version"]))
-    # torch 1.x x86_64 wheels carry only the legacy manylinux1 tag, TensorFlow 1.13-2.8's manylinux1 / manylinux2010:
-    # no floor written, the judgment cannot judge
-    assert all(version.startswith("1.") if framework == "pytorch" else Version(version) <= Version("2.8")
-               for framework, version in counts.get(("x86_64", None), []))
+    # TensorFlow 1.13-1.14's x86_64 wheels say manylinux1 and were built on Ubuntu 14.04, with a floor that differs by
+    # Python: no floor, the judgment cannot judge. Every floor set from a source, not a tag, names it.
+    assert sorted(counts.get(("x86_64", None), [])) == [("tensorflow", "1.13"), ("tensorflow", "1.14")]
     assert ("aarch64", None) not in counts
+    assert counts[("x86_64", "2.17")][:14] == [("pytorch", "1.%d" % minor) for minor in range(14)]
+    for framework, entry in shipped()["frameworks"].items():
+        for row in entry["releases"]:
+            if row.get("glibc_source"):
+                assert "glibc_min_linux_x86_64" not in (row.get("unverified_fields") or []), row["version"]
 
 
 def test_the_wheels_say_what_the_issue_says():
@@ -171,6 +174,23 @@ def test_a_floor_is_written_raised_kept_or_reported_never_silently_lowered():
     legacy = [{"filename": "tensorflow-9.9.0-cp312-cp312-manylinux1_x86_64.whl"}]
     row, report = _run(dict(base), legacy)
     assert "glibc_min_linux_x86_64" not in row and "legacy tag" in report.notes[0]
+
+
+def test_a_floor_read_from_the_builds_beats_the_legacy_tag_even_with_force():
+    """torch 1.x's x86_64 wheels say manylinux1 (glibc 2.5) but were built on CentOS 7: the row's hand-verified 2.17
+    (glibc_source) is kept and noted, never lowered; TensorFlow 1.15-2.8's manylinux2010 tag is the floor itself."""
+    documents = {package: recorded(package) for package in ("torch", "tensorflow", "jaxlib", "mxnet")}
+    for force in (False, True):
+        table = shipped()
+        report = rk.refresh(table, documents, rk.PYPI, "2026-12-01", force=force)
+        rows = {(f, r["version"]): r for f, e in table["frameworks"].items() for r in e["releases"]}
+        assert rows[("pytorch", "1.7")]["glibc_min_linux_x86_64"] == "2.17"
+        assert rows[("tensorflow", "2.3")]["glibc_min_linux_x86_64"] == "2.12"
+        assert "glibc_min_linux_x86_64" not in rows[("tensorflow", "1.14")]
+        assert "pytorch 1.7: glibc_min_linux_x86_64 2.17 kept, above its wheels' tag floor 2.5" in report.notes
+        assert not [c for c in report.changes if "glibc" in c]
+    assert rk.derive(recorded("torch")["releases"]["1.7.1"])["glibc"] == {"x86_64": "2.5"}
+    assert rk.derive(recorded("tensorflow")["releases"]["2.3.4"])["glibc"] == {"x86_64": "2.12"}
 
 
 def test_a_row_pypi_lacks_is_left_alone_and_a_release_no_row_covers_is_reported_not_invented():

@@ -74,9 +74,19 @@ def test_glibc_floors_are_per_cpu_architecture():
 def test_an_unknown_glibc_or_floor_is_unknown_not_fine():
     judged = verdict(box(glibc=None), "tensorflow", "2.21", "cpu")
     assert judged.ok and "the glibc version (its Linux wheels need glibc >= 2.27)" in judged.unknowns
-    old = verdict(box(python="3.10"), "pytorch", "1.13", "cpu")  # its x86_64 wheels carry only the manylinux1 tag
+    old = verdict(box(python="3.7"), "tensorflow", "1.14", "cpu")  # manylinux1 wheels built on Ubuntu 14.04
     assert "the glibc its Linux x86_64 wheels need (the table has no floor)" in old.unknowns
     assert not verdict(box(python="3.10"), "pytorch", "2.4", "cpu").unknowns
+
+
+@pytest.mark.parametrize("glibc,ok", [("2.12", False), ("2.17", True)])
+def test_torch_1_7_needs_centos_7_though_its_wheels_say_manylinux1(glibc, ok):
+    """torch 1.7.1's x86_64 wheels are tagged manylinux1 (glibc 2.5), built on CentOS 7: CentOS 6 (2.12) cannot load
+    them; TensorFlow 2.3's manylinux2010 wheels do load there."""
+    judged = verdict(box(glibc=glibc, python="3.8"), "pytorch", "1.7", "cpu")
+    assert judged.ok is ok and not judged.unknowns
+    assert ("its Linux wheels need glibc >= 2.17 (this machine has 2.12)" in judged.problems) is not ok
+    assert compat.glibc_verdict(box(glibc="2.12"), "tensorflow", "2.3") == (compat.GLIBC_OK, "")
 
 
 def test_no_wheels_for_the_os_and_cpu_is_a_problem():

@@ -24,8 +24,10 @@ derives, from the wheel filenames of the version the row pins (torch, tensorflow
 A tag is what pip checks, not what the libraries inside need: torch 2.0-2.6 label their x86_64 wheels manylinux1
 (glibc 2.5) though they are built on manylinux2014 / manylinux_2_28 images. So a tag floor is a lower bound: the tool
 raises a floor below it (a row's unverified value, or with --force), never lowers one (a higher floor in the row is
-kept and reported), writes none from a legacy tag below manylinux2014 into a row without one (reported: the judgment
-then says it cannot judge the glibc), and reports a hand-verified floor (not in the row's unverified_fields) that
+kept and reported, --force included), writes none from a legacy tag below manylinux2014 into a row without one
+(reported: the judgment then says it cannot judge the glibc; a maintainer writes the true floor with its
+``glibc_source``: torch 1.x's manylinux1 wheels need CentOS 7's 2.17, TensorFlow 1.15-2.8's manylinux2010 tag is the
+2.12 their build checks), and reports a hand-verified floor (not in the row's unverified_fields) that
 differs as a conflict, leaving it. ``platforms`` and ``requires_python`` are the tool's own columns and follow
 PyPI. Rows whose version PyPI lacks are left alone and reported, and so are releases PyPI has that no row covers
 (never invented).
@@ -191,7 +193,8 @@ def _merge_glibc(row: Dict[str, Any], field: str, derived: str, force: bool, lab
         report.notes.append("%s: %s not written: its wheels' legacy tag says glibc %s, no runtime floor (unknown)" % (
             label, field, derived))
         return False
-    if current is None or force or (unverified and (have is None or (tag is not None and have < tag))):
+    raises = have is None or (tag is not None and have < tag)
+    if current is None or ((unverified or force) and raises):  # a tag is a lower bound: it never lowers a floor
         report.changes.append("%s: %s %s -> %s" % (label, field, current, derived))
         row[field] = derived
         return True
