@@ -1,11 +1,12 @@
 """Container engines and their GPU paths: Docker, Podman and containerd versions, Docker's runtimes and cgroup
-driver, the NVIDIA Container Toolkit's mode, the CDI specs (whose library paths name the driver they were generated
+driver, the NVIDIA Container Toolkit's mode and the host ldconfig its hook runs, the CDI specs (whose library paths name the driver they were generated
 for), and the device facts behind "Failed to initialize NVML: Unknown Error" in a container after a systemd reload:
 the /dev/nvidia* nodes and runc's /dev/char links to them (NVIDIA/nvidia-container-toolkit#48).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, List, Optional, Tuple
 
@@ -29,6 +30,12 @@ _CDI_KIND = re.compile(r"""^\s*"?kind"?\s*:\s*"?([\w./-]+)""", re.M)
 _DRIVER_LIB = re.compile(r"lib(?:cuda|nvidia-ml|EGL_nvidia|GLX_nvidia)\.so\.(\d{3}\.\d+(?:\.\d+)?)")
 _TOML_MODE = re.compile(r"""^\s*mode\s*=\s*["']([\w-]+)["']""")
 _TOML_NO_CGROUPS = re.compile(r"^\s*no-cgroups\s*=\s*(true|false)\b")
+_TOML_LDCONFIG = re.compile(r"""^\s*ldconfig\s*=\s*["']([^"'\s]{1,256})["']""")
+#: Where a distribution puts ldconfig: Ubuntu's /sbin/ldconfig is a wrapper script around /sbin/ldconfig.real (the
+#: toolkit's config.toml.ubuntu names it), Debian, RHEL and the rest have /sbin/ldconfig alone (config.toml.debian,
+#: config.toml.centos: "@/sbin/ldconfig"), merged-/usr systems also show it under /usr/sbin.
+LDCONFIG_FOLDERS = ("/sbin", "/usr/sbin")
+LDCONFIG_NAMES = ("ldconfig.real", "ldconfig")
 
 
 def engine_version(host: Host, name: str) -> Optional[str]:
@@ -62,9 +69,10 @@ def docker_daemon(host: Host) -> Tuple[Optional[List[str]], Optional[str], Optio
     return names, default if isinstance(default, str) else None, driver
 
 
-def toolkit_config(host: Host) -> Tuple[Optional[str], Optional[bool]]:
-    """The [nvidia-container-runtime] mode and [nvidia-container-cli] no-cgroups of the toolkit's config.toml."""
-    mode, no_cgroups = None, None
+def toolkit_config(host: Host) -> Tuple[Optional[str], Optional[bool], Optional[str]]:
+    """The [nvidia-container-runtime] mode and the [nvidia-container-cli] no-cgroups and ldconfig of the toolkit's
+    config.toml."""
+    mode, no_cgroups, ldconfig = None, None, None
     for line in (host.read(TOOLKIT_CONFIG) or "").splitlines()[:2000]:
         found = _TOML_MODE.match(line)
         if found and mode is None:
@@ -72,7 +80,30 @@ def toolkit_config(host: Host) -> Tuple[Optional[str], Optional[bool]]:
         found = _TOML_NO_CGROUPS.match(line)
         if found:
             no_cgroups = found.group(1) == "true"
-    return mode, no_cgroups
+        found = _TOML_LDCONFIG.match(line)
+        if found and ldconfig is None:
+            ldconfig = found.group(1)
+    return mode, no_cgroups, ldconfig
+
+
+def in_folder(host: Host, path: str) -> Optional[bool]:
+    """Whether the folder's listing names the file (a listing tells "absent" from "not recorded"; None: unread)."""
+    folder, name = os.path.split(path)
+    names = host.listdir(folder or "/")
+    return None if names is None or not name else name in names
+
+
+def host_ldconfigs(host: Host) -> Optional[List[str]]:
+    """The ldconfig programs in /sbin and /usr/sbin; None where neither folder could be listed."""
+    found: List[str] = []
+    seen = False
+    for folder in LDCONFIG_FOLDERS:
+        names = host.listdir(folder)
+        if names is None:
+            continue
+        seen = True
+        found.extend("%s/%s" % (folder, name) for name in LDCONFIG_NAMES if name in names)
+    return found if seen else None
 
 
 def cdi_specs(host: Host) -> Optional[List[CdiSpec]]:
@@ -99,7 +130,10 @@ def probe(host: Host, inv: Inventory) -> None:
     if not inv.os.container:  # inside a container the engines that matter are the host's
         c.docker, c.podman, c.containerd = (engine_version(host, name) for name in ENGINES)
         c.docker_runtimes, c.docker_default_runtime, c.docker_cgroup_driver = docker_daemon(host)
-        c.toolkit_mode, c.toolkit_no_cgroups = toolkit_config(host)
+        c.toolkit_mode, c.toolkit_no_cgroups, c.toolkit_ldconfig = toolkit_config(host)
+        if c.toolkit_ldconfig and c.toolkit_ldconfig.startswith("@"):  # "@": run from the host, not the container
+            c.toolkit_ldconfig_exists = in_folder(host, c.toolkit_ldconfig[1:])
+            c.host_ldconfigs = host_ldconfigs(host)
         c.cdi_specs = cdi_specs(host)
     c.cgroup_v2 = host.exists("/sys/fs/cgroup/cgroup.controllers") or None
     if c.cgroup_v2 is None and host.listdir("/sys/fs/cgroup") is not None:

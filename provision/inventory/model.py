@@ -153,6 +153,19 @@ class DkmsBuild:
 
 
 @dataclass
+class RefusedGpu:
+    """A GPU the kernel log says the installed nvidia module will not drive (NVRM's own words at load time)."""
+
+    reason: str  # legacy-branch (a GPU this driver dropped) | open-module (a pre-Turing GPU under the open flavour)
+    name: Optional[str] = None  # "GeForce GTX 1050", as NVRM names it
+    pci_bus_id: Optional[str] = None
+    pci_device_id: Optional[str] = None  # "0x1d01"
+    legacy_branch: Optional[str] = None  # "580": the branch NVRM says supports it
+    driver_version: Optional[str] = None  # the driver that refused it
+    message: Optional[str] = None  # the log's message, as one line
+
+
+@dataclass
 class ModuleBuild:
     """Whether the nvidia kernel module can load on the running kernel: a module built for it, the headers DKMS
     builds it with, and the kernels waiting for a reboot."""
@@ -187,6 +200,9 @@ class Containers:
     docker_cgroup_driver: Optional[str] = None  # native.cgroupdriver from daemon.json exec-opts
     toolkit_mode: Optional[str] = None  # /etc/nvidia-container-runtime/config.toml: auto | legacy | cdi | csv
     toolkit_no_cgroups: Optional[bool] = None  # its no-cgroups (rootless)
+    toolkit_ldconfig: Optional[str] = None  # its [nvidia-container-cli] ldconfig ("@/sbin/ldconfig": the host's)
+    toolkit_ldconfig_exists: Optional[bool] = None  # that "@" path is on the host (None: not "@", folder unread)
+    host_ldconfigs: Optional[List[str]] = None  # ldconfig / ldconfig.real in /sbin, /usr/sbin (None: neither read)
     cdi_specs: Optional[List[CdiSpec]] = None  # /etc/cdi and /var/run/cdi (None: neither folder there)
     cgroup_v2: Optional[bool] = None  # /sys/fs/cgroup/cgroup.controllers
     dev_char_symlinks: Optional[bool] = None  # /dev/char/195:255 -> nvidiactl (runc needs it: toolkit#48)
@@ -206,6 +222,9 @@ class Nvidia:
     wsl_linux_driver: List[str] = field(default_factory=list)  # Linux driver libraries installed inside WSL 2
     wsl_libraries: Optional[List[str]] = None  # what /usr/lib/wsl/lib holds inside WSL 2 (None: unread, not WSL 2)
     module_build: ModuleBuild = field(default_factory=ModuleBuild)
+    library_version: Optional[str] = None  # the user-space driver's version by its libraries' names (no answer only)
+    kernel_log: Optional[List[str]] = None  # NVRM lines of the kernel log (read only when no driver answers)
+    refused_gpus: Optional[List[RefusedGpu]] = None  # parsed from kernel_log (None: the log was not read)
 
 
 @dataclass
@@ -318,6 +337,9 @@ class Inventory:
     # provision/inventory/envvars.py; LD_PRELOAD: file names only)
     env_vars: Dict[str, str] = field(default_factory=dict)
     loader_path: List["LoaderFolder"] = field(default_factory=list)  # where the dynamic loader looks, in order
+    # the file names /etc/ld.so.preload lists (names only, as LD_PRELOAD's): loaded into every program after
+    # LD_PRELOAD's, before anything else (provision/inventory/loader.py)
+    ld_so_preload: List[str] = field(default_factory=list)
     # the ptxas copies XLA may run, in the order it looks (the judged environment's nvidia-cuda-nvcc wheel, PATH),
     # then those Triton runs for the GPUs (source "triton", or the TRITON_PTXAS_*PATH variable that named it)
     ptxas: List[Library] = field(default_factory=list)

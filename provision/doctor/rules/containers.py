@@ -1,4 +1,5 @@
-"""Container runtimes on a GPU host: GPUs lost at a systemd reload, CDI specs of another driver, Podman without CDI."""
+"""Container runtimes on a GPU host: GPUs lost at a systemd reload, CDI specs of another driver, Podman without CDI,
+a toolkit hook pointed at an ldconfig the host does not have."""
 
 from __future__ import annotations
 
@@ -104,3 +105,35 @@ def podman_without_cdi(inv: Dict[str, Any]) -> Any:
          "nvidia.container_toolkit": facts.nvidia(inv).get("container_toolkit")},
         "upgrade Podman to 4.1 or newer (the distribution's backports or a newer release), then sudo nvidia-ctk cdi "
         "generate --output=/etc/cdi/nvidia.yaml and podman run --device nvidia.com/gpu=all ...")
+
+
+#: The toolkit's own defaults, most specific first: Ubuntu's real binary behind its wrapper (config.toml.ubuntu), then
+#: Debian's, RHEL's and the rest's (config.toml.debian, config.toml.centos: "@/sbin/ldconfig").
+LDCONFIG_PREFERENCE = ("/sbin/ldconfig.real", "/sbin/ldconfig", "/usr/sbin/ldconfig.real", "/usr/sbin/ldconfig")
+
+
+@rule("DLWS-CTR-004", "error", "The NVIDIA Container Toolkit runs an ldconfig this host does not have")
+def toolkit_ldconfig_missing(inv: Dict[str, Any]) -> Any:
+    """The toolkit's hook refreshes the container's library cache with the ldconfig that config.toml's
+    [nvidia-container-cli] ldconfig names; "@" means the host's file. The packages ship Ubuntu's
+    "@/sbin/ldconfig.real" and Debian's or RHEL's "@/sbin/ldconfig"; an Ubuntu package (or config) on Debian, or any
+    path the host lacks, fails every GPU container: "nvidia-container-cli: ldcache error: open failed:
+    /sbin/ldconfig.real: no such file or directory" (NVIDIA/nvidia-docker#614; the maintainers' fix, #587 and
+    NVIDIA/nvidia-container-toolkit#59: set it to the distribution's ldconfig). Judged on a host only, where the
+    folder of that path was listed."""
+    c = _containers(inv)
+    configured = c.get("toolkit_ldconfig")
+    if facts.os_info(inv).get("container") or not isinstance(configured, str) \
+            or not configured.startswith("@") or c.get("toolkit_ldconfig_exists") is not False:
+        return None
+    present = c.get("host_ldconfigs") or []
+    choice = next((path for path in LDCONFIG_PREFERENCE if path in present), present[0] if present else None)
+    if choice:
+        fix = ("in /etc/nvidia-container-runtime/config.toml set ldconfig = \"@%s\" (the ldconfig this host has), "
+               "then start the container again" % choice)
+    else:
+        fix = ("point ldconfig in /etc/nvidia-container-runtime/config.toml at this host's ldconfig (\"@\" and its "
+               "path: command -v ldconfig), then start the container again")
+    return toolkit_ldconfig_missing.finding(
+        {"config": "/etc/nvidia-container-runtime/config.toml", "ldconfig": configured,
+         "host_ldconfigs": c.get("host_ldconfigs"), "os.id": facts.os_info(inv).get("id")}, fix)
