@@ -7,12 +7,15 @@ libcudnn.so.8) is the same. The versions come from the folders' file names (libc
 /etc/ld.so.cache is binary; the text files it is built from are read instead, and the loader's own default folders
 (glibc's trusted /lib, /usr/lib and their 64-bit and multiarch forms) after them: those are recorded, even empty, only
 when /etc/ld.so.conf was read, so that one recorded says the whole path is known (an absence may then be claimed).
+Ahead of all of them ld.so loads the preloaded libraries: LD_PRELOAD's (recorded with the other variables,
+provision/inventory/envvars.py), then /etc/ld.so.preload's, both as file names only (their folders may name a user).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 from typing import Dict, List
 
 from provision.host import Host
@@ -29,6 +32,8 @@ DEFAULT_FOLDERS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/a
 MAX_FOLDERS = 64
 #: Nested include lines followed at most this deep (a conf file may include itself).
 MAX_DEPTH = 4
+#: More names than any preload list has; the rest are left out.
+MAX_PRELOADS = 64
 
 
 def _libraries(host: Host, folder: str) -> Dict[str, List[str]]:
@@ -68,6 +73,14 @@ def ld_so_conf(host: Host, path: str = "/etc/ld.so.conf", depth: int = 0) -> Lis
     return out
 
 
+def preload_names(text: str) -> List[str]:
+    """The file names /etc/ld.so.preload lists: ld.so drops '#' comments to the end of the line and splits the rest
+    at spaces, tabs, newlines and colons (glibc elf/rtld.c, dl_main); each item's folder is left out."""
+    text = "\n".join(line.split("#", 1)[0] for line in (text or "").splitlines())
+    names = [posixpath.basename(item) for item in re.split(r"[:\s]+", text) if item]
+    return [name for name in names if name][:MAX_PRELOADS]
+
+
 def _defaults(host: Host) -> List[str]:
     """The default folders that exist here, when /etc/ld.so.conf was read (else none: the path is not known)."""
     if host.read("/etc/ld.so.conf") is None:
@@ -90,3 +103,4 @@ def probe(host: Host, inv: Inventory) -> None:
             if libraries or source != "ld.so.conf":  # every LD_LIBRARY_PATH folder: its order is the point
                 found.append(LoaderFolder(folder, source, libraries))
     inv.loader_path = found
+    inv.ld_so_preload = preload_names(host.read("/etc/ld.so.preload") or "")

@@ -4,6 +4,7 @@ ptxas JAX compiles its kernels with."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from provision.doctor.model import Finding, rule
@@ -55,6 +56,53 @@ def _wheel(inv: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     return next((lib for lib in inv.get("cudnn") or [] if str(lib.get("source", "")).startswith("pip:")), None)
 
 
+#: A preloaded CUDA library by its file name, lib<name>.so.<major>[.<minor>...] (LD_PRELOAD and /etc/ld.so.preload
+#: are recorded as file names only: their folders may name a user).
+PRELOAD_NAME = re.compile(r"^(libcudnn|libcudart|libcublas|libnccl)\.so\.(\d{1,6}(?:\.\d{1,6})*)$")
+#: The inventory lists holding the conda packages of a library (a bare preloaded name may be found in the conda
+#: environment's lib, which a conda Python's own run path names).
+CONDA_LISTS = {"libcudnn": "cudnn", "libnccl": "nccl"}
+
+
+def preloads(inv: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """(file name, where it is named) of the libraries ld.so loads into every program before anything else, in its
+    order: LD_PRELOAD's, then /etc/ld.so.preload's (ld.so(8))."""
+    value = (inv.get("env_vars") or {}).get("LD_PRELOAD")
+    names = [(name, "LD_PRELOAD") for name in value.split()] if isinstance(value, str) else []
+    return names + [(name, "/etc/ld.so.preload") for name in inv.get("ld_so_preload") or [] if isinstance(name, str)]
+
+
+def _copies(inv: Dict[str, Any], library: str, major: int) -> List[Tuple[str, str]]:
+    """(version, where) of every recorded copy of lib<library>.so.<major>: the loader's folders, the conda packages."""
+    out = [(str(v), str(folder.get("path"))) for folder in inv.get("loader_path") or []
+           for v in (folder.get("libraries") or {}).get(library) or [] if str(v).split(".")[0] == str(major)]
+    return out + [(str(lib.get("version")), "conda") for lib in inv.get(CONDA_LISTS.get(library, "")) or []
+                  if lib.get("source") == "conda" and str(lib.get("version")).split(".")[0] == str(major)]
+
+
+def preloaded(inv: Dict[str, Any], library: str, major: int) -> Optional[Dict[str, Any]]:
+    """The first preload of lib<library>.so.<major>, which decides the copy of that soname every framework in the
+    process gets: a preloaded library comes before LD_LIBRARY_PATH and any RUNPATH, a dlopen of its soname returns
+    it, and its symbols are looked up before those of a copy loaded later by its path (glibc elf/rtld.c: preloads
+    are inserted ahead of the program's dependencies in the global scope). Only names are recorded, so its version
+    is the one its name carries (libcudnn.so.8.9.7), else the one every recorded copy of that soname agrees on (a
+    bare name is searched for where the loader searches), else None: which file a path names is not known."""
+    for name, source in preloads(inv):
+        match = PRELOAD_NAME.match(name)
+        if not match or match.group(1) != library or match.group(2).split(".")[0] != str(major):
+            continue
+        found: Dict[str, Any] = {"preloaded": name, "named_in": source, "version": None, "version_from": None}
+        if match.group(2).count(".") >= 2:  # libcudart.so.11.0 is a soname, not the version 11.0
+            found.update(version=match.group(2), version_from="its name")
+            return found
+        copies = _copies(inv, library, major)
+        versions = {version for version, _ in copies}
+        if len(versions) == 1 and next(iter(versions)).count(".") >= 2:
+            found.update(version=copies[0][0], version_from=copies[0][1])
+        return found
+    return None
+
+
 def first_on_path(inv: Dict[str, Any], major: int, sources: Tuple[str, ...]) -> Optional[Tuple[str, str, str]]:
     """(version, folder, source) of the first libcudnn.so.<major> the loader finds in these kinds of folders."""
     for folder in inv.get("loader_path") or []:
@@ -82,15 +130,22 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
     fall back to loading them from LD_LIBRARY_PATH"), so such a JAX is judged only without the wheel
     (jax[cuda12-local]); older ones found LD_LIBRARY_PATH's copy first (jax-ml/jax#17497). JAX's floor is the cuDNN
     its jax[cudaNN] extra declares (its plugin refuses one older than it was built with: "Outdated cuDNN installation
-    found")."""
+    found"). A preloaded libcudnn.so.<major> (LD_PRELOAD, /etc/ld.so.preload) comes before all of these, JAX's
+    load by path included (preloaded())."""
     wheel = _wheel(inv)
     for name, entry in sorted(_cuda_frameworks(inv).items()):
-        if name in JAX and wheel and _preloads_wheels(entry):
-            continue
         needed = cudnn_needed(name, entry)
         reference = (wheel or {}).get("version") or needed
         ref_numbers = _numbers(reference)
         if ref_numbers is None:
+            continue
+        forced = preloaded(inv, "libcudnn", ref_numbers[0])
+        if forced:
+            finding = _preloaded_cudnn(name, entry, needed, wheel, forced) if name != "jaxlib" else None
+            if finding:  # jaxlib is judged through jax
+                yield finding
+            continue
+        if name in JAX and wheel and _preloads_wheels(entry):
             continue
         sources = ("LD_LIBRARY_PATH",) if wheel else ("LD_LIBRARY_PATH", "ld.so.conf")
         found = first_on_path(inv, ref_numbers[0], sources)
@@ -116,6 +171,43 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
                 fix = "install cuDNN >= %s for CUDA %s ahead of %s" % (needed, entry.get("cuda"), found[1])
             yield cudnn_shadowed.finding(evidence, fix, title="cuDNN older than the framework's build needs",
                                          subject=name)
+
+
+def _preloaded_cudnn(name: str, entry: Dict[str, Any], needed: Optional[str], wheel: Optional[Dict[str, Any]],
+                     forced: Dict[str, Any]) -> Optional[Finding]:
+    """DLWS-LIB-001 for a preloaded cuDNN of the framework's major. At most a warning: a preload naming a file that
+    is not there is skipped by ld.so ("ERROR: ld.so: object ... from LD_PRELOAD cannot be preloaded (cannot open
+    shared object file): ignored.", AUTOMATIC1111/stable-diffusion-webui#12770), and names alone cannot show it is
+    there. One whose version is not known is an info line naming it: it cannot be judged."""
+    own = (wheel or {}).get("version")
+    reference = _numbers(own or needed) or ()
+    numbers = _numbers(forced["version"])
+    evidence = {"framework": name, "build": entry.get("build"), "cudnn_needed": needed, "cudnn_wheel": own,
+                "preloaded": forced["preloaded"], "named_in": forced["named_in"], "loaded": forced["version"],
+                "version_from": forced["version_from"]}
+    where = "unset LD_PRELOAD or set it without it" if forced["named_in"] == "LD_PRELOAD" else \
+        "edit /etc/ld.so.preload"
+    fix = "take %s out of %s (%s)" % (forced["preloaded"], forced["named_in"], where)
+    fix += ": %s loads its own cuDNN %s" % (name, own) if own else \
+        ", or preload a cuDNN >= %s for CUDA %s" % (needed, entry.get("cuda"))
+    fix += "; if ld.so says it 'cannot be preloaded ... ignored', it is not loaded and not the cause"
+    if numbers is None or len(numbers) < 2:
+        fix = "where that file is not cuDNN %s: %s" % (own or needed, fix)
+        return cudnn_shadowed.finding(evidence, fix, subject=name, severity="info",
+                                      title="%s preloads %s ahead of %s's cuDNN: which version it is cannot be "
+                                            "judged (only its name is recorded)" % (forced["named_in"],
+                                                                                    forced["preloaded"], name))
+    if numbers == reference[:len(numbers)]:
+        return None
+    if numbers[:2] < (_numbers(needed) or reference)[:2]:
+        return cudnn_shadowed.finding(evidence, fix, subject=name, severity="warning",
+                                      title="A preloaded cuDNN %s (%s) is older than %s's build needs (%s)" % (
+                                          forced["version"], forced["named_in"], name, needed or own))
+    if own:
+        return cudnn_shadowed.finding(evidence, fix, subject=name, severity="info",
+                                      title="A preloaded cuDNN %s (%s) replaces %s's own (%s)" % (
+                                          forced["version"], forced["named_in"], name, own))
+    return None
 
 
 def _cudnn_wheels(inv: Dict[str, Any]) -> Dict[int, str]:
@@ -190,7 +282,8 @@ def cudnn_clash(inv: Dict[str, Any]) -> Iterator[Finding]:
     and 8.9.4.25, read from the wheels on PyPI), so there the copy is the last installed, whatever the import order.
     Needs of different majors take two libraries (libcudnn.so.8 and .so.9) while one nvidia-cudnn-cuXX wheel holds
     one version: the framework whose pin pip did not install last finds none of its major ("DNN library is not
-    found"). A framework whose cuDNN the tables do not know is not judged."""
+    found"). A framework whose cuDNN the tables do not know is not judged, nor the import order where a cuDNN of the
+    need's major is preloaded: that copy is every framework's (judged by DLWS-LIB-001)."""
     wheels = _cudnn_wheels(inv)
     needs: Dict[str, Tuple[Tuple[int, ...], str]] = {}
     for name, entry in sorted(_cuda_frameworks(inv).items()):
@@ -211,7 +304,8 @@ def cudnn_clash(inv: Dict[str, Any]) -> Iterator[Finding]:
     for first, version in brought.items():
         loaded = _numbers(version)
         for other, (need, need_text) in needs.items():
-            if other == first or loaded is None or len(loaded) < 2 or _meets(loaded, need):
+            if other == first or loaded is None or len(loaded) < 2 or _meets(loaded, need) \
+                    or preloaded(inv, "libcudnn", need[0]):
                 continue
             evidence = {"loaded_first": first, "cudnn": version, "fails": other, "cudnn_needed": need_text,
                         "brings": brought[other],
@@ -370,7 +464,9 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
     one: TensorFlow's install guide had it added to LD_LIBRARY_PATH (tensorflow/tensorflow#52988: "displays []";
     with LD_LIBRARY_PATH=$CONDA_PREFIX/lib the GPU is listed). Judged only where the loader's folders were read
     (the default folders are recorded once /etc/ld.so.conf was read) and no nvidia-cudnn wheel is installed (the
-    and-cuda wheels, or another framework's, whose copy a process may already hold)."""
+    and-cuda wheels, or another framework's, whose copy a process may already hold). A library it needs that is
+    preloaded (LD_PRELOAD, /etc/ld.so.preload) is loaded from wherever that path points, if the file is there:
+    names alone cannot say, so that one is not judged missing (an info line where nothing else is)."""
     from provision.knowledge import queries
 
     entry = _cuda_frameworks(inv).get("tensorflow")
@@ -378,8 +474,10 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
     if entry is None or _wheel(inv) or not any(f.get("source") == "default" for f in folders):
         return None
     needs = _tf_needs(entry)
-    missing = [soname for library, soname, major in needs if not _on_path(inv, library, major)]
-    if not missing:
+    absent = [(library, soname, major) for library, soname, major in needs if not _on_path(inv, library, major)]
+    forced = [preloaded(inv, library, major) for library, _, major in absent]
+    missing = [soname for (_, soname, _), named in zip(absent, forced) if not named]
+    if not absent:
         return None
     release = ".".join((entry.get("version") or "").split(".")[:2])
     row = queries.framework_release("tensorflow", (entry.get("version") or "").split("+")[0]) or {}
@@ -389,6 +487,9 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
                 "cudnn_needed": cudnn_needed("tensorflow", entry), "missing": missing,
                 "folders_searched": [str(f.get("path")) for f in folders if f.get("source") in SEARCHED],
                 "conda_lib": conda}
+    names = [str(named["preloaded"]) for named in forced if named]
+    if names:
+        evidence["preloaded"] = names
     if row.get("and_cuda_extra"):
         fix = "pip install \"tensorflow[and-cuda]==%s.*\" (the nvidia-* wheels TensorFlow finds itself)" % release
     else:
@@ -398,4 +499,10 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
                   row.get("cudnn") or "?")
     if conda and conda not in ld_path:
         fix = "add %s (the conda environment's CUDA libraries) to LD_LIBRARY_PATH, or %s" % (conda, fix)
+    if not missing:
+        return tensorflow_libraries_missing.finding(
+            evidence, "if ld.so says '%s ... cannot be preloaded ... ignored' at start: %s" % (names[0], fix),
+            subject="tensorflow", severity="info",
+            title="TensorFlow finds %s only through the preloaded %s, in a folder not recorded: cannot judge" % (
+                ", ".join(soname for _, soname, _ in absent), ", ".join(names)))
     return tensorflow_libraries_missing.finding(evidence, fix, subject="tensorflow")
