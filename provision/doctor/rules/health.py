@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 from provision.inventory import facts
 from provision.doctor.model import Finding, rule
@@ -96,18 +96,35 @@ def mig_enabled(inv: Dict[str, Any]) -> Any:
     <uuid>), never the whole GPU, and multi-GPU training across instances is not supported. Fine for inference
     and small jobs; turn it off for full-GPU training. With MIG on and no instance created, CUDA sees no device
     on that GPU ("no CUDA-capable device is detected"): an error."""
-    enabled = [g for g in facts.gpus(inv, "nvidia") if g.get("mig_mode") == "enabled"]
-    empty = [facts.gpu_label(g) for g in enabled if g.get("mig_devices") == 0]
+    gpus = facts.gpus(inv, "nvidia")
+    enabled = [g for g in gpus if g.get("mig_mode") == "enabled"]
+    empty = [g for g in enabled if g.get("mig_devices") == 0]
     if empty:  # MIG on with no instance: CUDA sees no device on that GPU at all
-        return mig_enabled.finding(
-            {"gpus": empty, "mig_devices": 0},
-            "create MIG instances (nvidia-smi mig -lgip lists the profiles; sudo nvidia-smi mig -cgi <profile ids> "
-            "-C), or turn MIG off: sudo nvidia-smi -i <index> -mig 0 (needs the GPU idle)",
-            title="MIG is on but no MIG instances exist: CUDA sees no device on these GPUs", severity="error")
+        return _mig_without_instances(gpus, empty)
     on = [facts.gpu_label(g) for g in enabled]
     if on:
         return mig_enabled.finding({"gpus": on, "mig_devices": [g.get("mig_devices") for g in enabled]},
                                    "to use whole GPUs: sudo nvidia-smi -mig 0 (needs the GPUs idle)")
+
+
+def _mig_without_instances(gpus: List[Dict[str, Any]], empty: List[Dict[str, Any]]) -> Finding:
+    """Where every other GPU has MIG off, CUDA counts those alone, numbered from 0: a tool that lists the GPUs with
+    nvidia-smi or NVML and opens CUDA's device of that index misses or fails even on a GPU without MIG (what
+    wilicc/gpu-burn#122 shows: its run on GPU 2 fails once GPU 0 has MIG on). With MIG devices elsewhere CUDA's
+    count depends on the driver (the MIG user guide: with CUDA 11/R450 and CUDA 12/R525 a process enumerates a single
+    MIG device), so it is not given."""
+    indices = ",".join(str(g.get("index")) for g in empty)
+    evidence: Dict[str, Any] = {"gpus": [facts.gpu_label(g) for g in empty], "mig_devices": 0}
+    fix = ("create MIG instances (nvidia-smi mig -lgip lists the profiles; sudo nvidia-smi mig -cgi <profile ids> "
+           "-C), or turn MIG off: sudo nvidia-smi -i %s -mig 0 (needs the GPU idle)" % indices)
+    others = [g for g in gpus if all(g is not e for e in empty)]
+    if others and all(g.get("mig_mode") != "enabled" for g in others):
+        evidence["cuda_devices"] = "%d of the %d GPUs nvidia-smi lists" % (len(others), len(gpus))
+        fix += ("; until then CUDA numbers only the other %d GPUs from 0, so nvidia-smi's GPU indices are not CUDA's "
+                "device indices" % len(others))
+    return mig_enabled.finding(
+        evidence, fix, title="MIG is on but no MIG instances exist: CUDA sees no device on these GPUs",
+        severity="error")
 
 
 @rule("DLWS-GPU-007", "warning", "GPU memory is already taken by other processes")
