@@ -55,6 +55,8 @@ FIRES = {
     "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
     "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module"],  # DLWS-DRV-001 quiet there
     "DLWS-DRV-013": ["void-linux7.1-installed-nvidia580-dkms-failed"],
+    "DLWS-DRV-014": ["nixos-gtx1050-driver595-legacy580", "fedora-negativo17-gt1030-driver560-open-module",
+                     "linuxmint213-gtx760-driver535-ignored"],  # DLWS-DRV-001 quiet there
     "DLWS-CTR-001": ["debian11-rtx4070ti-docker-systemd-cgroup-gpus-lost"],  # OS-004 quiet: daemon.json's runtime
     "DLWS-CTR-002": ["fedora39-cdi-spec-libegl-550.54.14-driver-550.67"],
     "DLWS-CTR-003": ["ubuntu2204-podman344-cdi-unsupported"],
@@ -62,8 +64,7 @@ FIRES = {
     "DLWS-ENV-001": ["titanx-pascal-cuda-visible-devices-2"],  # nvidia-smi lists GPU 0; CUDA was asked for GPU 2
     "DLWS-ENV-002": ["frontier-mi250x-rocr1-cuda1-no-hip-gpu"],  # HIP's index 1 among the one GCD ROCR left
     "DLWS-ENV-003": ["jupyterhub-docker-a6000-nvidia-visible-devices-void"],
-    "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030",  # GPU 0 only: the RX 6600 is of gfx1030's family
-                     "strix-halo-gfx1151-hsa-override-11.0.0-memory-fault"],  # info: 11.0.0 is of gfx1151's family
+    "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030"],  # GPU 0 only: the RX 6600 is of gfx1030's family
     "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta"],
     "DLWS-EMU-002": ["wsl1-ubuntu2004-nvidia-driver-440"],  # an error there: nvidia-smi of a Linux driver package
     "DLWS-EMU-003": ["windows10-python37-32bit-wow64"],

@@ -11,7 +11,7 @@ import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from provision.host import RC_NOT_FOUND, CommandResult, Host
-from provision.inventory import pci
+from provision.inventory import nvrm, pci
 from provision.inventory.common import MAX_GPUS, first_version
 from provision.inventory.nvidia_smi import MAX_PROCESSES, parse_nvidia_smi_xml
 from provision.inventory.model import Ecc, Gpu, GpuProcess, Inventory, Nvidia, Pcie
@@ -264,6 +264,19 @@ def _files_mismatch(host: Host, inv: Inventory) -> Optional[str]:
             "libraries of %s (or reboot into the driver the libraries belong to)" % (module, libraries, module))
 
 
+def _why_no_answer(host: Host, inv: Inventory) -> None:
+    """Where a GPU is there and no driver answers: which driver is installed (its libraries) and what the module
+    said when it loaded (the kernel log). Read only then, so a working machine runs no dmesg. A container's or
+    WSL's kernel log is not of a driver this system installed."""
+    nv = inv.nvidia
+    if nv.status in (None, "no-gpu") or inv.os.container or inv.os.wsl:
+        return
+    nv.library_version = library_version(host)
+    nv.kernel_log = nvrm.read_kernel_log(host)
+    if nv.kernel_log is not None:
+        nv.refused_gpus = nvrm.refused_gpus(nv.kernel_log)
+
+
 def wsl_linux_driver(host: Host) -> List[str]:
     """Driver libraries (libcuda.so.535.104.05, ...) that a Linux driver install left inside WSL 2."""
     found: List[str] = []
@@ -314,6 +327,7 @@ def probe(host: Host, inv: Inventory) -> None:
     nv.container_toolkit = _container_toolkit(host)
     if nv.source is None:
         inv.gpus.extend(pci_only_gpus(devices))  # no driver answered: what the bus and the PCI ID database say
+        _why_no_answer(host, inv)
         return
     if lost:
         _fail(inv, classify_failure(" ".join(lost)) or "gpu-lost", "; ".join(lost))  # a GPU without a handle

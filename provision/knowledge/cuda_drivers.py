@@ -88,6 +88,11 @@ def legacy_driver_branch(cc: Union[str, float, Tuple[int, int]]) -> Optional[Row
     return None
 
 
+def legacy_branch(branch: str) -> Optional[Row]:
+    """The legacy_driver_branches row of a branch ('470'), as NVRM names it; None for a branch not in the table."""
+    return next((row for row in load("cuda")["legacy_driver_branches"] if row["branch"] == branch), None)
+
+
 def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:
     """The newest toolkit (major.minor) whose GA driver requirement this driver meets: '550.54.14' -> '12.4'.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Optional
 
 from provision.doctor.advice import driver_install, driver_upgrade
 from provision.doctor.model import Finding, rule
@@ -22,9 +22,10 @@ def _no_module_for_kernel(inv: Dict[str, Any]) -> bool:
 
 
 def _secure_boot_refused(inv: Dict[str, Any]) -> bool:
-    """No driver while Secure Boot is on: DLWS-DRV-008 explains it, so DLWS-DRV-001 stays quiet."""
+    """No driver while Secure Boot is on: DLWS-DRV-008 explains it, so DLWS-DRV-001 stays quiet. Not where the
+    kernel log shows the module loaded and refused a GPU (DLWS-DRV-014): Secure Boot let it in."""
     return bool(facts.os_info(inv).get("secure_boot")) and facts.nvidia(inv).get("status") == "no-driver" \
-        and not _no_module_for_kernel(inv)
+        and not _no_module_for_kernel(inv) and not facts.nvidia(inv).get("refused_gpus")
 
 
 @rule("DLWS-DRV-001", "error", "NVIDIA GPU present but no NVIDIA driver is loaded")
@@ -32,12 +33,12 @@ def no_driver(inv: Dict[str, Any]) -> Any:
     """The PCI bus shows an NVIDIA GPU, but the nvidia kernel module is not loaded, so nvidia-smi, NVML and every
     framework see no GPU. Typical after a kernel upgrade without DKMS rebuilding the module, on a fresh install,
     or when Secure Boot refused an unsigned module (check `dmesg | grep -i nvidia` and `mokutil --sb-state`).
-    When the inventory sees Secure Boot on this is DLWS-DRV-008 instead, inside a container DLWS-OS-003 (the
-    host's driver has to be passed in), and under WSL 2 the driver lives on Windows (DLWS-DRV-010; DLWS-DRV-007
-    when a Linux one was installed by mistake)."""
+    When the inventory sees Secure Boot on this is DLWS-DRV-008 instead, for a GPU the driver refuses DLWS-DRV-014,
+    inside a container DLWS-OS-003 (the host's driver has to be passed in), and under WSL 2 the driver lives on
+    Windows (DLWS-DRV-010; DLWS-DRV-007 when a Linux one was installed by mistake)."""
     nv, info = facts.nvidia(inv), facts.os_info(inv)
     if nv.get("status") == "no-driver" and not info.get("container") and not info.get("wsl") \
-            and not _secure_boot_refused(inv) and not _no_module_for_kernel(inv):
+            and not _secure_boot_refused(inv) and not _no_module_for_kernel(inv) and not _refused_gpus(inv):
         return no_driver.finding({"nvidia.status": nv.get("status"), "nvidia.message": nv.get("message")},
                                  "sudo modprobe nvidia; if that fails, " + driver_install(inv))
 
@@ -387,3 +388,115 @@ def next_kernel_without_module(inv: Dict[str, Any]) -> Any:
         "make.log under /var/lib/dkms), the driver does not support kernel %s yet: keep booting kernel %s (make it "
         "the boot loader's default) until a driver that does is installed"
         % (newest, headers_install(inv, newest), _build_for_next(build, newest), newest, running))
+
+
+def _branch(version: Any) -> Optional[int]:
+    """A driver version's branch: '595.71.05' -> 595."""
+    head = str(version or "").split(".")[0]
+    return int(head) if head.isdigit() and len(head) <= 4 else None
+
+
+def _installed_driver(inv: Dict[str, Any]) -> Optional[str]:
+    """The installed driver's version where none answers: its libraries' names, else the newest DKMS source."""
+    version = facts.nvidia(inv).get("library_version")
+    if version:
+        return str(version)
+    versions = [str(b.get("version")) for b in _module_build(inv).get("dkms") or [] if _branch(b.get("version"))]
+    return max(versions, key=lambda v: [int(p) for p in v.split(".") if p.isdigit()]) if versions else None
+
+
+def _refused_gpus(inv: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """Each NVIDIA GPU the installed driver will not drive, with the legacy row of its last branch where it has one:
+    the kernel log's own words first; else, with no driver answering, a GPU whose last branch (by its compute
+    capability) is older than the installed driver's branch. An unknown capability or driver judges nothing."""
+    from provision.knowledge import queries
+    from provision.knowledge.cuda_drivers import legacy_branch
+
+    nv = facts.nvidia(inv)
+    gpus = facts.gpus(inv, "nvidia")
+    found: List[Dict[str, Any]] = []
+    for said in nv.get("refused_gpus") or []:
+        gpu = next((g for g in gpus if said.get("pci_bus_id") and g.get("pci_bus_id") == said.get("pci_bus_id")
+                    or said.get("name") and g.get("name") and str(g.get("name")) in str(said.get("name"))), {})
+        cc = gpu.get("compute_capability")
+        row = legacy_branch(said["legacy_branch"]) if said.get("legacy_branch") else \
+            (queries.legacy_driver_branch(cc) if cc else None)
+        found.append({"reason": said.get("reason"), "gpu": gpu, "said": said, "row": row,
+                      "driver": said.get("driver_version") or _installed_driver(inv)})
+    if found or nv.get("status") not in ("no-driver", "nvml-error", "nouveau"):
+        return found
+    installed = _installed_driver(inv)
+    for gpu in gpus:
+        cc = gpu.get("compute_capability")
+        row = queries.legacy_driver_branch(cc) if cc else None
+        if row and _branch(installed) and (_branch(installed) or 0) > int(row["branch"]):
+            found.append({"reason": "legacy-branch", "gpu": gpu, "said": None, "row": row, "driver": installed})
+    return found
+
+
+def _legacy_install(inv: Dict[str, Any], row: Dict[str, Any]) -> str:
+    """How to install a legacy branch: NixOS's package set (nixpkgs pkgs/os-specific/linux/nvidia-x11: legacy_470,
+    legacy_390, legacy_340), on Ubuntu and Mint the 470-server packages (linuxmint/mintdrivers#111: there
+    nvidia-driver-470 pulled in 535, nvidia-driver-470-server and nvidia-dkms-470-server worked), else the
+    distribution's legacy packages or NVIDIA's last release of the branch."""
+    branch, os_id = row["branch"], facts.os_info(inv).get("id")
+    if os_id == "nixos":
+        return "hardware.nvidia.package = config.boot.kernelPackages.nvidiaPackages.legacy_%s; then nixos-rebuild " \
+               "switch and reboot" % branch
+    if os_id in ("ubuntu", "linuxmint", "pop") and branch == "470":
+        return "sudo apt-get install nvidia-driver-470-server nvidia-dkms-470-server in place of the newer " \
+               "branch's packages (nvidia-driver-470 itself may pull in a newer branch), then reboot"
+    return "remove the newer driver, then install your distribution's %s legacy packages or NVIDIA's %s .run " \
+           "installer, and reboot" % (branch, row.get("last_release") or branch)
+
+
+def _refusal_fix(inv: Dict[str, Any], refusal: Dict[str, Any]) -> str:
+    """Install the GPU's last branch; for a GPU the open flavour refuses whose branch is current, the
+    proprietary flavour of the same driver."""
+    from provision.knowledge import load
+
+    row, driver = refusal["row"], refusal["driver"]
+    if row and (refusal["reason"] == "legacy-branch" or (_branch(driver) or 0) > int(row["branch"])):
+        return ("replace %s by the NVIDIA %s branch, the last that drives this GPU (%s): %s; "
+                "it runs CUDA up to %s, so use framework builds for CUDA <= %s%s" % (
+                    "driver " + driver if driver else "the installed driver", row["branch"],
+                    "last release " + row["last_release"] if row.get("last_release") else "still maintained",
+                    _legacy_install(inv, row), row["max_cuda"], row["max_cuda"],
+                    "" if row.get("maintained") else "; the branch gets no more fixes: for newer CUDA the GPU must "
+                    "be replaced"))
+    open_info = load("cuda")["open_kernel_modules"]
+    os_id = facts.os_info(inv).get("id")
+    how = {"fedora": "negativo17's packages: sudo sed -i -e 's/kernel-open$/kernel/g' /etc/nvidia/kernel.conf && "
+                     "sudo akmods --rebuild && sudo reboot (negativo17/nvidia-driver#158)",
+           "ubuntu": "sudo apt-get install nvidia-driver-%s in place of nvidia-driver-%s-open, then reboot"
+                     % ((_branch(driver) or "<branch>",) * 2),
+           "arch": "sudo pacman -S nvidia-dkms (in place of nvidia-open-dkms), then reboot"}.get(
+        os_id or "", "reinstall the driver with its proprietary kernel module (NVIDIA's .run: -m=kernel), then reboot")
+    return ("install the proprietary kernel module flavour of %s: the open flavour drives %s (compute "
+            "capability %s) and newer GPUs only, and is the default from the %s branch; %s" % (
+                "driver " + driver if driver else "the installed driver", open_info.get("architectures_from"),
+                open_info["cc_min"],
+                open_info["default_from_branch"], how))
+
+
+@rule("DLWS-DRV-014", "error", "The installed NVIDIA driver does not drive this GPU")
+def driver_refuses_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """The nvidia module loads, finds no GPU it supports and gives up ("NVRM: No NVIDIA GPU found"), so nvidia-smi
+    "couldn't communicate with the NVIDIA driver" and DKMS, the headers and modprobe all look fine. Two causes: a GPU
+    the driver branch dropped ("supported through the NVIDIA 470.xx Legacy drivers ... will ignore this GPU": a
+    Kepler on 535, a Pascal on 590+), and a pre-Turing GPU under the open kernel modules (the default from 560:
+    "not supported by open nvidia.ko because it does not include the required GPU System Processor"). Judged from
+    the kernel log where it was read, else from the GPU's compute capability against the installed driver's branch
+    (its libraries or DKMS source). Not judged inside containers or WSL (the kernel is the host's)."""
+    info = facts.os_info(inv)
+    if info.get("container") or info.get("wsl"):
+        return
+    for refusal in _refused_gpus(inv):
+        gpu, said, row = refusal["gpu"], refusal["said"] or {}, refusal["row"] or {}
+        label = facts.gpu_label(gpu) if gpu else (said.get("name") or said.get("pci_bus_id") or "GPU")
+        evidence = {"gpu": label, "pci_device_id": gpu.get("pci_device_id") or said.get("pci_device_id"),
+                    "compute_capability": gpu.get("compute_capability"), "installed_driver": refusal["driver"],
+                    "reason": refusal["reason"], "kernel_log": said.get("message") or
+                    ("not read" if facts.nvidia(inv).get("kernel_log") is None else "no NVRM message about it"),
+                    "last_driver_branch": row.get("branch"), "nvidia.status": facts.nvidia(inv).get("status")}
+        yield driver_refuses_gpu.finding(evidence, _refusal_fix(inv, refusal), subject=label)
