@@ -14,7 +14,8 @@ Which device ids, and their gfx target (the LLVM processor ROCm loads code objec
 * newer chips have no id list: amdgpu binds every AMD display/accelerator device (CHIP_IP_DISCOVERY) and reads the
   GC version from the chip. Their ids come from pci.ids, by the chip code name its device names begin with
   (DISCOVERY_CHIPS: 'Navi 31 [...]' -> gfx1100), from the products AMD and LLVM list per gfx target.
-APUs are left out (their iGPU ids), as are functions of a board that are no GPU (USB, audio, PCIe switch ports).
+APUs are left out (their iGPU ids) but for the RDNA 3.5 ones LLVM names products for (APU_CHIPS, integrated: true), as
+are functions of a board that are no GPU (USB, audio, PCIe switch ports).
 
 Rows already in the table are kept as they are (their names, revisions, memory and notes were read by hand); the
 script fails where such a row's gfx target or architecture disagrees with the chip's, and adds any revision
@@ -74,6 +75,16 @@ DISCOVERY_CHIPS: Dict[str, Tuple[str, str]] = {
     "Navi 44": ("gfx1200", "RDNA4"), "Navi 48": ("gfx1201", "RDNA4"),
     "Aqua Vanjaram": ("gfx942", "CDNA3"),
 }
+#: pci.ids chip code name -> (gfx target, architecture) of APUs whose integrated GPU ROCm runs (RDNA 3.5), from LLVM
+#: AMDGPUUsage's processor table (llvm/llvm-project#163717: gfx1150 APU Radeon 890M, gfx1151 APU Radeon 8060S, gfx1152
+#: APU Radeon 860M) and pci.ids's names ('Strix [Radeon 880M / 890M]', 'Strix Halo [... Radeon 8060S Graphics]',
+#: 'Krackan [Radeon 840M / 860M Graphics]'). Matched on the whole code name: 'Strix' is not 'Strix Halo'. Their rows
+#: say integrated: true. Older APUs (Phoenix gfx1103, ...) stay out: LLVM names no product for them.
+APU_CHIPS: Dict[str, Tuple[str, str]] = {
+    "Strix": ("gfx1150", "RDNA3.5"), "Strix Halo": ("gfx1151", "RDNA3.5"), "Krackan": ("gfx1152", "RDNA3.5"),
+}
+APU_SOURCE = ("chip: pci.ids device name; gfx target: LLVM AMDGPUUsage processor table "
+              "(https://llvm.org/docs/AMDGPUUsage.html#processors, llvm/llvm-project#163717: APU products of the chip)")
 #: pci.ids files the MI350 series under 'Aqua Vanjaram' too; it is CDNA4, gfx950 (ROCm GPU specifications: MI350X,
 #: MI355X gfx950; KFD GC 9.5.0 -> 90500).
 MARKETING_OVERRIDES = ((re.compile(r"\bMI35\d"), "MI350 series", "gfx950", "CDNA4"),)
@@ -138,6 +149,9 @@ def chip_of(device: str, kernel: Dict[str, str], names: Dict[str, str]) -> Optio
     name = names.get(device, "")
     if NOT_A_GPU.search(name):
         return None
+    apu = APU_CHIPS.get(name.split(" [")[0].strip())
+    if apu:
+        return (name.split(" [")[0].strip(),) + apu + (APU_SOURCE,)
     for chip, (gfx, arch) in DISCOVERY_CHIPS.items():
         if re.match(re.escape(chip) + r"(?![0-9])", name):
             for pattern, other_chip, other_gfx, other_arch in MARKETING_OVERRIDES:
@@ -159,6 +173,8 @@ def new_row(device: str, chip: Tuple[str, str, str, str], names: Dict[str, str],
         name = "AMD %s GPU" % chip[0]
     row: Dict[str, Any] = {"reference": {"chip": chip[0]}, "name": name, "gfx_target": chip[1],
                            "architecture": chip[2]}
+    if chip[3] == APU_SOURCE:
+        row["integrated"] = True
     if products:
         row["revisions"] = {rev: {"name": product} for rev, product in sorted(products.items())}
     named = "libdrm data/amdgpu.ids (%s)" % sources["libdrm"] if products else \

@@ -64,7 +64,8 @@ FIRES = {
     "DLWS-ENV-001": ["titanx-pascal-cuda-visible-devices-2"],  # nvidia-smi lists GPU 0; CUDA was asked for GPU 2
     "DLWS-ENV-002": ["frontier-mi250x-rocr1-cuda1-no-hip-gpu"],  # HIP's index 1 among the one GCD ROCR left
     "DLWS-ENV-003": ["jupyterhub-docker-a6000-nvidia-visible-devices-void"],
-    "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030"],  # GPU 0 only: the RX 6600 is of gfx1030's family
+    "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030",  # GPU 0 only: the RX 6600 is of gfx1030's family
+                     "strix-halo-gfx1151-hsa-override-11.0.0-memory-fault"],  # info: 11.0.0 is of gfx1151's family
     "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta"],
     "DLWS-EMU-002": ["wsl1-ubuntu2004-nvidia-driver-440"],  # an error there: nvidia-smi of a Linux driver package
     "DLWS-EMU-003": ["windows10-python37-32bit-wow64"],

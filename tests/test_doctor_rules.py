@@ -213,9 +213,9 @@ def test_rocm_torch_without_code_objects_for_the_gpu():
     (found,) = fired(mutate(CASES["DLWS-FW-008"]), "DLWS-FW-008")
     assert found.evidence["variant"] == "rocm6.1" and "gfx803" not in found.evidence["gfx_targets"]
     assert found.evidence["judgment"][0].startswith("no code objects for gfx803 in pytorch 2.4 (rocm6.1)")
-    # An MI250X (gfx90a) is in the list; a build the table has no list for (2.8 rocm6.4) is not judged, not blamed.
+    # An MI250X (gfx90a) is in the list; a build the table has no list for (2.10 rocm7.1) is not judged, not blamed.
     assert fired(mutate(lambda i: rocm_torch(i, "gfx90a", "2.4.1+rocm6.1")), "DLWS-FW-008") == []
-    assert fired(mutate(lambda i: rocm_torch(i, "gfx803", "2.8.0+rocm6.4")), "DLWS-FW-008") == []
+    assert fired(mutate(lambda i: rocm_torch(i, "gfx803", "2.10.0+rocm7.1")), "DLWS-FW-008") == []
     # RDNA3's gfx1101 (RX 7800 XT) came with the 2.7 wheels.
     assert fired(mutate(lambda i: rocm_torch(i, "gfx1101", "2.4.1+rocm6.1")), "DLWS-FW-008")
     assert fired(mutate(lambda i: rocm_torch(i, "gfx1101", "2.7.1+rocm6.3")), "DLWS-FW-008") == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
 
 from provision.doctor.error_input import HEAD_BYTES, TAIL_BYTES, ErrorText
 from provision.doctor.model import Report, at_least, declare
@@ -88,6 +88,7 @@ def explain(report: Report, error: ErrorText) -> None:
 
     matches = find_matches(error.text)
     found = {f.id for f in report.findings if at_least(f.severity, "warning")}
+    noted = {f.id for f in report.findings} - found  # info findings: named, never confirming
     explaining: Set[str] = set()
     entries = []
     for match in matches:
@@ -95,7 +96,7 @@ def explain(report: Report, error: ErrorText) -> None:
         explaining.update(confirmed)
         entries.append(_entry(match, found, confirmed))
         if not confirmed:
-            report.add("error: " + match.signature.id, [_unconfirmed(match)])
+            report.add("error: " + match.signature.id, [_unconfirmed(match, noted)])
     if not matches:
         report.add("error", [_no_match(error)])
     for finding in report.findings:
@@ -113,11 +114,19 @@ def _entry(match: Match, found: Set[str], confirmed: List[str]) -> Dict[str, Any
                         "confirmed": bool(set(c.checks) & found)} for c in signature.causes]}
 
 
-def _unconfirmed(match: Match) -> Any:
+def _checked(checks: Sequence[str], noted: Set[str]) -> str:
+    """What the cause's checks saw: an info finding of one is named (it is a lead, not a confirmation)."""
+    if not checks:
+        return "no check can see it"
+    leads = [check for check in checks if check in noted]
+    return "checked by %s: %s" % (", ".join(checks), "only an info finding, %s (see it below)" % ", ".join(leads)
+                                  if leads else "nothing found")
+
+
+def _unconfirmed(match: Match, noted: Set[str]) -> Any:
     signature = match.signature
     evidence = {"error": signature.title, "line": match.line,
-                "candidate causes": ["%s (%s)" % (c.cause, "checked by " + ", ".join(c.checks) + ": nothing found"
-                                                  if c.checks else "no check can see it") for c in signature.causes]}
+                "candidate causes": ["%s (%s)" % (c.cause, _checked(c.checks, noted)) for c in signature.causes]}
     fix = "check by hand: " + "; ".join(c.what_to_check for c in signature.causes)
     return UNCONFIRMED.finding(evidence, fix, subject=signature.id)
 
