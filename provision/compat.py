@@ -264,6 +264,29 @@ def glibc_verdict(inv: Dict[str, Any], framework: str, release: str) -> Tuple[st
     return GLIBC_OK, ""
 
 
+#: How a cuDNN release meets a GPU (cudnn_gpu_verdict).
+CUDNN_GPU_OK, CUDNN_GPU_UNSUPPORTED, CUDNN_GPU_UNKNOWN = "ok", "unsupported", "unknown"
+
+
+def cudnn_gpu_verdict(cudnn: Any, cuda: Any, cc: Any) -> Tuple[str, str]:
+    """Whether the build of a cuDNN release for CUDA X.Y runs on a GPU of this compute capability, as NVIDIA's
+    support matrix lists it (the cudnn table): below the oldest capability it lists it does not (cuDNN 9.17 dropped
+    Maxwell, Pascal and Volta, 8.9.5 Kepler); a release, a CUDA build or a capability above the newest listed that
+    the table lacks is unknown."""
+    build = queries.cudnn_build(cudnn, cuda)
+    supported = queries.cudnn_supports_cc(cudnn, cuda, cc)
+    if build is None:
+        return CUDNN_GPU_UNKNOWN, "the GPUs cuDNN %s for CUDA %s supports (the cudnn table lacks it)" % (cudnn, cuda)
+    span = "%s to %s" % (build["cc_min"], build.get("cc_max") or "any newer")
+    if supported is None:
+        return CUDNN_GPU_UNKNOWN, "whether cuDNN %s for CUDA %s supports compute capability %s (its support matrix " \
+            "lists %s)" % (cudnn, cuda, cc, span)
+    if supported is False:
+        return CUDNN_GPU_UNSUPPORTED, "cuDNN %s for CUDA %s supports compute capability %s, not %s" % (
+            cudnn, cuda, span, cc)
+    return CUDNN_GPU_OK, ""
+
+
 def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     """Linux wheels are built for a manylinux glibc floor; an older glibc cannot load them."""
     kind, why = glibc_verdict(inv, build.framework, build.release)

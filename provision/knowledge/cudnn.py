@@ -66,3 +66,11 @@ def cudnn_supports_cc(version: Any, cuda: Any, cc: Any) -> Optional[bool]:
         return False
     top = build.get("cc_max")
     return True if top is None or have <= Version(top) else None
+
+
+def cudnn_newest_for_cc(major: Any, cuda: Any, cc: Any) -> Optional[str]:
+    """The newest release of a cuDNN major the table lists with a build for CUDA X.Y that supports this compute
+    capability ('9.10.2' for a Pascal on CUDA 12.6); None where no row does."""
+    fits = [row for row in load("cudnn")["releases"] if str(row.get("major")) == str(major)
+            and cudnn_supports_cc(row["last"], cuda, cc) is True]
+    return max((row["last"] for row in fits), key=lambda text: _release3(text) or (), default=None)

@@ -149,6 +149,7 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
     CUDA 13 builds). Install a release or CUDA variant that still carries the architecture."""
     from provision.knowledge import queries
 
+    yield from _cudnn_without_gpu(inv)
     entry = facts.frameworks(inv).get("torch")
     if not entry:
         return
@@ -175,6 +176,61 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
                 evidence, "install a torch build whose architectures include sm_%s%s" % (
                     cc.replace(".", ""), ": " + command if command else "; no build dlws knows fits this machine "
                     "as it is (dlws doctor --target pytorch says why)"), subject=facts.gpu_label(gpu))
+
+
+def cudnn_loaded(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Tuple[str, str]]:
+    """(version, where from) of the cuDNN a CUDA framework loads: a libcudnn.so.<major> on LD_LIBRARY_PATH comes
+    before the framework's own (DLWS-LIB-001; JAX's plugin loads its wheel's first), then the nvidia-cudnn wheel of
+    its CUDA major or torch's build's own, then the first the loader finds in its ld.so.conf folders."""
+    from provision.doctor.rules import loader
+
+    cuda = facts.major_minor(entry.get("cuda"))
+    wheel = next((str(lib["version"]) for lib in inv.get("cudnn") or [] if cuda and lib.get("version")
+                  and lib.get("source") == "pip:nvidia-cudnn-cu%d" % cuda[0]), None)
+    own = wheel or (loader.cudnn_needed(name, entry) if name == "torch" else None)
+    major = str(own or loader.cudnn_needed(name, entry) or "").split(".")[0]
+    if not major.isdigit():
+        return None
+    shadow = None if name in loader.JAX and wheel else loader.first_on_path(inv, int(major), ("LD_LIBRARY_PATH",))
+    if shadow:
+        return shadow[0], shadow[1]
+    if own:
+        return own, "pip:nvidia-cudnn-cu%d" % cuda[0] if wheel and cuda else "torch's build"
+    found = loader.first_on_path(inv, int(major), ("ld.so.conf",))
+    return (found[0], found[1]) if found else None
+
+
+def _cudnn_without_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """The cuDNN a framework loads carries kernels for the GPUs its support matrix lists, per CUDA build: on an
+    older GPU (a Pascal under cuDNN 9.17, which lists compute capability 7.5 and up) its convolutions fail with
+    CUDNN_STATUS_ARCH_MISMATCH or "no kernel image", though the framework's own kernels run (immich-app/immich#23110:
+    the nvidia-cudnn 9.14 of an update broke every Pascal and Maxwell user; pinning 9.10 fixed it). Judged by
+    compat.cudnn_gpu_verdict; a release or GPU the table lacks is not judged."""
+    from provision import compat
+    from provision.knowledge.cudnn import cudnn_newest_for_cc
+
+    for name, entry in sorted(facts.frameworks(inv).items()):
+        if name not in ("torch", "tensorflow", "jax") or facts.build_kind(entry) != "cuda" or not entry.get("cuda"):
+            continue
+        loaded = cudnn_loaded(inv, name, entry)
+        if loaded is None:
+            continue
+        version, origin = loaded
+        for gpu in facts.gpus(inv, "nvidia"):
+            cc = gpu.get("compute_capability")
+            kind, why = compat.cudnn_gpu_verdict(version, entry["cuda"], cc)
+            if kind != compat.CUDNN_GPU_UNSUPPORTED:
+                continue
+            fix = "load a cuDNN whose support matrix lists compute capability %s for CUDA %s" % (cc, entry["cuda"])
+            newest = cudnn_newest_for_cc(version.split(".")[0], entry["cuda"], cc)
+            if newest:
+                fix += ": cuDNN %s (pip install 'nvidia-cudnn-cu%s==%s.*', if %s accepts it)" % (
+                    newest, entry["cuda"].split(".")[0], newest, name)
+            yield no_kernel_image.finding(
+                {"framework": name, "version": entry.get("version"), "cuda": entry.get("cuda"), "cudnn": version,
+                 "cudnn_from": origin, "gpu": facts.gpu_label(gpu), "compute_capability": cc, "judgment": why},
+                fix, title="The cuDNN %s loads (%s) does not support this GPU" % (name, version),
+                subject="%s cuDNN %s" % (facts.gpu_label(gpu), version))
 
 
 @rule("DLWS-FW-006", "error", "Python or glibc outside what the installed framework supports")
