@@ -146,7 +146,8 @@ def no_kernel_image(inv: Dict[str, Any]) -> Iterator[Finding]:
     """Each CUDA build of PyTorch carries machine code for a list of GPU architectures (TORCH_CUDA_ARCH_LIST).
     A GPU outside that list fails at the first kernel with "CUDA error: no kernel image is available for
     execution on the device" (Kepler with torch >= 1.13, Maxwell/Pascal with the CUDA 12.8+ builds, Volta with
-    CUDA 13 builds). Install a release or CUDA variant that still carries the architecture."""
+    CUDA 13 builds). Install a release or CUDA variant that still carries the architecture. The cuDNN a CUDA
+    framework loads is judged the same way, against the GPUs its support matrix lists (_cudnn_without_gpu)."""
     from provision.knowledge import queries
 
     yield from _cudnn_without_gpu(inv)
