@@ -158,6 +158,7 @@ CASES = {
     "DLWS-ENV-002": lambda i: (rocm_torch(i, "gfx90a", "2.4.1+rocm6.1"), i["env_vars"].update(HIP_VISIBLE_DEVICES="1")),
     "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),
                                i["env_vars"].update(HSA_OVERRIDE_GFX_VERSION="10.3.0")),
+    "DLWS-ENV-005": lambda i: (gpu0(i, name="NVIDIA GeForce RTX 3060"), i["env_vars"].update(CUDA_VISIBLE_DEVICES="1")),
     "DLWS-ENV-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver"),
                                i["env_vars"].update(NVIDIA_VISIBLE_DEVICES="void")),
     "DLWS-EMU-001": lambda i: (i["os"].update(system="darwin", id="macos", version="15.3", emulation="rosetta"),

@@ -19,23 +19,40 @@ def parse_cuda_visible(value: str) -> Union[List[int], List[str]]:
     for prefix in ("GPU-", "MIG-"):
         if value.startswith(prefix):
             uuids: List[str] = []
+            named: Set[str] = set()
             for entry in value.split(","):
-                if entry in uuids:
+                if entry in named:
                     return []
                 if not entry.startswith(prefix):
                     break
                 uuids.append(entry)
+                named.add(entry)
             return uuids
     indices: List[int] = []
+    seen: Set[str] = set()
     for entry in value.split(","):
-        match = re.match(r"[+-]?\d{1,6}", entry.strip())
-        index = int(match.group(0)) if match else -1  # '-0' is 0, '-1' ends the list
-        if index in indices:
+        digits = _leading_digits(entry.strip())
+        if digits in seen:
             return []
-        if index < 0:
+        if digits is None:
             break
-        indices.append(index)
+        seen.add(digits)
+        indices.append(int(digits) if len(digits) < 10 else NO_SUCH_INDEX)
     return indices
+
+
+#: What an index of ten digits or more stands for: no GPU has it, and a thousand-digit entry never becomes an int.
+NO_SUCH_INDEX = 10 ** 9
+
+
+def _leading_digits(entry: str) -> Optional[str]:
+    """strtoul of an entry, as its digits without leading zeros ('0001' is '1', '1gpu2' is '1', '-0' is '0'); None
+    where it has no leading digits or is negative ('-1' ends the list)."""
+    match = re.match(r"([+-]?)(\d+)", entry)
+    if not match:
+        return None
+    digits = match.group(2).lstrip("0") or "0"
+    return None if match.group(1) == "-" and digits != "0" else digits
 
 
 def cuda_visible_count(value: str, uuids: List[Optional[str]]) -> Optional[int]:
@@ -96,6 +113,37 @@ def cuda_visible_devices(inv: Dict[str, Any]) -> Any:
                                         % (seen, len(gpus)))
 
 
+@rule("DLWS-ENV-005", "warning", "CUDA_VISIBLE_DEVICES indices are in CUDA's fastest-first order, not nvidia-smi's")
+def cuda_device_order(inv: Dict[str, Any]) -> Any:
+    """CUDA numbers GPUs fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID (CUDA Programming Guide, CUDA environment
+    variables: FASTEST_FIRST is the default, "using a simple heuristic"), while nvidia-smi lists them by PCI bus. On
+    a machine with GPUs of different models, CUDA_VISIBLE_DEVICES=1 may then name another GPU than nvidia-smi's GPU 1:
+    the job runs on a GPU someone else uses, or on the small one. Quiet with UUIDs, with PCI_BUS_ID, and where the
+    GPUs are of one model (or unnamed)."""
+    if facts.nvidia(inv).get("status") != "ok":
+        return None
+    gpus = facts.gpus(inv, "nvidia")
+    env = inv.get("env_vars") or {}
+    value = env.get("CUDA_VISIBLE_DEVICES")
+    order = env.get("CUDA_DEVICE_ORDER")
+    names = [gpu.get("name") for gpu in gpus]
+    if not isinstance(value, str) or order == "PCI_BUS_ID" or not all(names) or len(set(names)) < 2:
+        return None
+    named = parse_cuda_visible(value)
+    if not named or not isinstance(named[0], int) or not any(index < len(gpus) for index in named):
+        return None  # UUIDs, or nothing visible: DLWS-ENV-001's case
+    evidence = {"CUDA_VISIBLE_DEVICES": value, "CUDA_DEVICE_ORDER": order or "unset (FASTEST_FIRST)",
+                "nvidia-smi order": ["%s: %s%s" % (gpu.get("index"), gpu.get("name"),
+                                                     " (%s)" % gpu["pci_bus_id"] if gpu.get("pci_bus_id") else "")
+                                     for gpu in gpus]}
+    return cuda_device_order.finding(evidence, "export CUDA_DEVICE_ORDER=PCI_BUS_ID where CUDA_VISIBLE_DEVICES is set "
+                                     "(its indices are then nvidia-smi's), or name the GPUs by UUID (nvidia-smi -L)")
+
+
+#: C's LONG_MAX on the 64-bit Linux the ROCm runtimes run on.
+LONG_MAX = 2 ** 63 - 1
+
+
 def _strtol(token: str) -> Optional[int]:
     """C strtol(token, &end, 0) where end must reach the token's end: decimal, 0x hex or 0 octal; else None."""
     match = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", token)
@@ -103,7 +151,9 @@ def _strtol(token: str) -> Optional[int]:
         return None
     digits = match.group(2)
     base = 16 if digits[:2] in ("0x", "0X") else 8 if len(digits) > 1 and digits[0] == "0" else 10
-    number = int(digits, base)
+    # strtol saturates at LONG_MAX / LONG_MIN (ERANGE): a thousand-digit entry is never turned into an int
+    number = int(digits, base) if len(digits) <= 24 else LONG_MAX
+    number = min(number, LONG_MAX)
     return -number if match.group(1) == "-" else number
 
 
