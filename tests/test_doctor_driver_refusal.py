@@ -146,3 +146,66 @@ def test_fixtures_name_the_root_cause():
         (found,) = fired(inv, "DLWS-DRV-014")
         assert words in found.fix, (name, found.fix)
         assert not fired(inv, "DLWS-DRV-001")
+
+
+# --- DLWS-DRV-012 and the DKMS build that failed: a version only added, its make.log --------------------------------
+
+POP_LOG = """DKMS make.log for nvidia-535.98 for kernel 6.4.6-76060406-generic (x86_64)
+make[1]: Entering directory '/usr/src/linux-headers-6.4.6-76060406-generic'
+warning: the compiler differs from the one used to build the kernel
+  The kernel was built by: x86_64-linux-gnu-gcc-12 (Ubuntu 12.3.0-1ubuntu1~22.04) 12.3.0
+  You are using:           cc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0
+make: *** [Makefile:82: modules] Error 2
+"""
+
+
+def test_a_make_log_names_its_kernel_compilers_and_errors():
+    from provision.inventory.kernel_modules import parse_make_log
+
+    log = parse_make_log("/var/lib/dkms/nvidia/535.98/build/make.log", POP_LOG)
+    assert log.kernel == "6.4.6-76060406-generic" and log.kernel_compiler.startswith("x86_64-linux-gnu-gcc-12")
+    assert log.compiler.startswith("cc (Ubuntu 11.4.0") and log.errors == ["make: *** [Makefile:82: modules] Error 2"]
+    assert parse_make_log("/x", "").kernel is None
+
+
+def failed_build(kernel_compiler, compiler, os_id="pop"):
+    """The running kernel without a module, DKMS holding nvidia/535.98 only added, its make.log for this kernel."""
+    inv = mutate(CASES["DLWS-DRV-012"])
+    inv["os"]["id"] = os_id
+    inv["nvidia"]["module_build"].update(dkms=[], dkms_versions=["nvidia/535.98"], headers=True, make_logs=[
+        {"path": "/var/lib/dkms/nvidia/535.98/build/make.log", "kernel": "6.8.0-47-generic",
+         "kernel_compiler": kernel_compiler, "compiler": compiler, "errors": ["make: *** [Makefile:82: modules] "
+                                                                              "Error 2"]}])
+    return inv
+
+
+def test_the_kernels_newer_gcc_is_named_before_the_rebuild():
+    (found,) = fired(failed_build("x86_64-linux-gnu-gcc-12 (Ubuntu 12.3.0-1ubuntu1~22.04) 12.3.0",
+                                  "cc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0"), "DLWS-DRV-012")
+    assert found.fix.startswith("install the compiler the kernel was built with: sudo apt-get install gcc-12 g++-12")
+    assert "sudo dkms install nvidia/535.98 -k 6.8.0-47-generic" in found.fix
+    assert found.evidence["make_log"]["compiler"].startswith("cc (Ubuntu 11.4.0")
+    (other,) = fired(failed_build("gcc (GCC) 14.2.1", "gcc (GCC) 13.3.0", os_id="arch"), "DLWS-DRV-012")
+    assert other.fix.startswith("install gcc 14, the compiler the kernel was built with")
+
+
+def test_the_same_gcc_keeps_the_make_log_advice_and_an_added_version_is_rebuilt_not_reinstalled():
+    (found,) = fired(failed_build("x86_64-linux-gnu-gcc-13 (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0",
+                                  "cc (Ubuntu 13.3.0-6ubuntu2~24.04) 13.3.0"), "DLWS-DRV-012")
+    assert "gcc-13" not in found.fix and "it failed before: read /var/lib/dkms/nvidia/535.98/build/make.log" \
+        in found.fix
+    assert "reinstall the NVIDIA driver" not in found.fix and found.evidence["dkms_versions"] == ["nvidia/535.98"]
+    inv = failed_build(None, None)
+    inv["nvidia"]["module_build"].update(dkms_versions=[], make_logs=[])
+    (found,) = fired(inv, "DLWS-DRV-012")
+    assert "reinstall the NVIDIA driver" in found.fix and "make_log" not in found.evidence
+
+
+def test_the_probe_reads_the_make_log_of_a_version_only_added():
+    inv = collect(open_snapshot(os.path.join(HERE, "snapshots", "pop2204-kernel6.4-gcc11-dkms-nvidia535-failed")))
+    build = inv.to_dict()["nvidia"]["module_build"]
+    assert build["dkms"] == [] and build["dkms_versions"] == ["nvidia/535.98"]
+    (log,) = build["make_logs"]
+    assert log["kernel"] == "6.4.6-76060406-generic" and len(log["errors"]) == 3
+    (found,) = fired(inv.to_dict(), "DLWS-DRV-012")
+    assert "sudo apt-get install gcc-12 g++-12" in found.fix

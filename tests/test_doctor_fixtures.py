@@ -53,7 +53,8 @@ FIRES = {
     "DLWS-DRV-010": ["wsl2-l40s-winserver2025-gpu-access-blocked"],  # quiet on wsl2-rtx4070-laptop (ok) and
     # wsl2-linux-driver-installed (DLWS-DRV-007 says it)
     "DLWS-DRV-011": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake"],  # 580 is their last branch (info)
-    "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module"],  # DLWS-DRV-001 quiet there
+    "DLWS-DRV-012": ["ubuntu1404-kernel-update-run-installer-no-module",  # DLWS-DRV-001 quiet there
+                     "pop2204-kernel6.4-gcc11-dkms-nvidia535-failed"],  # the make.log names the kernel's gcc
     "DLWS-DRV-013": ["void-linux7.1-installed-nvidia580-dkms-failed"],
     "DLWS-DRV-014": ["nixos-gtx1050-driver595-legacy580", "fedora-negativo17-gt1030-driver560-open-module",
                      "linuxmint213-gtx760-driver535-ignored"],  # DLWS-DRV-001 quiet there

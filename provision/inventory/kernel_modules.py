@@ -12,7 +12,7 @@ import re
 from typing import List, Optional, Tuple
 
 from provision.host import Host
-from provision.inventory.model import DkmsBuild, Inventory, ModuleBuild
+from provision.inventory.model import DkmsBuild, Inventory, MakeLog, ModuleBuild
 
 MODULES = "/lib/modules"
 DKMS = "/var/lib/dkms"
@@ -29,6 +29,16 @@ MODULE_FILE = re.compile(r"^nvidia(?:[-_][a-z_-]+)?\.ko(?:\.(?:gz|xz|zst))?$")
 MAX_KERNELS = 32
 MAX_DKMS_BUILDS = 128
 MAX_PKGS = 64
+#: Bounds of a make.log read: its tail (where the errors are; the head is read apart) and the error lines kept.
+MAX_LOG_TAIL = 256 * 1024
+MAX_LOG_ERRORS = 8
+MAX_LOG_LINE = 300
+
+_LOG_KERNEL = re.compile(r"^DKMS make\.log for \S+ for kernel (\S+)")
+_BUILT_BY = re.compile(r"The kernel was built by:\s*(.+)")
+_USING = re.compile(r"You are using:\s*(.+)")
+#: "cc: error: unrecognized command-line option ...", "make[2]: *** [...] Error 1", "fatal error: ...: No such file"
+_ERROR = re.compile(r"(?:\berror:|\*\*\* \[.*\] Error \d)", re.IGNORECASE)
 
 
 def _kernel_key(kernel: str) -> Tuple[int, ...]:
@@ -115,6 +125,54 @@ def dkms_builds(host: Host) -> Optional[List[DkmsBuild]]:
     return builds
 
 
+def dkms_versions(host: Host) -> Optional[List[str]]:
+    """Every NVIDIA module version DKMS holds ("nvidia/535.98"), also one only added (`dkms status`: "added"): a
+    build that failed leaves no <kernel>/<arch> folder, only the source and build/make.log."""
+    modules = host.listdir(DKMS)
+    if modules is None:
+        return None
+    found: List[str] = []
+    for module in [m for m in modules if m.startswith("nvidia")][:8]:
+        entries = host.listdir("%s/%s" % (DKMS, module)) or []
+        found.extend("%s/%s" % (module, e) for e in entries if not e.startswith("kernel-") and e[:1].isdigit())
+    return found[:32]
+
+
+def parse_make_log(path: str, text: str) -> MakeLog:
+    """The kernel a make.log is of, the compilers its warning names ("the compiler differs from the one used to
+    build the kernel", which a kernel built by a newer gcc than the system's shows, pop-os/pop#3117) and its first
+    error lines."""
+    log = MakeLog(path=path)
+    first = text.splitlines()[0] if text else ""
+    match = _LOG_KERNEL.match(first)
+    log.kernel = match.group(1) if match else None
+    for pattern, field in ((_BUILT_BY, "kernel_compiler"), (_USING, "compiler")):
+        found = pattern.search(text)
+        if found:
+            setattr(log, field, found.group(1).strip()[:MAX_LOG_LINE])
+    for line in text.splitlines():
+        line = line.strip()
+        if _ERROR.search(line) and line[:MAX_LOG_LINE] not in log.errors:
+            log.errors.append(line[:MAX_LOG_LINE])
+            if len(log.errors) >= MAX_LOG_ERRORS:
+                break
+    return log
+
+
+def make_logs(host: Host, versions: List[str]) -> List[MakeLog]:
+    """The build/make.log of each DKMS version, where there is one (the last build DKMS tried for it). Its head
+    names the kernel and the compilers; the rest is read from the tail, where make stops."""
+    logs = []
+    for version in versions[:8]:
+        path = "%s/%s/build/make.log" % (DKMS, version)
+        text = host.read(path)
+        if text is None:
+            continue
+        head, tail = text[:4096], text[-MAX_LOG_TAIL:]
+        logs.append(parse_make_log(path, head if len(text) <= len(head) else head + "\n" + tail))
+    return logs
+
+
 def reboot_required(host: Host) -> Tuple[Optional[bool], Optional[List[str]]]:
     """Debian and Ubuntu write /var/run/reboot-required (and the packages in .pkgs) after an update that needs a
     reboot; its absence proves nothing elsewhere, so it is True or unknown."""
@@ -139,6 +197,9 @@ def probe(host: Host, inv: Inventory) -> None:
         build.module_files = []  # /lib/modules is there but the running kernel's folder is not: removed by an update
     build.headers = headers(host, info.kernel)
     build.dkms = dkms_builds(host)
+    build.dkms_versions = dkms_versions(host)
+    if build.dkms_versions is not None:
+        build.make_logs = make_logs(host, build.dkms_versions)
     newest = newest_kernel(info.kernel, build.installed_kernels or [])
     if newest is not None:
         build.newest_kernel, build.newest_kernel_module_files = newest, module_files(host, newest)

@@ -166,6 +166,17 @@ class RefusedGpu:
 
 
 @dataclass
+class MakeLog:
+    """What /var/lib/dkms/<module>/<version>/build/make.log says of the last build DKMS tried for that version."""
+
+    path: str
+    kernel: Optional[str] = None  # from its first line: "DKMS make.log for nvidia-535.98 for kernel <kernel> (x86_64)"
+    kernel_compiler: Optional[str] = None  # "The kernel was built by: x86_64-linux-gnu-gcc-12 (Ubuntu ...) 12.3.0"
+    compiler: Optional[str] = None  # "You are using: cc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0"
+    errors: List[str] = field(default_factory=list)  # its first error lines
+
+
+@dataclass
 class ModuleBuild:
     """Whether the nvidia kernel module can load on the running kernel: a module built for it, the headers DKMS
     builds it with, and the kernels waiting for a reboot."""
@@ -179,6 +190,8 @@ class ModuleBuild:
     newest_kernel_module_files: Optional[List[str]] = None  # nvidia*.ko* for it (None: unread, or no newer one)
     reboot_required: Optional[bool] = None  # /var/run/reboot-required (Debian, Ubuntu; None: not that family)
     reboot_required_pkgs: Optional[List[str]] = None  # /var/run/reboot-required.pkgs
+    dkms_versions: Optional[List[str]] = None  # "nvidia/535.98": every NVIDIA version DKMS holds, built or only added
+    make_logs: Optional[List[MakeLog]] = None  # the build/make.log of each (None: /var/lib/dkms unread)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterator, List, Optional
 
 from provision.doctor.advice import driver_install, driver_upgrade
@@ -302,18 +303,58 @@ def _dkms_summary(build: Dict[str, Any]) -> Any:
                                 ", installed" if b.get("installed") else "") for b in builds]
 
 
+def _version_key(text: str) -> List[int]:
+    return [int(p) for p in re.split(r"[./]", text) if p.isdigit()][:8]
+
+
+def _kernel_log(build: Dict[str, Any], kernel: str) -> Dict[str, Any]:
+    """The make.log of the last DKMS build tried for kernel ({} where none names it)."""
+    return next((log for log in build.get("make_logs") or [] if log.get("kernel") == kernel), {})
+
+
+def _gcc_major(compiler: Any) -> Optional[int]:
+    """'x86_64-linux-gnu-gcc-12 (Ubuntu 12.3.0-1ubuntu1~22.04) 12.3.0' -> 12: the version that ends the line, as
+    `gcc --version` prints it; None for clang or anything else."""
+    match = re.search(r"\bgcc\b.*?(\d+)\.\d+(?:\.\d+)?\s*(?:\d{8})?\s*$", str(compiler or ""))
+    if not match and re.match(r"cc\b", str(compiler or "")):  # "cc (Ubuntu 11.4.0-1ubuntu1~22.04) 11.4.0"
+        match = re.search(r"(\d+)\.\d+(?:\.\d+)?\s*$", str(compiler))
+    return int(match.group(1)) if match else None
+
+
+def _compiler_step(inv: Dict[str, Any], log: Dict[str, Any]) -> Optional[str]:
+    """Where the make.log says DKMS compiled with an older gcc than the kernel's (its "the compiler differs"
+    warning): a kernel built by gcc 12 passes it flags gcc 11 rejects ('unrecognized command-line option
+    -ftrivial-auto-var-init=zero'); installing gcc-12/g++-12 fixed it in pop-os/pop#3117, making it the default gcc
+    where the build still took the old one in m0nad/Diamorphine#43."""
+    want, have = _gcc_major(log.get("kernel_compiler")), _gcc_major(log.get("compiler"))
+    if want is None or have is None or want <= have:
+        return None
+    if facts.os_info(inv).get("id") in ("ubuntu", "debian", "linuxmint", "pop"):
+        return ("install the compiler the kernel was built with: sudo apt-get install gcc-%d g++-%d (and, if the "
+                "build still uses gcc %d, make gcc-%d the default: sudo update-alternatives --install /usr/bin/gcc "
+                "gcc /usr/bin/gcc-%d %d)" % (want, want, have, want, want, want))
+    return "install gcc %d, the compiler the kernel was built with (the build used gcc %d)" % (want, have)
+
+
 def _rebuild(inv: Dict[str, Any], build: Dict[str, Any], kernel: str) -> str:
-    """How to get a module for kernel: DKMS when the driver uses it, else a driver install for this kernel."""
-    dkms = list(build.get("dkms") or [])
-    if not dkms:
+    """How to get a module for kernel: DKMS when the driver uses it (a version only added, whose build failed,
+    too), else a driver install for this kernel; the compiler first where the make.log shows the wrong one."""
+    dkms = ["%s/%s" % (b.get("module"), b.get("version")) for b in build.get("dkms") or []]
+    versions = dkms or list(build.get("dkms_versions") or [])
+    if not versions:
         return ("reinstall the NVIDIA driver for this kernel, with DKMS so that kernel updates rebuild it (" +
                 driver_install(inv) + ")")
-    newest = max(dkms, key=lambda b: [int(p) for p in str(b.get("version")).split(".") if p.isdigit()])
-    failed = [b for b in dkms if b.get("kernel") == kernel and not b.get("built")]
-    step = "sudo dkms install %s/%s -k %s" % (newest.get("module"), newest.get("version"), kernel)
+    newest = max(versions, key=_version_key)
+    log = _kernel_log(build, kernel)
+    failed = bool(log.get("errors")) or any(b.get("kernel") == kernel and not b.get("built")
+                                            for b in build.get("dkms") or [])
+    step = "sudo dkms install %s -k %s" % (newest, kernel)
+    compiler = _compiler_step(inv, log)
+    if compiler:
+        return compiler + "; then " + step
     if failed:
-        step += ("; it failed before: read /var/lib/dkms/%s/%s/build/make.log (a kernel newer than the driver "
-                 "supports needs a newer driver)" % (newest.get("module"), newest.get("version")))
+        step += ("; it failed before: read /var/lib/dkms/%s/build/make.log (a kernel newer than the driver "
+                 "supports needs a newer driver)" % newest)
     return step
 
 
@@ -335,6 +376,12 @@ def no_module_for_kernel(inv: Dict[str, Any]) -> Any:
                 "dkms": _dkms_summary(build), "installed_kernels": installed, "newest_kernel": newest,
                 "newest_kernel_module_files": build.get("newest_kernel_module_files"),
                 "reboot_required": build.get("reboot_required"), "nvidia.message": facts.nvidia(inv).get("message")}
+    if not build.get("dkms") and build.get("dkms_versions"):
+        evidence["dkms_versions"] = build.get("dkms_versions")  # added, never built (a failed build)
+    log = _kernel_log(build, kernel)
+    if log:
+        evidence["make_log"] = {"path": log.get("path"), "kernel_compiler": log.get("kernel_compiler"),
+                                "compiler": log.get("compiler"), "errors": (log.get("errors") or [])[:3]}
     if installed is not None and kernel not in installed and newest:
         return no_module_for_kernel.finding(
             evidence, "sudo reboot: an update removed the running kernel's modules; boot kernel %s%s" % (
