@@ -119,6 +119,7 @@ CASES = {
     "DLWS-CTR-003": lambda i: i["containers"].update(podman="3.4.4"),
     "DLWS-CTR-004": lambda i: i["containers"].update(toolkit_ldconfig="@/sbin/ldconfig.real",
                                                      toolkit_ldconfig_exists=False, host_ldconfigs=["/sbin/ldconfig"]),
+    "DLWS-CTR-005": lambda i: i["containers"].update(docker="24.0.5", docker_snap=True),
     "DLWS-GPU-009": lambda i: gpu0(i, memory_used_bytes=30 * GiB, processes=0, process_list=[]),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),

@@ -47,6 +47,13 @@ def engine_version(host: Host, name: str) -> Optional[str]:
     return first_version(result.stdout) if result.ok else None
 
 
+def from_snap(host: Host, name: str) -> Optional[bool]:
+    """Whether the engine PATH finds is a snap's (/snap/bin/docker): its daemon, its daemon.json and its NVIDIA
+    support are the snap's own, not the host's; None where it is not on PATH."""
+    path = host.fact("which", name)
+    return path.startswith("/snap/") if isinstance(path, str) else None
+
+
 def docker_daemon(host: Host) -> Tuple[Optional[List[str]], Optional[str], Optional[str]]:
     """(runtimes, default-runtime, native.cgroupdriver) from /etc/docker/daemon.json; runtimes None without it."""
     text = host.read(DAEMON_JSON)
@@ -129,6 +136,7 @@ def probe(host: Host, inv: Inventory) -> None:
     c = inv.containers = Containers()
     if not inv.os.container:  # inside a container the engines that matter are the host's
         c.docker, c.podman, c.containerd = (engine_version(host, name) for name in ENGINES)
+        c.docker_snap = from_snap(host, "docker")
         c.docker_runtimes, c.docker_default_runtime, c.docker_cgroup_driver = docker_daemon(host)
         c.toolkit_mode, c.toolkit_no_cgroups, c.toolkit_ldconfig = toolkit_config(host)
         if c.toolkit_ldconfig and c.toolkit_ldconfig.startswith("@"):  # "@": run from the host, not the container

@@ -206,6 +206,7 @@ class Containers:
     """The container engines on this machine and how they reach NVIDIA GPUs."""
 
     docker: Optional[str] = None  # versions, from `<engine> --version`
+    docker_snap: Optional[bool] = None  # the docker on PATH is the snap's (/snap/bin/docker; None: no docker)
     podman: Optional[str] = None
     containerd: Optional[str] = None
     docker_runtimes: Optional[List[str]] = None  # /etc/docker/daemon.json "runtimes" (None: no such file)

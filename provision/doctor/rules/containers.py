@@ -1,5 +1,5 @@
 """Container runtimes on a GPU host: GPUs lost at a systemd reload, CDI specs of another driver, Podman without CDI,
-a toolkit hook pointed at an ldconfig the host does not have."""
+a toolkit hook pointed at an ldconfig the host does not have, Docker from the snap."""
 
 from __future__ import annotations
 
@@ -137,3 +137,32 @@ def toolkit_ldconfig_missing(inv: Dict[str, Any]) -> Any:
     return toolkit_ldconfig_missing.finding(
         {"config": "/etc/nvidia-container-runtime/config.toml", "ldconfig": configured,
          "host_ldconfigs": c.get("host_ldconfigs"), "os.id": facts.os_info(inv).get("id")}, fix)
+
+
+#: The docker snap's release from which a host-installed NVIDIA Container Toolkit (the Debian packages) stops its GPU
+#: containers (canonical/docker-snap README at 01b33b92, "NVIDIA Container Toolkit compatibility", issue #357).
+SNAP_HOST_TOOLKIT_CONFLICT = (29, 2)
+
+
+@rule("DLWS-CTR-005", "warning", "Docker is the snap: the host's NVIDIA Container Toolkit does not reach its daemon")
+def docker_snap(inv: Dict[str, Any]) -> Any:
+    """The docker snap runs its own dockerd with its own daemon.json (/var/snap/docker/current/config/daemon.json),
+    so the toolkit installed from NVIDIA's apt or dnf repository and `nvidia-ctk runtime configure` do not reach it:
+    `docker run --gpus all` answers 'could not select device driver "" with capabilities: [[gpu]]'
+    (NVIDIA/nvidia-docker#1637, #1591, #1311; the toolkit has no snap support: NVIDIA/nvidia-container-toolkit#522).
+    Newer snaps bring their own NVIDIA support, used with `--runtime nvidia`; from 29.2.0 a host-installed toolkit
+    breaks it (the snap's README). Judged on a host whose NVIDIA GPU is known, with the snap's docker first on PATH."""
+    c = _containers(inv)
+    if not c.get("docker_snap") or facts.os_info(inv).get("container") or not facts.gpus(inv, "nvidia"):
+        return None
+    fix = ("remove the snap and install Docker Engine from Docker's repository (sudo snap remove docker; then sudo "
+           "nvidia-ctk runtime configure --runtime=docker && sudo systemctl restart docker), or use the snap's own "
+           "NVIDIA support: sudo snap refresh docker, then docker run --runtime nvidia --gpus all ...")
+    version = facts.major_minor(c.get("docker"))
+    if version is not None and version >= SNAP_HOST_TOOLKIT_CONFLICT and toolkit_evidence(inv):
+        fix += ("; this snap (%s) fails with the host's nvidia-container-toolkit packages installed: remove them "
+                "(sudo apt remove libnvidia-container1 libnvidia-container-tools nvidia-container-toolkit-base "
+                "nvidia-container-toolkit) or pass --gpus \"all,driver=nvidia.runtime-hook\"" % c.get("docker"))
+    return docker_snap.finding(
+        {"docker": c.get("docker"), "docker_on_path": "snap", "nvidia.container_toolkit":
+         facts.nvidia(inv).get("container_toolkit")}, fix)

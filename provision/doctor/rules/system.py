@@ -77,6 +77,8 @@ def no_container_toolkit(inv: Dict[str, Any]) -> Any:
     (which `nvidia-ctk runtime configure` writes) is the toolkit too, where nvidia-ctk gave no version."""
     info, nv = facts.os_info(inv), facts.nvidia(inv)
     engines = info.get("container_engines") or []
+    if (inv.get("containers") or {}).get("docker_snap"):  # the snap's dockerd brings its own: DLWS-CTR-005
+        engines = [engine for engine in engines if engine != "docker"]
     runtimes = (inv.get("containers") or {}).get("docker_runtimes") or []
     if engines and facts.gpus(inv, "nvidia") and not nv.get("container_toolkit") and "nvidia" not in runtimes \
             and not info.get("container"):
