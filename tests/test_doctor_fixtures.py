@@ -69,7 +69,8 @@ FIRES = {
     "DLWS-ENV-004": ["mi210-rx6600-hsa-override-gfx1030",  # GPU 0 only: the RX 6600 is of gfx1030's family
                      "strix-halo-gfx1151-hsa-override-11.0.0-memory-fault"],  # info: 11.0.0 is of gfx1151's family
     "DLWS-ENV-005": ["8gpu-mixed-titanv-v100-cuda-visible-devices-3-fastest-first"],  # CUDA's 3 was nvidia-smi's 5
-    "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta"],
+    "DLWS-EMU-001": ["macos-m2pro-x86-64-python-rosetta",
+                     "macos11-m1-x86-64-python38-rosetta-tensorflow24-illegal-instruction"],  # error: TF needs AVX
     "DLWS-EMU-002": ["wsl1-ubuntu2004-nvidia-driver-440"],  # an error there: nvidia-smi of a Linux driver package
     "DLWS-EMU-003": ["windows10-python37-32bit-wow64"],
     "DLWS-EMU-004": ["m1-docker-amd64-qemu-tensorflow27-no-avx"],  # DLWS-FW-005 quiet: the flags are the host's

@@ -47,7 +47,11 @@ def rosetta(inv: Dict[str, Any]) -> Any:
     JAX 0.4.38, as the tables have them), and everything runs translated, slower than native: a reporter measured
     MPS in an arm64 Python about twice as fast as under Rosetta (TristanBilot/mlx-GCN#1), and the Rosetta torch of
     pytorch/pytorch#146236 could not tell macOS 15.3 from 13 and refused bf16 on MPS. An arm64 Python gets the
-    current arm64 wheels, whose torch carries the MPS (Metal) backend."""
+    current arm64 wheels, whose torch carries the MPS (Metal) backend.
+    Rosetta 2 translates no AVX before macOS 15 (Apple's "About the Rosetta translation environment": not "AVX,
+    AVX2, and AVX512 vector instructions"), and TensorFlow's x86_64 wheels need AVX: there "import tensorflow" dies
+    with "zsh: illegal hardware instruction python" (tensorflow/tensorflow#46178), an error. From macOS 15 Rosetta
+    runs AVX and AVX2 though neither CPUID nor sysctl says so (Go's src/internal/cpu/cpu_x86_darwin.go)."""
     if facts.os_info(inv).get("emulation") != "rosetta":
         return None
     evidence: Dict[str, Any] = {"os.emulation": "rosetta", "cpu.arch": (inv.get("cpu") or {}).get("arch"),
@@ -55,10 +59,41 @@ def rosetta(inv: Dict[str, Any]) -> Any:
                                 "python": (inv.get("python") or {}).get("executable")}
     evidence.update(("newest %s with macOS x86_64 wheels" % name, last)
                     for name, last in _last_releases("macos_x86_64").items())
+    avx = rosetta_runs_avx(facts.os_info(inv).get("version"))
+    needing = _needs_avx(inv)
+    if needing:
+        evidence["needs AVX"] = "%s: Rosetta 2 %s" % (", ".join(needing), {
+            False: "translates no AVX before macOS 15, so it dies at import (illegal hardware instruction)",
+            True: "runs AVX from macOS 15 (sysctl does not report it)",
+            None: "runs AVX only from macOS 15, and this macOS version is not known"}[avx])
     return rosetta.finding(
         evidence, "install an arm64 Python (python.org's universal2 installer, Miniforge's arm64 installer, or "
         "Homebrew in /opt/homebrew), check that python3 -c 'import platform; print(platform.machine())' says arm64 "
-        "(arch -arm64 starts a native shell), then recreate the environment and reinstall the frameworks in it")
+        "(arch -arm64 starts a native shell), then recreate the environment and reinstall the frameworks in it",
+        severity="error" if needing and avx is False else None,
+        title="A framework that needs AVX runs under Rosetta 2, which translates no AVX before macOS 15"
+        if needing and avx is False else None)
+
+
+#: The first macOS whose Rosetta 2 runs AVX and AVX2 (Darwin 24; Go's src/internal/cpu/cpu_x86_darwin.go).
+ROSETTA_AVX_MACOS = 15
+
+
+def rosetta_runs_avx(macos: Any) -> Optional[bool]:
+    """Whether Rosetta 2 on this macOS version runs AVX; None where the version is unknown or 10.16 (what an old
+    Python reports on any macOS from 11, SYSTEM_VERSION_COMPAT)."""
+    parsed = facts.major_minor(macos)
+    if parsed is None or parsed == (10, 16):
+        return None
+    return parsed[0] >= ROSETTA_AVX_MACOS
+
+
+def _needs_avx(inv: Dict[str, Any]) -> List[str]:
+    """The installed frameworks whose x86_64 wheels need AVX ('tensorflow 2.4.0')."""
+    from provision.knowledge import queries
+
+    return ["%s %s" % (name, entry.get("version")) for name, entry in sorted(facts.frameworks(inv).items())
+            if queries.needs_avx(name, (entry.get("version") or "").split("+")[0])]
 
 
 @rule("DLWS-EMU-002", "warning", "WSL 1: Linux here has no GPU")

@@ -113,8 +113,8 @@ def tensorflow_without_avx(inv: Dict[str, Any]) -> Any:
     cpu = inv.get("cpu") or {}
     if not entry or cpu.get("arch") != "x86_64" or not cpu.get("flags") or "avx" in cpu["flags"]:
         return None
-    if facts.os_info(inv).get("emulation") == "qemu-user":  # the host's flags, not the emulated CPU's: DLWS-EMU-004
-        return None
+    if facts.os_info(inv).get("emulation") in ("qemu-user", "rosetta"):
+        return None  # flags of the host, or ones Rosetta does not report (AVX from macOS 15): DLWS-EMU-004 / -001
     from provision.knowledge import queries
 
     if queries.needs_avx("tensorflow", (entry.get("version") or "").split("+")[0]):
