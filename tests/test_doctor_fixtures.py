@@ -107,6 +107,7 @@ FIRES = {
     "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
+    "DLWS-CUDA-003": ["ubuntu2004-conda-torch1102-cu113-apt-nvcc101"],  # quiet: cuda-multi-toolkit-torch (12.4, cu121)
     "DLWS-LIB-001": ["fair-torch112-cu113-ld-library-path-cudnn803"],  # no wheel: LD_LIBRARY_PATH's 8.0.3 < 8.3.2
     "DLWS-LIB-002": ["runpod-kohya-torch212-cu118-tf215-wd14-tagger"],  # torch's cuDNN 8.7 loaded first, TF needs 8.9
     "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],

@@ -155,6 +155,8 @@ CASES = {
                                i["frameworks"]["torch"].update(version="2.10.0", build="cpu", cuda=None)),
     "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
+    "DLWS-CUDA-003": lambda i: i["cuda"].update(cuda_home="/usr/local/cuda-11.8", cuda_home_from="CUDA_HOME", toolkits=[
+        {"version": "11.8", "path": "/usr/local/cuda-11.8", "source": "CUDA_HOME", "nvcc": True}]),
     "DLWS-ENV-001": lambda i: i["env_vars"].update(CUDA_VISIBLE_DEVICES=""),
     "DLWS-ENV-002": lambda i: (rocm_torch(i, "gfx90a", "2.4.1+rocm6.1"), i["env_vars"].update(HIP_VISIBLE_DEVICES="1")),
     "DLWS-ENV-004": lambda i: (rocm_torch(i, "gfx1100", "2.4.1+rocm6.1"),

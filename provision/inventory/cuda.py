@@ -1,4 +1,5 @@
-"""CUDA toolkits: every one installed, its version, and which one PATH and LD_LIBRARY_PATH select.
+"""CUDA toolkits: every one installed, its version, which one PATH and LD_LIBRARY_PATH select, and the one
+torch.utils.cpp_extension would build extensions with.
 
 Where toolkits live: /usr/local/cuda-X.Y (and the /usr/local/cuda link to one of them), /opt/cuda* (Arch Linux),
 $CUDA_HOME, $CUDA_PATH, the nvcc that PATH finds, and the active conda env. A link and its target are one toolkit,
@@ -106,6 +107,8 @@ class _Finder:
         self.inv = inv
         self.found: Dict[str, Toolkit] = {}
         self.windows = system(host) == "windows"
+        self.nvcc_name = "nvcc.exe" if self.windows else "nvcc"
+        self.first_nvcc: Optional[str] = None  # the nvcc PATH finds first, as PATH names it
 
     def real(self, path: str) -> str:
         return self.host.realpath(path) or posixpath.normpath(path)
@@ -121,7 +124,8 @@ class _Finder:
             if not conda and not self._looks_like_toolkit(real):
                 return None
             version = conda_version if conda else self.version(real)
-            self.found[real] = Toolkit(version=version, path=real, source=source)
+            nvcc = self.host.exists(posixpath.join(real, "bin", self.nvcc_name))
+            self.found[real] = Toolkit(version=version, path=real, source=source, nvcc=nvcc)
         return real
 
     def _looks_like_toolkit(self, root: str) -> bool:
@@ -161,16 +165,14 @@ class _Finder:
     def on_path(self) -> Optional[str]:
         """Every nvcc on PATH, in PATH order; the real path of the toolkit the first one belongs to."""
         selected: Optional[str] = None
-        first = True
-        nvcc_name = "nvcc.exe" if self.windows else "nvcc"
         for folder in split_path(self.host.env("PATH"), self.windows):
-            nvcc = posixpath.join(folder, nvcc_name)
+            nvcc = posixpath.join(folder, self.nvcc_name)
             if not self.host.exists(nvcc):
                 continue
             added = self.add(posixpath.dirname(posixpath.dirname(self.real(nvcc))), "PATH")
-            if first:
+            if self.first_nvcc is None:
                 selected = added or self.wrapped(nvcc)
-                first = False
+                self.first_nvcc = nvcc
         return selected
 
     def wrapped(self, nvcc: str) -> Optional[str]:
@@ -211,5 +213,24 @@ def probe(host: Host, inv: Inventory) -> None:
         ld_selects = library_dir_of(finder.real(folder), roots)
         if ld_selects:
             break
+    cuda_home, cuda_home_from = torch_cuda_home(finder, path_selects)
     inv.cuda = Cuda(toolkits=list(finder.found.values()), path_selects=path_selects,
-                    ld_library_path_selects=ld_selects)
+                    ld_library_path_selects=ld_selects, cuda_home=cuda_home, cuda_home_from=cuda_home_from)
+
+
+def torch_cuda_home(finder: _Finder, path_selects: Optional[str]) -> Tuple[Optional[str], Optional[str]]:
+    """(the toolkit torch.utils.cpp_extension takes, where it found it), as its _find_cuda_home looks (the frameworks
+    table, pytorch.cpp_extension): a variable as set, existing or not; PATH's first nvcc's folder above bin/ (links
+    not resolved: /usr/bin/nvcc gives /usr); /usr/local/cuda. (None, 'none') where it finds none; (None, None) on
+    Windows, where its last guess (a glob of the installer's folders) is not read."""
+    for name in ("CUDA_HOME", "CUDA_PATH"):
+        value = finder.host.env(name)
+        if value:
+            return finder.add(value, name) or value, name
+    if finder.first_nvcc is not None:
+        return path_selects or posixpath.dirname(posixpath.dirname(finder.first_nvcc)), "PATH"
+    if finder.windows:
+        return None, None
+    if finder.host.exists("/usr/local/cuda"):
+        return finder.add("/usr/local/cuda", "/usr/local") or "/usr/local/cuda", "/usr/local/cuda"
+    return None, "none"

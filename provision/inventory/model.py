@@ -246,6 +246,7 @@ class Toolkit:
     version: Optional[str]
     path: str
     source: str  # /usr/local | CUDA_HOME | CUDA_PATH | PATH | conda | /opt
+    nvcc: Optional[bool] = None  # <path>/bin/nvcc is there (conda's cudatoolkit package has none)
 
 
 @dataclass
@@ -253,6 +254,10 @@ class Cuda:
     toolkits: List[Toolkit] = field(default_factory=list)
     path_selects: Optional[str] = None  # the toolkit whose nvcc PATH finds first
     ld_library_path_selects: Optional[str] = None  # the toolkit whose lib64 LD_LIBRARY_PATH lists first
+    # the toolkit torch.utils.cpp_extension builds CUDA extensions with: $CUDA_HOME, else $CUDA_PATH, else the folder
+    # above the bin/ of PATH's first nvcc, else /usr/local/cuda (a found toolkit's real path, else the path as named)
+    cuda_home: Optional[str] = None
+    cuda_home_from: Optional[str] = None  # CUDA_HOME | CUDA_PATH | PATH | /usr/local/cuda | none (None: not read)
 
 
 @dataclass

@@ -9,6 +9,7 @@ package index the setup planner installs from, asked as ``queries.NAME``. Each t
 * jetpack: what an L4T release brings and NVIDIA's JetPack-matched wheels for it;
 * error_signatures: error texts users paste, their causes and the checks that confirm them (doctor --error);
 * cudnn: cuDNN releases, the CUDA builds of each, their minimum driver and the GPUs they support;
+* extensions: where torch.utils.cpp_extension finds the CUDA toolkit and what it checks of it;
 
 and versions reads the versions a machine reports for all of them. Every function is pure and total: bad or unknown
 input answers None (or an empty list), never an exception, because doctor rules feed them whatever a broken machine
@@ -33,6 +34,7 @@ from provision.knowledge.pins import (framework_pins, pip_requirements, pip_inde
 from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
 from provision.knowledge.rocm import gfx_generic_family, rocm_release_gfx_targets, torch_rocm_gfx_targets
 from provision.knowledge.error_signatures import error_signatures
+from provision.knowledge.extensions import torch_cuda_home_order, torch_extension_cuda_check
 from provision.knowledge.cudnn import cudnn_build, cudnn_cuda_majors, cudnn_min_driver, cudnn_release, cudnn_supports_cc
 from provision.knowledge.versions import Row
 
@@ -49,5 +51,6 @@ __all__ = [
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",
     "generic_cuda_wheels", "jetpack_label", "jetpack_release", "jetpack_wheel",
     "error_signatures",
+    "torch_cuda_home_order", "torch_extension_cuda_check",
     "cudnn_build", "cudnn_cuda_majors", "cudnn_min_driver", "cudnn_release", "cudnn_supports_cc",
 ]
