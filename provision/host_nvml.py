@@ -102,8 +102,7 @@ def _gpu(pynvml: Any, call: Callable[..., Any], index: int, handle: Any) -> Dict
             pynvml, call("nvmlDeviceGetCurrentClocksThrottleReasons", handle)),
         "processes": len(processes) if processes is not None else None,
         "process_list": _process_list(call, processes, graphics),
-        "mig_devices": _mig_devices(call, handle) if mig is not None and mig[0] == pynvml.NVML_DEVICE_MIG_ENABLE
-        else None,
+        **_mig_devices(call, handle if mig is not None and mig[0] == pynvml.NVML_DEVICE_MIG_ENABLE else None),
     }
 
 
@@ -132,13 +131,16 @@ def _process_list(call: Callable[..., Any], compute: Any, graphics: Any) -> Opti
     return list(listed.values())[:MAX_PROCESSES]
 
 
-def _mig_devices(call: Callable[..., Any], handle: Any) -> Optional[int]:
-    """How many MIG devices (GPU instance + compute instance) exist on a GPU with MIG on."""
-    slots = call("nvmlDeviceGetMaxMigDeviceCount", handle)
+def _mig_devices(call: Callable[..., Any], handle: Any) -> Dict[str, Any]:
+    """How many MIG devices (GPU instance + compute instance) exist on a GPU with MIG on (handle None: MIG off or
+    unknown), and their UUIDs as CUDA_VISIBLE_DEVICES names them (None where one cannot be read)."""
+    slots = call("nvmlDeviceGetMaxMigDeviceCount", handle) if handle is not None else None
     if not isinstance(slots, int):
-        return None
-    return sum(1 for i in range(min(slots, MAX_PROCESSES))
-               if call("nvmlDeviceGetMigDeviceHandleByIndex", handle, i) is not None)
+        return {"mig_devices": None, "mig_uuids": None}
+    handles = [h for h in (call("nvmlDeviceGetMigDeviceHandleByIndex", handle, i)
+                           for i in range(min(slots, MAX_PROCESSES))) if h is not None]
+    uuids = [_text(call("nvmlDeviceGetUUID", h)) for h in handles]
+    return {"mig_devices": len(handles), "mig_uuids": uuids if all(isinstance(u, str) for u in uuids) else None}
 
 
 def query_nvml(max_gpus: int) -> Dict[str, Any]:

@@ -138,6 +138,7 @@ class Gpu:
     processes: Optional[int] = None
     process_list: Optional[List[GpuProcess]] = None  # compute and graphics processes (None: not read)
     mig_devices: Optional[int] = None  # MIG instances created on this GPU (with MIG on; None: not read)
+    mig_uuids: Optional[List[str]] = None  # their UUIDs ("MIG-..." from R470; None: not read or MIG off)
 
 
 @dataclass

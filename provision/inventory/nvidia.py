@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from provision.host import RC_NOT_FOUND, CommandResult, Host
 from provision.inventory import nvrm, pci
 from provision.inventory.common import MAX_GPUS, first_version
-from provision.inventory.nvidia_smi import MAX_PROCESSES, parse_nvidia_smi_xml
+from provision.inventory.nvidia_smi import MAX_PROCESSES, parse_mig_listing, parse_nvidia_smi_xml
 from provision.inventory.model import Ecc, Gpu, GpuProcess, Inventory, Nvidia, Pcie
 
 SMI_ARGS = ("-q", "-x")
@@ -180,6 +180,19 @@ def _no_answer(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_te
         _fail(inv, "nvml-error", smi_text)
 
 
+def fill_mig_uuids(host: Host, gpus: List[Gpu]) -> None:
+    """MIG device UUIDs from `nvidia-smi -L` for GPUs whose XML left them out; run only where MIG devices exist."""
+    wanting = [g for g in gpus if g.mig_devices and g.mig_uuids is None and g.uuid]
+    if not wanting:
+        return
+    result = host.run(["nvidia-smi", "-L"])
+    listed = parse_mig_listing(result.stdout) if result.ok else {}
+    for gpu in wanting:
+        found = listed.get(str(gpu.uuid))
+        if found is not None and len(found) == gpu.mig_devices:  # a listing that disagrees with the XML: unknown
+            gpu.mig_uuids = found
+
+
 def _from_smi(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_text: str) -> List[Gpu]:
     result = _run_smi(host, inv)
     if result.ok:
@@ -187,6 +200,7 @@ def _from_smi(host: Host, inv: Inventory, devices: List[pci.PciDevice], nvml_tex
         if error is None and (gpus or driver):
             inv.nvidia.source = "nvidia-smi"
             inv.nvidia.driver_version, inv.nvidia.cuda_driver_version = driver, cuda
+            fill_mig_uuids(host, gpus)
             return gpus
         _fail(inv, "nvml-error", error or "nvidia-smi -q -x listed no GPUs")
         return []

@@ -7,7 +7,7 @@ an exception.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from provision.inventory.common import MAX_DIGITS, MAX_GPUS
 from provision.inventory.model import Ecc, Gpu, GpuProcess, Pcie
@@ -145,6 +145,33 @@ def _mig_devices(gpu: ET.Element) -> Optional[int]:
     return None if block is None else len(block.findall("mig_device"))
 
 
+def _mig_uuids(gpu: ET.Element) -> Optional[List[str]]:
+    """The MIG devices' UUIDs where every mig_device names one (some drivers leave <uuid> out: then None)."""
+    if _mode(_value(gpu, "mig_mode/current_mig")) != "enabled":
+        return None
+    uuids = [_value(device, "uuid") for device in gpu.findall("mig_devices/mig_device")[:MAX_PROCESSES]]
+    return [u for u in uuids if u] if uuids and all(uuids) else None
+
+
+_LISTED_GPU = re.compile(r"^GPU (\d+): .*\(UUID: (GPU-[0-9A-Za-z-]{1,64})\)\s*$")
+_LISTED_MIG = re.compile(r"^\s+MIG .*Device\s+\d+: \(UUID: (MIG-[0-9A-Za-z/-]{1,96})\)\s*$")
+
+
+def parse_mig_listing(text: str) -> Dict[str, List[str]]:
+    """`nvidia-smi -L` -> the MIG device UUIDs under each GPU's UUID: 'GPU 0: NVIDIA A100 80GB PCIe (UUID: GPU-...)'
+    followed by indented '  MIG 3g.40gb     Device  0: (UUID: MIG-...)' lines (pre-R470: MIG-GPU-<uuid>/<gi>/<ci>)."""
+    listed: Dict[str, List[str]] = {}
+    current: Optional[str] = None
+    for line in text.splitlines()[:4096]:
+        gpu, mig = _LISTED_GPU.match(line), _LISTED_MIG.match(line)
+        if gpu:
+            current = gpu.group(2)
+            listed.setdefault(current, [])
+        elif mig and current is not None and len(listed[current]) < MAX_PROCESSES:
+            listed[current].append(mig.group(1))
+    return listed
+
+
 def _power_limit(gpu: ET.Element) -> Optional[float]:
     for path in ("gpu_power_readings/current_power_limit", "power_readings/enforced_power_limit",
                  "power_readings/power_limit"):
@@ -182,6 +209,7 @@ def _xml_gpu(index: int, gpu: ET.Element) -> Gpu:
         processes=_processes(gpu),
         process_list=_process_list(gpu),
         mig_devices=_mig_devices(gpu),
+        mig_uuids=_mig_uuids(gpu),
     )
 
 

@@ -99,8 +99,10 @@ def cuda_visible_devices(inv: Dict[str, Any]) -> Any:
     value = (inv.get("env_vars") or {}).get("CUDA_VISIBLE_DEVICES")
     if not isinstance(value, str) or not gpus:
         return None
-    seen = cuda_visible_count(value, [gpu.get("uuid") for gpu in gpus])
     named = parse_cuda_visible(value)
+    if named and str(named[0]).startswith("MIG-"):
+        return _no_such_mig_device(value, named, gpus)
+    seen = cuda_visible_count(value, [gpu.get("uuid") for gpu in gpus])
     if seen is None or (seen == len(named) and seen > 0):
         return None  # every GPU it names exists: a deliberate choice
     evidence = {"CUDA_VISIBLE_DEVICES": value, "nvidia_gpus": len(gpus), "visible": seen}
@@ -111,6 +113,39 @@ def cuda_visible_devices(inv: Dict[str, Any]) -> Any:
     return cuda_visible_devices.finding(evidence, fix, severity="warning",
                                         title="CUDA_VISIBLE_DEVICES names a GPU that does not exist: %d of %d visible"
                                         % (seen, len(gpus)))
+
+
+def mig_uuids_here(gpus: List[Dict[str, Any]]) -> Optional[List[str]]:
+    """Every MIG device UUID of these GPUs (none on a GPU with MIG off); None where a GPU's MIG state, or the UUIDs
+    of its MIG devices, are unknown."""
+    found: List[str] = []
+    for gpu in gpus:
+        if gpu.get("mig_mode") == "disabled":
+            continue
+        if gpu.get("mig_mode") != "enabled" or gpu.get("mig_uuids") is None:
+            return None
+        found.extend(str(uuid) for uuid in gpu["mig_uuids"])
+    return found
+
+
+def _no_such_mig_device(value: str, named: List[Any], gpus: List[Dict[str, Any]]) -> Any:
+    """CUDA_VISIBLE_DEVICES names MIG devices by UUID (MIG-<uuid>, drivers from R470: the MIG user guide, "CUDA
+    Device Enumeration"): where it names none of this machine's, CUDA sees no device ("no CUDA-capable device is
+    detected"). Judged only where every GPU's MIG state and MIG UUIDs are known; the pre-R470 form
+    MIG-GPU-<uuid>/<gi>/<ci> is not judged."""
+    here = mig_uuids_here(gpus)
+    if here is None or any(str(n).startswith("MIG-GPU-") for n in named) \
+            or any(uuid.startswith(str(n)) for n in named for uuid in here):
+        return None
+    evidence = {"CUDA_VISIBLE_DEVICES": value, "mig_devices": here or "none: MIG is off on every GPU", "visible": 0}
+    if here:
+        fix = ("set CUDA_VISIBLE_DEVICES to a MIG device this machine has (nvidia-smi -L lists them: %s) where it is "
+               "set (job script, container environment, scheduler)" % ", ".join(here[:4]))
+    else:
+        fix = ("MIG is off on every GPU: unset CUDA_VISIBLE_DEVICES, or name GPUs by index or by GPU UUID (nvidia-smi "
+               "-L) where it is set")
+    return cuda_visible_devices.finding(evidence, fix,
+                                        title="CUDA_VISIBLE_DEVICES names MIG devices this machine does not have")
 
 
 @rule("DLWS-ENV-005", "warning", "CUDA_VISIBLE_DEVICES indices are in CUDA's fastest-first order, not nvidia-smi's")
