@@ -111,3 +111,40 @@ def test_torch_rocm64_and_rocm72_lists():
         assert "gfx1201" in targets and "gfx1151" not in targets and "gfx950" not in targets
     assert {"gfx950", "gfx1150", "gfx1151"} <= set(rocm.torch_rocm_gfx_targets("2.11.0+rocm7.2", "rocm7.2"))
     assert rocm.torch_rocm_gfx_targets("2.10.0+rocm7.1", "rocm7.1") is None  # sources disagree: not judged
+
+
+# --- the kernel's KFD topology: the gfx target of a GPU the PCI id table lacks ------------------------------------
+
+def kfd_node(node, **props):
+    return {"%s/%s/properties" % (amd.KFD_NODES, node): "".join("%s %s\n" % kv for kv in props.items())}
+
+
+def test_kfd_names_the_gfx_target_of_a_gpu_the_table_lacks():
+    from test_gpus_other import host_with, pci_device
+
+    files = {}
+    files.update(kfd_node(0, cpu_cores_count=16, simd_count=0, gfx_target_version=0))  # the CPU node
+    # a Phoenix APU (0x15bf: no table row), GC 11.0.3 at c4:00.0 (location_id = bus << 8 | devfn)
+    files.update(kfd_node(1, simd_count=24, gfx_target_version=110003, location_id=0xC400, domain=0))
+    files.update(kfd_node(2, simd_count=240, gfx_target_version=90010, location_id=0x0300, domain=0))  # MI210
+    host = host_with(pci_device("0000:c4:00.0", "0x1002", "0x15bf", "0x030000", driver="amdgpu"),
+                     pci_device("0000:03:00.0", "0x1002", "0x740f", driver="amdgpu"), files=files)
+    targets = amd.kfd_gfx_targets(host)
+    assert targets == {"0000:c4:00.0": "gfx1103", "0000:03:00.0": "gfx90a"}
+    gpus = [amd.amd_gpu(host, i, d, targets) for i, d in enumerate(amd.pci.gpu_devices(host, "amd"))]
+    assert {g.pci_bus_id: (g.gfx_target, g.integrated) for g in gpus} == {
+        "0000:03:00.0": ("gfx90a", False), "0000:c4:00.0": ("gfx1103", None)}  # no table row: integrated unknown
+
+
+def test_kfd_properties_that_are_not_numbers_or_targets_are_skipped():
+    assert amd.parse_kfd_properties("gfx_target_version 110501\nname gfx1151\nx 1 2\nlong " + "9" * 40) == {
+        "gfx_target_version": 110501}
+    assert [amd.gfx_name(v) for v in (110501, 90010, 90402, 120001, 80003, 0, 111600, 10 ** 12)] == [
+        "gfx1151", "gfx90a", "gfx942", "gfx1201", "gfx803", None, None, None]
+    from test_gpus_other import FakeHost
+
+    many = {}
+    for node in range(amd.MAX_KFD_NODES + 50):
+        many.update(kfd_node(node, simd_count=1, gfx_target_version=110000, location_id=node, domain=1))
+    assert len(amd.kfd_gfx_targets(FakeHost(many))) <= amd.MAX_KFD_NODES
+    assert amd.kfd_gfx_targets(FakeHost({})) == {}

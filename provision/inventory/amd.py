@@ -44,7 +44,50 @@ def parse_rocm_version(text: str) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def amd_gpu(host: Host, index: int, device: pci.PciDevice) -> Gpu:
+#: The kernel's KFD topology: one folder per CPU and GPU node the ROCm runtime enumerates.
+KFD_NODES = "/sys/class/kfd/kfd/topology/nodes"
+#: More nodes than any machine has: a listing beyond it is not read.
+MAX_KFD_NODES = 256
+
+
+def parse_kfd_properties(text: Optional[str]) -> Dict[str, int]:
+    """A KFD node's properties file ('gfx_target_version 110501' per line, amdkfd kfd_topology.c node_show) as
+    name -> number; lines that are not a name and a decimal are skipped."""
+    props: Dict[str, int] = {}
+    for line in (text or "").splitlines()[:200]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit() and len(parts[1]) <= 20:
+            props[parts[0]] = int(parts[1])
+    return props
+
+
+def gfx_name(version: int) -> Optional[str]:
+    """KFD's gfx_target_version (major * 10000 + minor * 100 + stepping) as the LLVM target: 110501 -> 'gfx1151',
+    90010 -> 'gfx90a'; None for 0 (a CPU node) or a value no target has."""
+    major, minor, stepping = version // 10000, version // 100 % 100, version % 100
+    if not 6 <= major <= 99 or minor > 15 or stepping > 15:
+        return None
+    return "gfx%d%x%x" % (major, minor, stepping)
+
+
+def kfd_gfx_targets(host: Host) -> Dict[str, str]:
+    """PCI address ('0000:c6:00.0') -> gfx target of each GPU node KFD lists: what the ROCm runtime itself reads
+    (HSA_OVERRIDE_GFX_VERSION changes the runtime's view, not this), for any GPU the amd_gpus table may lack (an
+    APU, a new chip). location_id is the PCI bus and devfn (pci_dev_id), bits 28-31 a partition's node."""
+    names = host.listdir(KFD_NODES) or []
+    found: Dict[str, str] = {}
+    for node in names[:MAX_KFD_NODES]:
+        props = parse_kfd_properties(host.read("%s/%s/properties" % (KFD_NODES, node)))
+        gfx = gfx_name(props.get("gfx_target_version", 0)) if props.get("simd_count") else None
+        location = props.get("location_id")
+        if gfx and location is not None:
+            address = "%04x:%02x:%02x.%x" % (props.get("domain", 0) & 0xFFFF, location >> 8 & 0xFF,
+                                             location >> 3 & 0x1F, location & 0x7)
+            found.setdefault(address, gfx)
+    return found
+
+
+def amd_gpu(host: Host, index: int, device: pci.PciDevice, kfd: Optional[Dict[str, str]] = None) -> Gpu:
     base = "%s/%s/" % (pci.PCI_DEVICES, device.address)
     facts = lookup(device.device_id, read_line(host, base + "revision"))
     memory = read_int(host, base + "mem_info_vram_total")  # amdgpu's own count, in bytes
@@ -53,8 +96,10 @@ def amd_gpu(host: Host, index: int, device: pci.PciDevice) -> Gpu:
     integrated = facts.get("integrated")
     if facts and integrated is None:
         integrated = False  # every table row is a discrete GPU unless it says otherwise
+    # the kernel's own answer wins over the PCI id table
+    gfx_target = (kfd or {}).get(device.address.lower()) or facts.get("gfx_target")
     return Gpu(index=index, vendor="amd", name=facts.get("name"), pci_bus_id=device.address,
-               pci_device_id=device.device_id or None, gfx_target=facts.get("gfx_target"),
+               pci_device_id=device.device_id or None, gfx_target=gfx_target,
                architecture=facts.get("architecture"), memory_total_bytes=memory, kernel_driver=device.driver,
                integrated=integrated)
 
@@ -98,7 +143,8 @@ def _names_from_rocm_smi(host: Host, gpus: List[Gpu]) -> None:
 
 
 def probe(host: Host, inv: Inventory) -> None:
-    gpus = [amd_gpu(host, index, device) for index, device in enumerate(pci.gpu_devices(host, "amd"))]
+    kfd = kfd_gfx_targets(host)
+    gpus = [amd_gpu(host, index, device, kfd) for index, device in enumerate(pci.gpu_devices(host, "amd"))]
     _names_from_rocm_smi(host, gpus)
     inv.gpus.extend(gpus)
     inv.rocm = rocm(host)
