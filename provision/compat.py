@@ -223,17 +223,40 @@ def _judge_driver(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     {CANNOT: verdict.problems, MINOR_VERSION: verdict.notes, UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
 
 
+def installed_cuda(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Tuple[Optional[str], str]:
+    """The CUDA an installed framework build runs, and where that was read: the build's own record (a wheel's local
+    label, torch/version.py, TensorFlow's build_info.py). A TensorFlow GPU build that records none (tensorflow-gpu
+    before 2.1 writes only is_cuda_build) loads the CUDA of the conda environment it lies in (its cudatoolkit,
+    ContinuumIO/anaconda-issues#10224: TF 1.11 'compiled against CUDA 9.2'), else the release's tested build
+    configuration, which PyPI's wheels were built with (the frameworks table)."""
+    if entry.get("cuda"):
+        return str(entry["cuda"]), "build"
+    framework = queries.normalize_framework(name) or name
+    if framework != "tensorflow" or not str(entry.get("build") or "").startswith("cuda"):
+        return None, ""
+    location = str(entry.get("location") or "")
+    for toolkit in (inv.get("cuda") or {}).get("toolkits") or []:
+        prefix = str(toolkit.get("path") or "").rstrip("/")
+        if toolkit.get("source") == "conda" and prefix and location.startswith(prefix + "/"):
+            return (str(toolkit["version"]), "conda cudatoolkit") if toolkit.get("version") else (None, "")
+    version = (entry.get("version") or "").split("+")[0]
+    row = queries.framework_release(framework, version) or {}
+    return (str(row["cuda"]), "release table") if row.get("cuda") else (None, "")
+
+
 def judge_installed(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> Optional[Verdict]:
     """How an installed framework's CUDA build (an inventory entry: version, cuda) runs on this machine's driver:
-    the driver and PTX parts of judge(), for DLWS-FW-003. None for a build without CUDA."""
-    if not entry.get("cuda"):
+    the driver and PTX parts of judge(), for DLWS-FW-003. None for a build without CUDA, or whose CUDA is unknown
+    (installed_cuda)."""
+    cuda_version, _ = installed_cuda(inv, name, entry)
+    if not cuda_version:
         return None
     framework = queries.normalize_framework(name) or name
     version = (entry.get("version") or "").split("+")[0]
     release = (queries.framework_release(framework, version) or {}).get("version") or version
-    cuda = facts.major_minor(entry["cuda"])
+    cuda = facts.major_minor(cuda_version)
     variant = "cu%d%d" % cuda if framework == "pytorch" and cuda else "cuda"
-    verdict = Verdict(Build(framework, release, variant, cuda=entry["cuda"]))
+    verdict = Verdict(Build(framework, release, variant, cuda=cuda_version))
     _judge_driver(inv, verdict.build, verdict)
     _judge_ptx(inv, verdict.build, verdict)
     return verdict

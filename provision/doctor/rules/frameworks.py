@@ -66,12 +66,16 @@ def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
         return
     for name, entry in sorted(facts.frameworks(inv).items()):
         verdict = compat.judge_installed(inv, name, entry)
-        needs = facts.major_minor(entry.get("cuda"))
+        needs = facts.major_minor(verdict.build.cuda) if verdict else None
         if verdict is None or needs is None or not (verdict.problems or verdict.notes):
             continue
+        evidence = {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
+                    "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": verdict.problems or verdict.notes}
+        source = compat.installed_cuda(inv, name, entry)[1]
+        if source != "build":  # the build does not record its CUDA: say where it was read
+            evidence["cuda"], evidence["cuda_from"] = verdict.build.cuda, source
         yield framework_newer_than_driver.finding(
-            {"framework": name, "build": entry.get("build"), "driver_version": nv.get("driver_version"),
-             "driver_cuda": cuda, "driver_cuda_derived": derived, "judgment": verdict.problems or verdict.notes},
+            evidence,
             "upgrade to %s, or %s" % (driver_upgrade(inv, needs), _build_for_driver(inv, name, supported)),
             severity="error" if verdict.problems else "info", subject=name)
 
