@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate the columns of provision/knowledge/data/frameworks.json that PyPI's JSON API answers (for maintainers):
 the logic is provision/knowledge/refresh.py (wheel tags: platforms, glibc floors, Requires-Python) and
-provision/knowledge/refresh_cuda.py (CUDA, cuDNN, NCCL from one Linux x86_64 wheel's METADATA a release); their
-docstrings say what is derived and how. --check also fails when a METADATA cannot be read.
+provision/knowledge/refresh_cuda.py (CUDA, cuDNN, NCCL from one Linux x86_64 wheel's METADATA a release) and
+provision/knowledge/refresh_arch.py (torch's arch lists, from the build script a row names); their docstrings say what
+is derived and how. --check also fails when a METADATA or a build script cannot be read.
 
     scripts/refresh-knowledge                 # print what would change (a unified diff), the conflicts and stale rows
     scripts/refresh-knowledge --write         # and write it
@@ -29,7 +30,7 @@ sys.path.insert(0, ROOT)
 
 from provision.knowledge.refresh import (PACKAGES, PYPI, derive, dump, dump_recording, fetch,  # noqa: E402
                                          glibc_of, platform_of, python_of, refresh, strip)
-from provision.knowledge import wheel_metadata  # noqa: E402
+from provision.knowledge import refresh_arch, wheel_metadata  # noqa: E402
 from provision.knowledge.refresh_cuda import (JAX_PACKAGES, Wheels, recorded_metadata, recorded_urls,  # noqa: E402
                                               refresh_cuda)
 
@@ -41,6 +42,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pypi-url", default=os.environ.get("DLWS_PYPI_URL") or PYPI,
                         help="base of PyPI's JSON API (env DLWS_PYPI_URL; default %(default)s)")
+    parser.add_argument("--scripts-url", default=os.environ.get("DLWS_SCRIPTS_URL") or refresh_arch.SCRIPTS,
+                        help="where <repo>/<commit>/<path> of the build scripts rows name is read (env "
+                             "DLWS_SCRIPTS_URL; default %(default)s)")
     parser.add_argument("--table", default=TABLE, help="the frameworks table to refresh")
     parser.add_argument("--write", action="store_true", help="write the refreshed table")
     parser.add_argument("--check", action="store_true", help="exit 1 when anything would change")
@@ -61,8 +65,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     report = refresh(table, documents, args.pypi_url, args.date, args.force)
     wheels = Wheels(documents, args.pypi_url, _recording_reader(args.record))
     refresh_cuda(table, wheels, args.date, args.force, report)
+    scripts = refresh_arch.Scripts(args.scripts_url, refresh_arch.read)
+    refresh_arch.refresh_arch(table, scripts, args.date, args.force, report)
     if args.record:
         _record(args.record, table, documents, wheels)
+        _record_scripts(args.record, scripts)
     after = dump(table)
     sys.stdout.writelines(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                                os.path.relpath(args.table), os.path.relpath(args.table) + " (PyPI)"))
@@ -70,7 +77,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.write and after != before:
         with open(args.table, "w", encoding="utf-8") as handle:
             handle.write(after)
-    unread = len(documents) < len(PACKAGES) + len(JAX_PACKAGES) or wheels.unread
+    unread = len(documents) < len(PACKAGES) + len(JAX_PACKAGES) or wheels.unread or scripts.unread
+    for url in scripts.unread:
+        print("cannot read %s" % url, file=sys.stderr)
     return 1 if args.check and (after != before or unread) else 0
 
 
@@ -105,6 +114,16 @@ def _record(folder: str, table: Dict[str, Any], documents: Dict[str, Dict[str, A
         stripped = strip(document, since, recorded_urls(wheels, document, package), only=framework is None)
         with open(os.path.join(folder, package + ".json"), "w", encoding="utf-8") as handle:
             handle.write(dump_recording(stripped))
+
+
+def _record_scripts(folder: str, scripts: refresh_arch.Scripts) -> None:
+    """The build scripts read, cut to what the tool reads, at folder/build_scripts/<repo>/<commit>/<path>."""
+    for url, text in scripts.texts.items():
+        relative = url[len(scripts.base.rstrip("/")) + 1:]
+        path = os.path.join(folder, "build_scripts", *relative.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(refresh_arch.recorded_script(text))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,8 @@ _spec.loader.exec_module(rk)
 
 
 class _Recorded(http.server.BaseHTTPRequestHandler):
-    """/pypi/NAME/json: the recorded project document; <any path>/WHEEL.metadata: the recorded METADATA (PEP 658)."""
+    """/pypi/NAME/json: the recorded project document; <any path>/WHEEL.metadata: the recorded METADATA (PEP 658);
+    /scripts/<repo>/<commit>/<path>: the recorded build script (build_scripts/)."""
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         parts = self.path.strip("/").split("/")
@@ -32,6 +33,8 @@ class _Recorded(http.server.BaseHTTPRequestHandler):
             and parts[2] == "json" and "." not in parts[1] else None
         if parts[-1].endswith(".whl.metadata") and ".." not in parts:
             path = os.path.join(DATA, "metadata", parts[-1])
+        if parts[0] == "scripts" and ".." not in parts:
+            path = os.path.join(DATA, "build_scripts", *parts[1:])
         if path is None or not os.path.isfile(path):
             self.send_error(404)
             return
@@ -57,6 +60,11 @@ def pypi():
     server.server_close()
 
 
+def scripts_url(pypi):
+    """The loopback server's build scripts."""
+    return pypi[:-len("/pypi")] + "/scripts"
+
+
 def recorded(package):
     with open(os.path.join(DATA, package + ".json"), encoding="utf-8") as handle:
         return json.load(handle)
@@ -70,7 +78,8 @@ def shipped():
 def test_the_recorded_answers_reproduce_the_shipped_columns_exactly(pypi, tmp_path, capsys):
     table = tmp_path / "frameworks.json"
     shutil.copy(TABLE, table)
-    assert rk.main(["--pypi-url", pypi, "--table", str(table), "--check"]) == 0, capsys.readouterr().out
+    assert rk.main(["--pypi-url", pypi, "--scripts-url", scripts_url(pypi), "--table", str(table), "--check"]) == 0, \
+        capsys.readouterr()
     with open(table, encoding="utf-8") as handle, open(TABLE, encoding="utf-8") as original:
         assert handle.read() == original.read()
     out = capsys.readouterr().out
@@ -214,7 +223,8 @@ def test_the_wrapper_prints_a_diff_and_check_fails_on_a_change(pypi, tmp_path):
     data["frameworks"]["tensorflow"]["releases"][-1]["platforms"] = {}
     table.write_text(rk.dump(data), encoding="utf-8")
     run = subprocess.run([os.path.join(ROOT, "scripts", "refresh-knowledge"), "--table", str(table), "--check"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ, DLWS_PYPI_URL=pypi))
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, DLWS_PYPI_URL=pypi,
+                                                                            DLWS_SCRIPTS_URL=scripts_url(pypi)))
     assert run.returncode == 1 and '-     "platforms": {},' in run.stdout and "changed:" in run.stdout
     assert table.read_text(encoding="utf-8") == rk.dump(data)  # --check writes nothing
 

@@ -1,0 +1,59 @@
+if [[ -z "$CMAKE_ARGS" ]]; then
+fi
+if [[ -z "$EXTRA_CAFFE2_CMAKE_FLAGS" ]]; then
+fi
+if [[ -n "$DESIRED_CUDA" ]]; then
+    if [[ ${DESIRED_CUDA} =~ ^[0-9]+\.[0-9]+$ ]]; then
+    else
+        if [[ ${#DESIRED_CUDA} -eq 4 ]]; then
+        elif [[ ${#DESIRED_CUDA} -eq 5 ]]; then
+        fi
+    fi
+    if [[ "$OS_NAME" == *"Ubuntu"* ]]; then
+    fi
+else
+fi
+TORCH_CUDA_ARCH_LIST="3.7;5.0;6.0;7.0"
+case ${CUDA_VERSION} in
+    11.[12])
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};7.5;8.0;8.6"
+        ;;
+    11.0)
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};7.5;8.0"
+        ;;
+    10.*)
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}"
+        ;;
+    9.*)
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}"
+        ;;
+    *)
+        exit 1
+        ;;
+esac
+if [[ -n "$OVERRIDE_TORCH_CUDA_ARCH_LIST" ]]; then
+    TORCH_CUDA_ARCH_LIST="$OVERRIDE_TORCH_CUDA_ARCH_LIST"
+fi
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST}
+if [[ -z "$PYTORCH_FINAL_PACKAGE_DIR" ]]; then
+    if [[ -z "$BUILD_PYTHONLESS" ]]; then
+    else
+    fi
+fi
+if [[ "$OS_NAME" == *"CentOS Linux"* ]]; then
+elif [[ "$OS_NAME" == *"Ubuntu"* ]]; then
+fi
+if [[ $CUDA_VERSION == "9.0" ]]; then
+elif [[ $CUDA_VERSION == "9.2" ]]; then
+elif [[ $CUDA_VERSION == "10.0" ]]; then
+elif [[ $CUDA_VERSION == "10.1" ]]; then
+elif [[ $CUDA_VERSION == "10.2" ]]; then
+elif [[ $CUDA_VERSION == "11.0" ]]; then
+elif [[ $CUDA_VERSION == "11.1" ]]; then
+elif [[ $CUDA_VERSION == "11.2" ]]; then
+else
+    exit 1
+fi
+if [[ -z "$BUILD_PYTHONLESS" ]]; then
+else
+fi

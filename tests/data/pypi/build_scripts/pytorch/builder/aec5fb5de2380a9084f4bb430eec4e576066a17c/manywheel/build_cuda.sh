@@ -1,0 +1,64 @@
+if [[ -z "$CMAKE_ARGS" ]]; then
+fi
+if [[ -z "$EXTRA_CAFFE2_CMAKE_FLAGS" ]]; then
+fi
+if [[ -n "$DESIRED_CUDA" ]]; then
+    if [[ ${DESIRED_CUDA} =~ ^[0-9]+\.[0-9]+$ ]]; then
+    else
+        if [[ ${#DESIRED_CUDA} -eq 4 ]]; then
+        elif [[ ${#DESIRED_CUDA} -eq 5 ]]; then
+        fi
+    fi
+    if [[ "$OS_NAME" == *"Ubuntu"* ]]; then
+    fi
+else
+fi
+TORCH_CUDA_ARCH_LIST="5.0;6.0;7.0;7.5;8.0;8.6"
+case ${CUDA_VERSION} in
+    12.4)
+        if [[ "$GPU_ARCH_TYPE" = "cuda-aarch64" ]]; then
+            TORCH_CUDA_ARCH_LIST="9.0"
+        else
+            TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};9.0"
+        fi
+        ;;
+    12.1)
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};9.0"
+        ;;
+    11.8)
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};3.7;9.0"
+        ;;
+    11.[67])
+        TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};3.7"
+        ;;
+    *)
+        exit 1
+        ;;
+esac
+export TORCH_CUDA_ARCH_LIST=${TORCH_CUDA_ARCH_LIST}
+if [[ -z "$PYTORCH_FINAL_PACKAGE_DIR" ]]; then
+    if [[ -z "$BUILD_PYTHONLESS" ]]; then
+    else
+    fi
+fi
+if [[ "$OS_NAME" == *"CentOS Linux"* ]]; then
+elif [[ "$OS_NAME" == *"AlmaLinux"* ]]; then
+elif [[ "$OS_NAME" == *"Red Hat Enterprise Linux"* ]]; then
+elif [[ "$OS_NAME" == *"Ubuntu"* ]]; then
+fi
+if [[ $USE_CUSPARSELT == "1" ]]; then
+fi
+if [[ $CUDA_VERSION == "12.1" || $CUDA_VERSION == "12.4" ]]; then
+    if [[ -z "$PYTORCH_EXTRA_INSTALL_REQUIREMENTS" ]]; then
+    else
+    fi
+elif [[ $CUDA_VERSION == "11.8" ]]; then
+    if [[ -z "$PYTORCH_EXTRA_INSTALL_REQUIREMENTS" ]]; then
+    else
+    fi
+else
+    exit 1
+fi
+if [[ -z "$BUILD_PYTHONLESS" ]]; then
+else
+fi
