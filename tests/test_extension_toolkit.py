@@ -1,6 +1,8 @@
 """DLWS-CUDA-003: the toolkit torch.utils.cpp_extension would build CUDA extensions with (cuda.py's cuda_home), against
 torch's CUDA and the GPU; and the knowledge it cites (frameworks table, pytorch.cpp_extension)."""
 
+import subprocess
+
 import pytest
 
 from cuda_fake_root import make_root, run
@@ -74,6 +76,15 @@ def test_fires_on_another_major_and_points_at_the_installed_toolkit_of_torchs():
     assert "CUDA 11.8, torch is built for CUDA 12.1" in found[0].title
     assert "stops the build" in found[0].evidence["torch_checks"]
     assert "export CUDA_HOME=/usr/local/cuda-12.4" in found[0].fix
+
+
+def test_a_hostile_toolkit_path_stays_one_shell_word(tmp_path):
+    evil = "/opt/cuda-12 $(touch %s/pwned)" % tmp_path
+    inv = with_home(healthy(), "/usr/local/cuda-11.8", "CUDA_HOME",
+                    ("11.8", "/usr/local/cuda-11.8", True), ("12.4", evil, True))
+    command = fired(inv, "DLWS-CUDA-003")[0].fix.split(" (its CUDA")[0]
+    done = subprocess.run(["bash", "-c", command + ' && printf "%s" "$CUDA_HOME"'], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout == evil and not (tmp_path / "pwned").exists()
 
 
 def test_quiet_on_the_same_major_and_on_a_minor_difference():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Any, Dict, Iterator, List, Tuple
 
 from provision.inventory import facts
@@ -135,9 +136,9 @@ def _use_toolkit(toolkits: List[Dict[str, Any]], want: Tuple[int, int], queries:
     fits = [t for t in toolkits if t.get("nvcc") and (facts.major_minor(t.get("version")) or (0, 0))[0] == want[0]]
     fits.sort(key=lambda t: abs((facts.major_minor(t.get("version")) or want)[1] - want[1]))
     if fits:
-        path = fits[0]["path"]
-        return "export CUDA_HOME=%s PATH=%s/bin:$PATH (its CUDA %s matches torch's major) before building" % (
-            path, path, fits[0].get("version"))
+        path = fits[0]["path"]  # the machine's own path: quoted, it is pasted into a shell
+        return "export CUDA_HOME=%s PATH=%s:\"$PATH\" (its CUDA %s matches torch's major) before building" % (
+            shlex.quote(path), shlex.quote(path + "/bin"), fits[0].get("version"))
     folder = "/usr/local/cuda-%d.%d" % want
     return "install the CUDA %d.%d toolkit (NVIDIA's package cuda-toolkit-%d-%d, in %s), then export CUDA_HOME=%s " \
-           "PATH=%s/bin:$PATH before building" % (want + want + (folder, folder, folder))
+           "PATH=%s/bin:\"$PATH\" before building" % (want + want + (folder, folder, folder))
