@@ -209,3 +209,15 @@ def test_the_probe_reads_the_make_log_of_a_version_only_added():
     assert log["kernel"] == "6.4.6-76060406-generic" and len(log["errors"]) == 3
     (found,) = fired(inv.to_dict(), "DLWS-DRV-012")
     assert "sudo apt-get install gcc-12 g++-12" in found.fix
+
+
+def test_a_build_tree_without_autoconf_h_is_reinstalled_headers():
+    # zen-kernel/zen-kernel#305: "fatal error: /lib/modules/6.2.6-zen1-1-zen/build/include/linux/autoconf.h: No such
+    # file or directory" with the headers' folder there
+    inv = failed_build(None, None, os_id="ubuntu")
+    inv["nvidia"]["module_build"]["make_logs"][0]["errors"] = [
+        "<command-line>: fatal error: /lib/modules/6.8.0-47-generic/build/include/linux/autoconf.h: No such file or "
+        "directory"]
+    (found,) = fired(inv, "DLWS-DRV-012")
+    assert found.fix.startswith("reinstall the headers of kernel 6.8.0-47-generic") and \
+        "sudo apt-get install linux-headers-6.8.0-47-generic" in found.fix and "dkms install nvidia/535.98" in found.fix

@@ -352,6 +352,11 @@ def _rebuild(inv: Dict[str, Any], build: Dict[str, Any], kernel: str) -> str:
     compiler = _compiler_step(inv, log)
     if compiler:
         return compiler + "; then " + step
+    if any("autoconf.h" in str(error) for error in log.get("errors") or []):
+        # the build tree is there (headers look installed) but lacks its generated config: reinstalling the
+        # headers fixed it in Frogging-Family/nvidia-all#150 (zen-kernel/zen-kernel#305: "Install the kernel headers")
+        return ("reinstall the headers of kernel %s, whose build tree lacks autoconf.h (%s); then %s"
+                % (kernel, headers_install(inv, kernel), step))
     if failed:
         step += ("; it failed before: read /var/lib/dkms/%s/build/make.log (a kernel newer than the driver "
                  "supports needs a newer driver)" % newest)
