@@ -316,6 +316,90 @@ def _judge_glibc(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
     {GLIBC_TOO_OLD: verdict.problems, GLIBC_UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
 
 
+#: How the machine's macOS meets a release's macOS wheels (macos_verdict).
+MACOS_OK, MACOS_TOO_OLD, MACOS_UNKNOWN, MACOS_NOT_MAC = "ok", "too-old", "unknown", "not-macos"
+#: How a torch release's MPS (Apple GPU) backend meets this Mac (mps_verdict).
+MPS_OK, MPS_TOO_OLD, MPS_NONE, MPS_UNKNOWN, MPS_NOT_APPLE = "ok", "too-old", "none", "unknown", "not-apple-silicon"
+#: In every note of a verdict whose torch cannot use the Apple GPU (the planner then promises no MPS).
+MPS_WORDS = "MPS backend"
+#: What platform.mac_ver() says on every macOS from 11 on in a Python built against an older SDK
+#: (SYSTEM_VERSION_COMPAT), where sw_vers did not answer either: not the machine's version.
+MAC_COMPAT_VERSION = "10.16"
+
+
+def mac_version(inv: Dict[str, Any]) -> Optional[str]:
+    """The macOS version of a Mac, where it is the real one; None elsewhere and for Python's 10.16 answer."""
+    info = facts.os_info(inv)
+    version = info.get("version") if info.get("system") == "darwin" else None
+    if not isinstance(version, str) or facts.version(version) is None or version == MAC_COMPAT_VERSION:
+        return None
+    return version
+
+
+def macos_verdict(inv: Dict[str, Any], framework: str, release: str) -> Tuple[str, str]:
+    """Whether a release has macOS wheels for this Mac's version: the floor of its macosx_X_Y tags for the CPU the
+    Python runs as and its version (PyPI's tags) against the machine's macOS. A missing floor or version is unknown."""
+    arch = (inv.get("cpu") or {}).get("arch")
+    platform = queries.wheel_platform("darwin", arch)
+    if facts.os_info(inv).get("system") != "darwin" or platform is None:
+        return MACOS_NOT_MAC, ""
+    if queries.wheel_pythons(framework, release, platform) == []:
+        return MACOS_NOT_MAC, ""  # no wheels for this CPU at all: the platform check says so
+    python = (inv.get("python") or {}).get("version")
+    floor = queries.macos_floor(framework, release, arch, python)
+    have, needed = facts.version(mac_version(inv)), facts.version(floor)
+    where = _PLATFORM_WORDS.get(platform, platform)
+    if needed is None:
+        return MACOS_UNKNOWN, "the macOS its %s wheels need (the table has no floor%s)" % (
+            where, "" if python else " for an unknown Python")
+    if have is None:
+        return MACOS_UNKNOWN, "the macOS version (its %s wheels need macOS >= %s)" % (where, floor)
+    if have < needed:
+        return MACOS_TOO_OLD, "its %s wheels%s need macOS >= %s (this Mac has %s)" % (
+            where, " for Python %s" % ".".join(str(python).split(".")[:2]) if python else "", floor, mac_version(inv))
+    return MACOS_OK, ""
+
+
+def _judge_macos(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """macOS wheels are built for a deployment target (their macosx_X_Y tag): pip installs none on an older macOS."""
+    kind, why = macos_verdict(inv, build.framework, build.release)
+    {MACOS_TOO_OLD: verdict.problems, MACOS_UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
+
+
+def mps_verdict(inv: Dict[str, Any], version: str) -> Tuple[str, str]:
+    """Whether torch `version` (a release or an installed version) can use this Mac's GPU through MPS: the macOS
+    its release needs (the mps floors) against the machine's. Judged for an arm64 Python on Apple silicon only: an
+    Intel Mac's GPU is not probed, and an x86_64 Python there is DLWS-EMU-001's."""
+    arch = (inv.get("cpu") or {}).get("arch")
+    if facts.os_info(inv).get("system") != "darwin" or arch not in ("arm64", "aarch64"):
+        return MPS_NOT_APPLE, ""
+    row = queries.mps_floor(version)
+    if row is None:
+        return MPS_UNKNOWN, "which macOS torch %s's MPS backend needs" % version
+    if row.get("none"):
+        return MPS_NONE, "torch %s has no MPS backend (it came with torch %s)" % (version, row.get("since"))
+    have, needed, upper = (facts.version(mac_version(inv)), facts.version(row.get("macos")),
+                           facts.version(row.get("up_to")))
+    if have is None or needed is None:
+        return MPS_UNKNOWN, "the macOS version (torch %s's MPS backend needs macOS >= %s)" % (version, row.get("macos"))
+    if have < needed:
+        return MPS_TOO_OLD, "torch %s's MPS backend needs macOS >= %s (this Mac has %s): " \
+            "torch.backends.mps.is_available() is False and torch runs on the CPU" % (version, row["macos"],
+                                                                                      mac_version(inv))
+    if upper is not None and have < upper:
+        return MPS_UNKNOWN, "whether torch %s's MPS backend takes macOS %s (it needs >= %s, perhaps >= %s)" % (
+            version, mac_version(inv), row["macos"], row["up_to"])
+    return MPS_OK, ""
+
+
+def _judge_mps(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """A torch whose MPS backend refuses this macOS installs and runs, on the CPU only: worth knowing."""
+    if build.framework != "pytorch":
+        return
+    kind, why = mps_verdict(inv, build.release)
+    {MPS_TOO_OLD: verdict.notes, MPS_NONE: verdict.notes, MPS_UNKNOWN: verdict.unknowns}.get(kind, []).append(why)
+
+
 #: Platform names as messages spell them.
 _PLATFORM_WORDS = {"linux_x86_64": "Linux x86_64", "linux_aarch64": "Linux aarch64", "macos_x86_64": "macOS x86_64",
                    "macos_arm64": "macOS arm64", "windows_amd64": "Windows x86_64", "windows_arm64": "Windows arm64",
@@ -470,6 +554,8 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
         verdict.problems.append("no wheels for Python %s" % ".".join(python.split(".")[:2]))
     cpu = inv.get("cpu") or {}
     _judge_glibc(inv, build, verdict)
+    _judge_macos(inv, build, verdict)
+    _judge_mps(inv, build, verdict)
     if facts.os_info(inv).get("emulation") == "qemu-user" and queries.needs_avx(build.framework, build.release):
         verdict.unknowns.append("whether the CPU qemu-user emulates has AVX, which %s's wheels need (the flags read "
                                 "are the host's)" % queries.display_name(build.framework))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -165,7 +166,7 @@ class SnapshotHost(Host):
 
     def _local(self, path: str) -> Optional[str]:
         """Where path lies inside files/, refusing anything that a link would lead outside it."""
-        local = os.path.realpath(os.path.join(self.root, path.lstrip("/")))
+        local = os.path.realpath(os.path.join(self.root, member_path(path)))
         if local != self.root and not local.startswith(self.root + os.sep):
             return None
         return local
@@ -219,6 +220,19 @@ class SnapshotHost(Host):
 #: Entries of one recorded directory listing, and the length of a recorded path: no machine comes near either.
 MAX_LISTING = 65_536
 MAX_PATH = 4096
+#: A Windows absolute path: a drive (C:\ or C:/) or a UNC share (\\server\share).
+_WINDOWS_ABSOLUTE = re.compile(r"([A-Za-z]:[\\/]|\\\\[^\\/])")
+
+
+def windows_path(path: str) -> bool:
+    """Whether path is a Windows absolute path, as a Windows machine's sys.path and variables name folders."""
+    return bool(_WINDOWS_ABSOLUTE.match(path))
+
+
+def member_path(path: str) -> str:
+    """Where a file read at path lies under a snapshot's files/: the absolute path without its leading '/'; a Windows
+    path with '/' for its separators (C:\\Users\\u\\x -> C:/Users/u/x), so that its folders are folders there."""
+    return path.replace("\\", "/").lstrip("/") if windows_path(path) else path.lstrip("/")
 
 
 def _is_file_name(name: Any) -> bool:

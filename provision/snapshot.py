@@ -19,7 +19,7 @@ from typing import Any, Dict, Optional
 
 from provision import __version__
 from provision.errors import SnapshotError, UsageError
-from provision.host import MAX_PATH, RecordingHost, SnapshotHost
+from provision.host import MAX_PATH, RecordingHost, SnapshotHost, member_path
 from provision.snapshot_archive import MAX_HEADER_BYTES, MAX_MEMBER_BYTES, extract
 from provision.untrusted import excerpt as quote, parse_json, read_regular
 
@@ -109,7 +109,7 @@ def snapshot_members(recording: RecordingHost, inventory: Dict[str, Any], env: O
         members["nvml.json"] = json_member(nvml)
     for path, text in recording.files.items():
         if text is not None:
-            members["files/" + path.lstrip("/")] = text
+            members["files/" + member_path(path)] = text
     return members
 
 

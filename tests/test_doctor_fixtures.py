@@ -96,13 +96,16 @@ FIRES = {
     "DLWS-FW-001": ["gtx1050-torch28-cu128-driver550", "rtx3070-torch171-cu102-no-kernel-image",
                      "rtx5090d-torch260-cu126-sm120-driver570"],  # too old a GPU, then too new
     "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv",
-                     "conda-forge-jaxlib0432-cuda-no-plugin-driver560"],  # jaxlib without a CUDA plugin
+                     "conda-forge-jaxlib0432-cuda-no-plugin-driver560",  # jaxlib without a CUDA plugin
+                     "windows11-rtx4080-laptop-torch222-pypi-cpu"],  # PyPI's Windows torch is a CPU build
     "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410",
                      "gke-cos-driver470-torch210-cu121"],  # CUDA 12 build on a CUDA 11.4 driver
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],
     "DLWS-FW-005": ["core2duo-tensorflow114-no-avx"],
     "DLWS-FW-006": ["python313-torch24-source-build"],
     "DLWS-FW-007": ["tf212-torch21-mxnet-cu112-venv"],
+    "DLWS-FW-009": ["macos12.2-m1-torch113-nightly-mps-unavailable",  # below 12.3
+                     "macos12.7-m1-torch251-mps-needs-ventura"],  # 12.3+, but torch 2.5 needs 13.0
     "DLWS-FW-008": ["rx6700xt-torch22-rocm57-gfx1031"],  # quiet on mi250x-rocm-server (no ROCm torch there)
     "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],

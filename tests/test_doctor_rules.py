@@ -166,6 +166,10 @@ CASES = {
                                i["env_vars"].update(NVIDIA_VISIBLE_DEVICES="void")),
     "DLWS-EMU-001": lambda i: (i["os"].update(system="darwin", id="macos", version="15.3", emulation="rosetta"),
                                i["cpu"].update(model="Apple M2 Pro")),
+    # pytorch/pytorch#139425: torch 2.5.1 on an M1 with macOS 12.7.6 (its MPS backend needs macOS 13).
+    "DLWS-FW-009": lambda i: (i["os"].update(system="darwin", id="macos", version="12.7.6"),
+                              i["cpu"].update(arch="arm64", model="Apple M1", flags=[]),
+                              i["frameworks"]["torch"].update(version="2.5.1", build="metal", cuda=None)),
     "DLWS-EMU-002": lambda i: i["os"].update(wsl=1, kernel="4.4.0-19041-Microsoft"),
     "DLWS-EMU-003": lambda i: (i["os"].update(system="windows", emulation="wow64"), i["python"].update(bits=32)),
     "DLWS-EMU-004": lambda i: i["os"].update(container="docker", emulation="qemu-user"),

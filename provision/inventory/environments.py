@@ -8,10 +8,11 @@ write (ROOT/envs/NAME, PIPX_HOME/venvs/NAME, PYENV_ROOT/versions/NAME).
 
 from __future__ import annotations
 
+import ntpath
 import posixpath
-from typing import Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
-from provision.host import Host
+from provision.host import Host, windows_path
 
 #: More environments than any machine holds; the rest are named in an error, not read.
 MAX_ENVIRONMENTS = 64
@@ -29,23 +30,33 @@ class Candidate(NamedTuple):
     found_by: str  # --env | VIRTUAL_ENV | CONDA_PREFIX | PATH | dlws | conda | pipx | .venv | pyenv
 
 
-def _clean(path: Optional[str]) -> Optional[str]:
-    """An absolute path without a trailing slash; None for anything else (a relative or binary value)."""
-    if not isinstance(path, str) or not path.startswith("/") or "\0" in path or "\n" in path or len(path) > 4096:
+def path_module(path: str) -> Any:
+    """ntpath for a Windows path (C:\\Users\\u\\anaconda3), else posixpath: a Windows machine's sys.path and
+    environment variables name folders so, and a snapshot of one replays them as recorded."""
+    return ntpath if windows_path(path) else posixpath
+
+
+def clean_path(path: Any) -> Optional[str]:
+    """An absolute path without a trailing separator; None for anything else (a relative or binary value)."""
+    if not isinstance(path, str) or "\0" in path or "\n" in path or len(path) > 4096:
         return None
-    return posixpath.normpath(path)
+    if not path.startswith("/") and path_module(path) is posixpath:
+        return None
+    return path_module(path).normpath(path)
 
 
 def prefix_of(interpreter: str) -> str:
-    """/home/u/venv/bin/python -> /home/u/venv (the folder above bin/, where pyvenv.cfg and conda-meta live)."""
-    folder = posixpath.dirname(interpreter)
-    return posixpath.dirname(folder) if posixpath.basename(folder) in ("bin", "Scripts") else folder
+    """/home/u/venv/bin/python -> /home/u/venv (the folder above bin/, where pyvenv.cfg and conda-meta live);
+    C:\\u\\venv\\Scripts\\python.exe -> C:\\u\\venv; C:\\u\\anaconda3\\python.exe -> C:\\u\\anaconda3."""
+    paths = path_module(interpreter)
+    folder = paths.dirname(interpreter)
+    return paths.dirname(folder) if paths.basename(folder) in ("bin", "Scripts") else folder
 
 
 def named_prefix(host: Host, path: str) -> Optional[str]:
     """The prefix --env names: a venv or conda folder, or an interpreter in one's bin/; None where there is no
     folder with a Python in it."""
-    clean = _clean(path)
+    clean = clean_path(path)
     if clean is None:
         return None
     entries = host.listdir(clean)
@@ -55,7 +66,7 @@ def named_prefix(host: Host, path: str) -> Optional[str]:
 
 
 def _home(host: Host) -> Optional[str]:
-    return _clean(host.env("HOME"))
+    return clean_path(host.env("HOME"))
 
 
 def _subfolders(host: Host, folder: str) -> List[str]:
@@ -66,7 +77,7 @@ def activated(host: Host) -> List[Candidate]:
     """VIRTUAL_ENV first: a venv activated inside a conda env is the one `python` runs."""
     out = []
     for name, kind in (("VIRTUAL_ENV", "venv"), ("CONDA_PREFIX", "conda")):
-        path = _clean(host.env(name))
+        path = clean_path(host.env(name))
         if path:
             out.append(Candidate(path, kind, name))
     return out
@@ -74,7 +85,7 @@ def activated(host: Host) -> List[Candidate]:
 
 def on_path(host: Host) -> List[Candidate]:
     """The environment of the python3 first on PATH; behind a pyenv shim, the version pyenv selects."""
-    python = _clean(host.fact("which", "python3"))
+    python = clean_path(host.fact("which", "python3"))
     if not python:
         return []
     if posixpath.basename(posixpath.dirname(python)) == "shims":
@@ -93,17 +104,17 @@ def _pyenv_selected(host: Host, root: str) -> List[Candidate]:
 
 def own(host: Host) -> List[Candidate]:
     py = host.fact("python")
-    prefix = _clean(py.get("prefix")) if isinstance(py, dict) else None
+    prefix = clean_path(py.get("prefix")) if isinstance(py, dict) else None
     return [Candidate(prefix, "venv", "dlws")] if prefix else []
 
 
 def conda_roots(host: Host) -> List[str]:
     """Every conda root: CONDA_EXE's and MAMBA_ROOT_PREFIX, the usual install folders under HOME and /opt."""
     roots: List[str] = []
-    exe = _clean(host.env("CONDA_EXE"))
+    exe = clean_path(host.env("CONDA_EXE"))
     if exe:
         roots.append(prefix_of(exe))
-    mamba = _clean(host.env("MAMBA_ROOT_PREFIX"))
+    mamba = clean_path(host.env("MAMBA_ROOT_PREFIX"))
     if mamba:
         roots.append(mamba)
     home = _home(host)
@@ -119,7 +130,7 @@ def conda(host: Host) -> List[Candidate]:
     home = _home(host)
     if home:
         text = host.read(posixpath.join(home, ".conda", "environments.txt")) or ""
-        paths += [p for p in (_clean(line.strip()) for line in text.splitlines()[:MAX_LINES]) if p]
+        paths += [p for p in (clean_path(line.strip()) for line in text.splitlines()[:MAX_LINES]) if p]
     for root in conda_roots(host):
         entries = host.listdir(root)
         if entries is None:
@@ -133,7 +144,7 @@ def conda(host: Host) -> List[Candidate]:
 
 def pipx(host: Host) -> List[Candidate]:
     """PIPX_HOME/venvs/* (pipx's default home is ~/.local/share/pipx; before 1.2 it was ~/.local/pipx)."""
-    homes = [_clean(host.env("PIPX_HOME"))]
+    homes = [clean_path(host.env("PIPX_HOME"))]
     home = _home(host)
     if home:
         homes += [posixpath.join(home, ".local", "share", "pipx"), posixpath.join(home, ".local", "pipx")]
@@ -144,12 +155,12 @@ def pipx(host: Host) -> List[Candidate]:
 
 
 def project(host: Host) -> List[Candidate]:
-    cwd = _clean(host.fact("cwd"))
+    cwd = clean_path(host.fact("cwd"))
     return [Candidate(posixpath.join(cwd, ".venv"), "venv", ".venv")] if cwd else []
 
 
 def pyenv(host: Host) -> List[Candidate]:
-    root = _clean(host.env("PYENV_ROOT"))
+    root = clean_path(host.env("PYENV_ROOT"))
     home = _home(host)
     root = root or (posixpath.join(home, ".pyenv") if home else None)
     if not root:

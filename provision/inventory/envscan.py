@@ -7,7 +7,6 @@ error, its frameworks unknown). A snapshot cannot block, so it is read in line, 
 
 from __future__ import annotations
 
-import posixpath
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -58,7 +57,7 @@ def own_layout(host: Host, prefix: str) -> Optional[Layout]:
     from provision.inventory.packages import site_folders
 
     py = host.fact("python")
-    if not isinstance(py, dict) or posixpath.normpath(str(py.get("prefix") or "")) != prefix:
+    if not isinstance(py, dict) or finders.clean_path(py.get("prefix")) != prefix:
         return None
     entries = host.listdir(prefix) or []
     kind = "venv" if "pyvenv.cfg" in entries else "conda" if "conda-meta" in entries else "system"

@@ -100,6 +100,21 @@ def secure_boot(host: Host) -> Optional[bool]:
     return data[-1] == "\x01"
 
 
+#: What platform.mac_ver() answers on macOS 11 and later in a Python built against an older SDK
+#: (SYSTEM_VERSION_COMPAT); sw_vers names the real version.
+MAC_COMPAT_VERSION = "10.16"
+_MAC_VERSION = re.compile(r"\d{2}\.\d{1,2}(\.\d{1,2})?")
+
+
+def mac_version(host: Host, reported: Optional[str]) -> Optional[str]:
+    """The macOS version: Python's, else (missing, or its 10.16 compatibility answer) `sw_vers -productVersion`."""
+    if reported and reported != MAC_COMPAT_VERSION:
+        return reported
+    result = host.run(["sw_vers", "-productVersion"])
+    answer = result.stdout.strip() if result.ok else ""
+    return answer if _MAC_VERSION.fullmatch(answer) else reported
+
+
 def container_engines(host: Host) -> list:
     return [name for name in ("docker", "podman") if host.fact("which", name)]
 
@@ -121,7 +136,7 @@ def probe(host: Host, inv: Inventory) -> None:
     else:
         info = OsInfo(system=os_name, kernel=platform.get("release"))
         if os_name == "darwin":
-            info.id, info.version, info.pretty_name = "macos", platform.get("mac_version"), None
+            info.id, info.version, info.pretty_name = "macos", mac_version(host, platform.get("mac_version")), None
             if info.version:
                 info.pretty_name = "macOS %s" % info.version
     if platform.get("libc") == "glibc":

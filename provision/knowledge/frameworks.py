@@ -157,6 +157,51 @@ def glibc_floor(framework: str, version: str, arch: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+#: CPU architecture -> the row's macOS floor column and its per-Python exceptions (scripts/refresh-knowledge).
+_MACOS_FIELDS = {"arm64": ("macos_min_arm64", "macos_min_arm64_by_python"),
+                 "aarch64": ("macos_min_arm64", "macos_min_arm64_by_python"),
+                 "x86_64": ("macos_min_x86_64", "macos_min_x86_64_by_python")}
+
+
+def macos_floor(framework: str, version: str, arch: Any, python: Optional[str]) -> Optional[str]:
+    """The oldest macOS a release's wheels for this CPU (arm64, x86_64) and Python (X.Y) install on ('11.0'); the
+    column's floor for a Python it does not list apart; None where the table has none, or the Python is unknown
+    and the floors differ by Python."""
+    row = framework_release(framework, version) or {}
+    fields = _MACOS_FIELDS.get(arch) if isinstance(arch, str) else None
+    lowest = row.get(fields[0]) if fields else None
+    if not isinstance(lowest, str) or not fields:
+        return None
+    by_python = row.get(fields[1]) or {}
+    if python is None:
+        return None if by_python else lowest
+    value = by_python.get(minor_of(python) or "", lowest)
+    return value if isinstance(value, str) else None
+
+
+def mps_floor(version: str) -> Optional[Row]:
+    """The MPS row of a torch release: {'since', 'macos', 'up_to'?, 'source'} (the macOS its MPS backend needs),
+    {'none': True, 'since': '1.12'} before the first release with MPS, None for an unreadable version."""
+    have = parse_version(version)
+    rows = (load("frameworks")["frameworks"]["pytorch"].get("mps") or {}).get("floors") or []
+    if have is None or not rows:
+        return None
+    found: Optional[Row] = None
+    for row in rows:
+        since = parse_version(row.get("since"))
+        if since is not None and Version(minor_of(version) or version) >= since:
+            found = row
+    return found if found is not None else {"none": True, "since": rows[0].get("since")}
+
+
+def cuda_wheels_entry(framework: str, platform: Optional[str]) -> Row:
+    """The table's cuda_wheels entry of a framework on a platform ({'last': '2.10', 'instead': 'WSL2', ...}); {}
+    where it has none."""
+    name = normalize_framework(framework)
+    entry = ((load("frameworks")["frameworks"][name].get("cuda_wheels") or {}).get(platform or "")) if name else None
+    return dict(entry) if isinstance(entry, dict) else {}
+
+
 def cuda_wheels(framework: str, version: str, platform: Optional[str]) -> Optional[str]:
     """Whether a release publishes a CUDA build on a platform, where the table says: 'yes', 'none' or 'unknown';
     None where it says nothing for that platform."""

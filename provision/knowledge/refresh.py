@@ -18,6 +18,11 @@ derives, from the wheel filenames of the version the row pins (torch, tensorflow
   one of its compressed tags fits, so each wheel counts with its lowest tag; each Python's floor is its lowest wheel
   (re-uploads with a build number); the architecture's floor is the highest of those, so that glibc >= floor has a
   wheel for every Python listed (a spread between Pythons is reported);
+* ``macos_min_arm64`` / ``macos_min_x86_64``: the oldest macOS that architecture's wheels install on, from their
+  macosx_X_Y tags (universal2 counts for both): each wheel with its lowest tag, each Python with its lowest wheel,
+  the column the lowest of those; ``macos_min_arm64_by_python`` / ``..._x86_64_by_python`` the Pythons whose floor
+  is higher (torch 2.10's 3.13t and 3.14 wheels say macosx_14_0, the others 11.0). pip installs no wheel on an
+  older macOS, so these are the tool's own columns and follow PyPI;
 * ``requires_python``: the Requires-Python of the files;
 * ``wheels_source``: the URL and the date they were read.
 
@@ -54,6 +59,9 @@ LEGACY = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 1
 #: newer images (torch 2.0-2.6's x86_64 wheels say manylinux1): no floor is written from them, a maintainer decides.
 LOWEST_TRUSTED = "2.17"
 GLIBC_FIELDS = {"x86_64": "glibc_min_linux_x86_64", "aarch64": "glibc_min_linux_aarch64"}
+MACOS_FIELDS = {"arm64": "macos_min_arm64", "x86_64": "macos_min_x86_64"}
+#: The CPU architectures of a macosx_X_Y_<arch> tag ('intel' is the i386 + x86_64 fat binary).
+MACOS_ARCHES = {"arm64": ["arm64"], "x86_64": ["x86_64"], "universal2": ["arm64", "x86_64"], "intel": ["x86_64"]}
 MAX_BYTES = 64 * 2**20  # a project document is a few MB; a bigger answer is no PyPI answer
 
 Floor = Tuple[int, int]
@@ -68,6 +76,32 @@ def glibc_of(platform: str) -> Optional[Tuple[str, Floor]]:
     if len(parts) == 4 and parts[0] == "manylinux" and parts[1].isdigit() and parts[2].isdigit():
         return parts[3], (int(parts[1]), int(parts[2]))
     return None
+
+
+def macos_of(platform: str) -> Optional[Tuple[List[str], Floor]]:
+    """'macosx_11_0_arm64' -> (['arm64'], (11, 0)), 'macosx_10_9_universal2' -> (['arm64', 'x86_64'], (10, 9));
+    None for another tag."""
+    parts = platform.split("_", 3)
+    if len(parts) != 4 or parts[0] != "macosx" or not parts[1].isdigit() or not parts[2].isdigit():
+        return None
+    arches = MACOS_ARCHES.get(parts[3])
+    return (arches, (int(parts[1]), int(parts[2]))) if arches else None
+
+
+def _floors(per_python: Dict[str, Dict[str, Floor]], prefix: str, notes: List[str]) -> Dict[str, str]:
+    """arch -> the highest of its Pythons' floors ('2.28', '11.0'), with a note where they differ."""
+    out = {}
+    for arch, pythons in per_python.items():
+        out[arch] = "%d.%d" % max(pythons.values())
+        if len(set(pythons.values())) > 1:
+            notes.append("%s%s floors differ by Python: %s" % (prefix, arch, ", ".join(
+                "%s %d.%d" % ((p,) + f) for p, f in sorted(pythons.items(), key=lambda i: _python_key(i[0])))))
+    return out
+
+
+def _lowest(into: Dict[str, Dict[str, Floor]], arch: str, python: str, floor: Floor) -> None:
+    have = into.setdefault(arch, {}).get(python)
+    into[arch][python] = floor if have is None else min(have, floor)
 
 
 def platform_of(platform: str) -> Optional[List[str]]:
@@ -100,9 +134,10 @@ def _python_key(text: str) -> Tuple[Any, ...]:
 
 
 def derive(files: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """What one release's files say: platforms, glibc floors per architecture, Requires-Python, and notes."""
+    """What one release's files say: platforms, glibc and macOS floors per architecture, Requires-Python, notes."""
     platforms: Dict[str, set] = {}
-    per_python: Dict[str, Dict[str, Floor]] = {}  # arch -> python -> lowest floor of its wheels
+    per_python: Dict[str, Dict[str, Floor]] = {}  # arch -> python -> lowest glibc floor of its wheels
+    mac_per_python: Dict[str, Dict[str, Floor]] = {}  # the same for macOS
     requires = sorted({f.get("requires_python") or "" for f in files if f.get("filename", "").endswith(".whl")})
     notes: List[str] = []
     for item in files:
@@ -111,30 +146,28 @@ def derive(files: List[Dict[str, Any]]) -> Dict[str, Any]:
         except InvalidWheelFilename:
             continue  # an sdist or a misnamed upload: no tags
         lowest: Dict[str, Dict[str, Floor]] = {}
+        mac_lowest: Dict[str, Dict[str, Floor]] = {}
         for tag in tags:
             python = python_of(tag.interpreter, tag.abi)
             for name in platform_of(tag.platform) or []:
                 if python:
                     platforms.setdefault(name, set()).add(python)
-            manylinux = glibc_of(tag.platform)
+            manylinux, mac = glibc_of(tag.platform), macos_of(tag.platform)
             if manylinux and python:
-                arch, floor = manylinux
-                have = lowest.setdefault(arch, {}).get(python)
-                lowest[arch][python] = floor if have is None else min(have, floor)
-        for arch, pythons in lowest.items():
-            for python, floor in pythons.items():
-                have = per_python.setdefault(arch, {}).get(python)
-                per_python[arch][python] = floor if have is None else min(have, floor)
-    glibc = {}
-    for arch, pythons in per_python.items():
-        glibc[arch] = "%d.%d" % max(pythons.values())
-        if len(set(pythons.values())) > 1:
-            notes.append("linux_%s floors differ by Python: %s" % (arch, ", ".join(
-                "%s %d.%d" % ((p,) + f) for p, f in sorted(pythons.items(), key=lambda i: _python_key(i[0])))))
+                _lowest(lowest, manylinux[0], python, manylinux[1])
+            if mac and python:
+                for arch in mac[0]:
+                    _lowest(mac_lowest, arch, python, mac[1])
+        for into, found in ((per_python, lowest), (mac_per_python, mac_lowest)):
+            for arch, pythons in found.items():
+                for python, floor in pythons.items():
+                    _lowest(into, arch, python, floor)
+    glibc = _floors(per_python, "linux_", notes)
+    macos = {arch: {p: "%d.%d" % f for p, f in pythons.items()} for arch, pythons in mac_per_python.items()}
     if len([r for r in requires if r]) > 1:
         notes.append("files disagree on Requires-Python: %s" % ", ".join(requires))
     return {"platforms": {name: sorted(found, key=_python_key) for name, found in sorted(platforms.items())},
-            "glibc": glibc, "requires_python": next((r for r in requires if r), None), "notes": notes}
+            "glibc": glibc, "macos": macos, "requires_python": next((r for r in requires if r), None), "notes": notes}
 
 
 def fetch(base: str, package: str, timeout: float = 120.0) -> Dict[str, Any]:
@@ -227,9 +260,28 @@ def refresh_row(framework: str, row: Dict[str, Any], document: Dict[str, Any], u
     for arch, field in GLIBC_FIELDS.items():
         if arch in derived["glibc"]:
             changed = _merge_glibc(row, field, derived["glibc"][arch], force, label, report) or changed
+    for arch, field in MACOS_FIELDS.items():
+        if arch in derived["macos"]:
+            changed = _write_macos(row, field, derived["macos"][arch], label, report) or changed
     if changed or "wheels_source" not in row:
         row["wheels_source"] = "PyPI JSON API %s, releases[%r]: wheel filenames (PEP 425/600 platform and Python " \
                                "tags) and Requires-Python, read %s" % (url, version, today)
+
+
+def _write_macos(row: Dict[str, Any], field: str, pythons: Dict[str, str], label: str, report: Report) -> bool:
+    """The lowest macOS floor of an architecture's Pythons, and the Pythons above it; True when the row changed."""
+    lowest = min(pythons.values(), key=lambda floor: _floor(floor) or Version("0"))
+    above = {p: pythons[p] for p in sorted(pythons, key=_python_key) if pythons[p] != lowest}
+    changed = False
+    for key, value in ((field, lowest), (field + "_by_python", above or None)):
+        if row.get(key) != value:
+            report.changes.append("%s: %s %s -> %s" % (label, key, json.dumps(row.get(key)), json.dumps(value)))
+            if value is None:
+                row.pop(key, None)
+            else:
+                row[key] = value
+            changed = True
+    return changed
 
 
 def _final(version: str) -> Optional[Version]:

@@ -140,8 +140,9 @@ def choose_framework(inv: Dict[str, Any], request: Request, framework: str,
 def make_choice(verdict: compat.Verdict, system: str = "linux") -> Choice:
     build = verdict.build
     notes = list(verdict.notes) + ["could not judge %s" % unknown for unknown in verdict.unknowns]
-    # no promise of the Apple GPU for an x86_64 wheel that Rosetta translates
-    if system == "darwin" and build.framework == "pytorch" and compat.ROSETTA_NOTE not in verdict.notes:
+    # no promise of the Apple GPU for an x86_64 wheel that Rosetta translates, nor where MPS refuses this macOS
+    refused = compat.ROSETTA_NOTE in verdict.notes or any(compat.MPS_WORDS in note for note in verdict.notes)
+    if system == "darwin" and build.framework == "pytorch" and not refused:
         notes.append("PyPI's macOS wheel uses the Apple GPU through MPS (Metal)")
     if build.wheel:  # a direct wheel (NVIDIA's for a JetPack): the framework's package alone, from its URL
         package = load("frameworks")["frameworks"][build.framework]["package"]

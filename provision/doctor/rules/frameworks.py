@@ -47,7 +47,28 @@ def cpu_build_on_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
         if entry and facts.build_kind(entry) == "cpu":
             yield cpu_build_on_gpu.finding({"framework": name, "version": entry.get("version"),
                                             "build": entry.get("build")},
-                                           _gpu_install_hint(inv, name), subject=name)
+                                           _no_gpu_build_here(inv, name, entry) + _gpu_install_hint(inv, name),
+                                           subject=name)
+
+
+def _no_gpu_build_here(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) -> str:
+    """Where the installed release publishes no CUDA build for this platform (TensorFlow after 2.10 on native
+    Windows), the fix starts by saying so, with where its maintainers send GPU users instead."""
+    from provision import compat
+    from provision.knowledge import queries
+
+    platform = compat.python_platform(inv)
+    version = (entry.get("version") or "").split("+")[0]
+    if queries.cuda_wheels(name, version, platform) != "none":
+        return ""
+    known = queries.cuda_wheels_entry(name, platform)
+    where = "%s %s publishes no CUDA build for this platform (%s)" % (
+        queries.display_name(name), version, platform)
+    if known.get("last"):
+        where += "; %s was the last that did" % known["last"]
+    return "%s: run it %s, or " % (where, "in %s" % known["instead"] if known.get("instead") else "elsewhere")
+
+
 
 
 @rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
