@@ -63,7 +63,6 @@ FIRES = {
     "DLWS-CTR-003": ["ubuntu2204-podman344-cdi-unsupported"],
     "DLWS-CTR-004": ["debian9-nvidia-docker2-ldconfig-real-missing"],
     "DLWS-CTR-005": ["ubuntu2004-docker-snap-gpus-no-device-driver"],  # OS-004 quiet: the snap's own toolkit
-    "DLWS-CTR-006": ["tumbleweed-k8s121-containerd144-default-runc-rtx3060"],
     "DLWS-ENV-001": ["titanx-pascal-cuda-visible-devices-2"],  # nvidia-smi lists GPU 0; CUDA was asked for GPU 2
     "DLWS-ENV-002": ["frontier-mi250x-rocr1-cuda1-no-hip-gpu"],  # HIP's index 1 among the one GCD ROCR left
     "DLWS-ENV-003": ["jupyterhub-docker-a6000-nvidia-visible-devices-void"],
@@ -117,6 +116,7 @@ FIRES = {
     "DLWS-LIB-003": ["jax0424-cuda12-pip-driver535-ptxas123"],
     "DLWS-LIB-004": ["torch220-cu118-driver470-triton-ptxas123"],
     "DLWS-LIB-005": ["conda-tf27-cudatoolkit112-cudnn81-not-on-loader-path"],  # $CONDA_PREFIX/lib not searched
+    "DLWS-LIB-006": ["lorax-cuda124-base-ld-preload-compat-libcuda-803"],  # driver unknown there: info
     "DLWS-REQ-001": ["docker-no-gpu", "driver-not-loaded"],
     "DLWS-TGT-001": ["gtx1080-pascal", "core2duo-tensorflow114-no-avx"],
     "DLWS-TGT-002": ["h100-sxm-server", "rtx4090-ryzen-workstation"],

@@ -3,8 +3,11 @@ of the process gets (DLWS-LIB-001 judges it, DLWS-LIB-002's import order no long
 TensorFlow needs is not claimed missing (DLWS-LIB-005); only file names are recorded, so a version neither the name
 nor the recorded folders give is an info line that names the preload, never a verdict."""
 
+import json
+
 from provision.doctor.rules.loader import preloaded
 from provision.inventory import loader
+from provision.snapshot import open_snapshot
 from test_doctor_rules import CASES, fired, healthy, mutate
 from test_env_facts import make_host, run
 
@@ -91,6 +94,8 @@ def test_preloaded_parses_names_and_sources():
                                             "version": "2.18.1", "version_from": "its name"}
     assert preloaded(inv, "libcudnn", 9) is None
     assert preloaded(machine("libcudnn_ops_infer.so.8"), "libcudnn", 8) is None  # another soname
+    # a hand-made recording may keep ld.so's colons and the folders: the names are what counts
+    assert preloaded(machine("/opt/x/libcudnn.so.9.0.0:libjemalloc.so.2"), "libcudnn", 9)["version"] == "9.0.0"
 
 
 def test_lib002_import_order_does_not_matter_under_a_preload():
@@ -120,3 +125,64 @@ def test_the_probe_records_etc_ld_so_preload_as_file_names(tmp_path):
                                                             "/home/ana/libx.so:libjemalloc.so.2\n\n"})
     assert run(loader, host).ld_so_preload == ["libnccl.so.2", "libx.so", "libjemalloc.so.2"]
     assert run(loader, make_host(tmp_path / "none")).ld_so_preload == []
+
+
+def compat_machine(preload, compat=("535.54.03",), driver="550.54.15"):
+    inv = machine(preload)
+    inv["cuda_compat"] = [{"version": v, "source": "/usr/local/cuda-12.2", "path": "/usr/local/cuda-12.2/compat"}
+                          for v in compat]
+    inv["nvidia"]["driver_version"] = driver
+    return inv
+
+
+def lib006(inv):
+    return fired(inv, "DLWS-LIB-006")
+
+
+def test_a_preloaded_libcuda_that_may_be_an_older_compat_copy_is_a_warning():
+    (found,) = lib006(compat_machine("libcuda.so"))  # predibase/lorax#595: compat 550.54.14 under driver 560
+    assert found.severity == "warning" and "if it is the forward-compatibility copy" in found.title
+    assert "Error 803" in found.title and found.evidence["copies"] == [
+        {"version": "535.54.03", "from": "/usr/local/cuda-12.2/compat"}]
+    assert "take libcuda.so out of LD_PRELOAD" in found.fix
+    (named,) = lib006(compat_machine("libcuda.so.535.54.03", compat=()))  # its name says the version
+    assert named.severity == "warning" and "if it is" not in named.title
+
+
+def test_a_libcuda_preload_with_nothing_else_recorded_or_the_drivers_own_is_quiet():
+    assert lib006(compat_machine("libcuda.so.1", compat=())) == []  # no other copy recorded: the driver's own
+    assert lib006(compat_machine("libcuda.so.550.54.15")) == []  # the running driver's version
+    assert lib006(compat_machine("libcuda.so", compat=("550.54.15",))) == []  # a compat copy of the same driver
+    assert lib006(compat_machine("libjemalloc.so.2")) == []
+    assert lib006(compat_machine(None)) == []  # the compat copy alone is loaded by nothing
+
+
+def test_a_compat_folder_on_ld_library_path_is_found_before_the_drivers_libcuda():
+    inv = compat_machine(None)
+    inv["loader_path"] = [{"path": "/usr/local/cuda-12.2/compat", "source": "LD_LIBRARY_PATH", "libraries": {}}]
+    (found,) = lib006(inv)
+    assert found.severity == "warning" and "if it is" not in found.title and found.evidence["by"] == "LD_LIBRARY_PATH"
+    assert "take /usr/local/cuda-12.2/compat out of LD_LIBRARY_PATH" in found.fix
+    inv["loader_path"][0]["source"] = "ld.so.conf"  # the cache's order is not modelled: not judged
+    assert lib006(inv) == []
+    inv = compat_machine(None, compat=("550.54.15",))  # the driver's own version
+    inv["loader_path"] = [{"path": "/usr/local/cuda-12.2/compat", "source": "LD_LIBRARY_PATH", "libraries": {}}]
+    assert lib006(inv) == []
+
+
+def test_a_newer_compat_copy_or_an_unknown_driver_is_information():
+    (newer,) = lib006(compat_machine("libcuda.so", compat=("580.65.06",)))
+    assert newer.severity == "info" and "data-center GPUs" in newer.title
+    (unknown,) = lib006(compat_machine("libcuda.so", driver=None))
+    assert unknown.severity == "info" and "cannot be judged" in unknown.title
+
+
+def test_the_probe_records_each_toolkits_compat_libcuda_once(tmp_path):
+    make_host(tmp_path)
+    (tmp_path / "host.json").write_text(json.dumps({"facts": {}, "listdir": {
+        "/usr/local": ["bin", "cuda", "cuda-12.4"],
+        "/usr/local/cuda-12.4/compat": ["libcuda.so", "libcuda.so.1", "libcuda.so.550.54.14"]},
+        "realpath": {"/usr/local/cuda/compat": "/usr/local/cuda-12.4/compat"}}))
+    host = open_snapshot(str(tmp_path))
+    found = [(lib.version, lib.source, lib.path) for lib in run(loader, host).cuda_compat]
+    assert found == [("550.54.14", "/usr/local/cuda", "/usr/local/cuda-12.4/compat")]

@@ -120,9 +120,6 @@ CASES = {
     "DLWS-CTR-004": lambda i: i["containers"].update(toolkit_ldconfig="@/sbin/ldconfig.real",
                                                      toolkit_ldconfig_exists=False, host_ldconfigs=["/sbin/ldconfig"]),
     "DLWS-CTR-005": lambda i: i["containers"].update(docker="24.0.5", docker_snap=True),
-    "DLWS-CTR-006": lambda i: i["containers"].update(kubelet=True, containerd_runtimes=["runc", "nvidia"],
-                                                     containerd_nvidia_runtimes=["nvidia"],
-                                                     containerd_default_runtime="runc"),
     "DLWS-GPU-009": lambda i: gpu0(i, memory_used_bytes=30 * GiB, processes=0, process_list=[]),
     "DLWS-OS-004": lambda i: (i["os"].update(container_engines=["docker"]), i["nvidia"].update(container_toolkit=None)),
     "DLWS-GPU-001": lambda i: i["gpus"][0]["ecc"].update(volatile_uncorrected=2),
@@ -192,6 +189,10 @@ CASES = {
                                                                 "source": "default", "libraries": {}}])),
     "DLWS-LIB-004": lambda i: i["ptxas"].append({"version": "13.1.80", "source": "triton",
                                                  "path": "/x/triton/backends/nvidia/bin/ptxas-blackwell"}),
+    # predibase/lorax#595: LD_PRELOAD names CUDA 12.x's compat libcuda, older than the running driver 550.54.15.
+    "DLWS-LIB-006": lambda i: (i["env_vars"].update(LD_PRELOAD="libcuda.so"),
+                               i.update(cuda_compat=[{"version": "535.54.03", "source": "/usr/local/cuda-12.2",
+                                                      "path": "/usr/local/cuda-12.2/compat"}])),
 }
 ALWAYS_INFO = {"DLWS-SYS-006"}  # the power budget is information on every machine with GPU power limits
 

@@ -9,6 +9,7 @@ libcudnn.so.8) is the same. The versions come from the folders' file names (libc
 when /etc/ld.so.conf was read, so that one recorded says the whole path is known (an absence may then be claimed).
 Ahead of all of them ld.so loads the preloaded libraries: LD_PRELOAD's (recorded with the other variables,
 provision/inventory/envvars.py), then /etc/ld.so.preload's, both as file names only (their folders may name a user).
+The toolkits' forward-compatibility libcuda copies are recorded too: the ones a preloaded libcuda.so may name.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Dict, List
 
 from provision.host import Host
 from provision.inventory.libraries import library_versions
-from provision.inventory.model import Inventory, LoaderFolder
+from provision.inventory.model import Inventory, Library, LoaderFolder
 
 #: The libraries whose copies decide what a CUDA framework runs with.
 LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl")
@@ -81,6 +82,22 @@ def preload_names(text: str) -> List[str]:
     return [name for name in names if name][:MAX_PRELOADS]
 
 
+def cuda_compat(host: Host, inv: Inventory) -> List[Library]:
+    """The forward-compatibility libcuda versions (libcuda.so.550.54.14) in the compat/ folder of each toolkit found
+    and of each /usr/local/cuda* (a container's toolkit may lack what the toolkit probe looks for), each folder once."""
+    roots = [tk.path for tk in inv.cuda.toolkits if tk.source != "conda"]
+    roots += [posixpath.join("/usr/local", entry) for entry in host.listdir("/usr/local") or []
+              if re.fullmatch(r"cuda(-\d+(\.\d+)*)?", entry)]
+    out: List[Library] = []
+    for root in roots:
+        real = host.realpath(posixpath.join(root, "compat"))
+        if real is None or any(lib.path == real for lib in out):
+            continue
+        versions = library_versions(host.listdir(real) or [], "libcuda")
+        out += [Library(version=v, source=root, path=real) for v in versions if "." in v]  # not the soname's .so.1
+    return out
+
+
 def _defaults(host: Host) -> List[str]:
     """The default folders that exist here, when /etc/ld.so.conf was read (else none: the path is not known)."""
     if host.read("/etc/ld.so.conf") is None:
@@ -104,3 +121,4 @@ def probe(host: Host, inv: Inventory) -> None:
                 found.append(LoaderFolder(folder, source, libraries))
     inv.loader_path = found
     inv.ld_so_preload = preload_names(host.read("/etc/ld.so.preload") or "")
+    inv.cuda_compat = cuda_compat(host, inv)

@@ -208,10 +208,6 @@ class Containers:
 
     docker: Optional[str] = None  # versions, from `<engine> --version`
     docker_snap: Optional[bool] = None  # the docker on PATH is the snap's (/snap/bin/docker; None: no docker)
-    kubelet: Optional[bool] = None  # a kubelet on PATH: a Kubernetes node
-    containerd_runtimes: Optional[List[str]] = None  # /etc/containerd/config.toml's CRI runtimes (None: unread)
-    containerd_nvidia_runtimes: Optional[List[str]] = None  # those that run nvidia-container-runtime
-    containerd_default_runtime: Optional[str] = None  # its default_runtime_name (None: not set, containerd's runc)
     podman: Optional[str] = None
     containerd: Optional[str] = None
     docker_runtimes: Optional[List[str]] = None  # /etc/docker/daemon.json "runtimes" (None: no such file)
@@ -364,6 +360,9 @@ class Inventory:
     # the file names /etc/ld.so.preload lists (names only, as LD_PRELOAD's): loaded into every program after
     # LD_PRELOAD's, before anything else (provision/inventory/loader.py)
     ld_so_preload: List[str] = field(default_factory=list)
+    # the CUDA forward-compatibility libcuda each /usr/local/cuda* toolkit carries in its compat/ (the cuda-compat-X-Y
+    # package): source the toolkit, path its compat folder; loaded only where a program is pointed at it
+    cuda_compat: List["Library"] = field(default_factory=list)
     # the ptxas copies XLA may run, in the order it looks (the judged environment's nvidia-cuda-nvcc wheel, PATH),
     # then those Triton runs for the GPUs (source "triton", or the TRITON_PTXAS_*PATH variable that named it)
     ptxas: List[Library] = field(default_factory=list)

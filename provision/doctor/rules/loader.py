@@ -1,9 +1,11 @@
 """What a framework really loads and runs: the cuDNN the dynamic loader finds first (a copy on LD_LIBRARY_PATH
-shadowing the framework's own, one older than its build needs, or another framework's of the same process) and the
-ptxas JAX compiles its kernels with."""
+shadowing the framework's own, one older than its build needs, or another framework's of the same process, or a
+preloaded one), the libcuda it starts CUDA with (a forward-compatibility copy preloaded or on LD_LIBRARY_PATH) and the
+ptxas JAX and Triton compile its kernels with."""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -68,7 +70,8 @@ def preloads(inv: Dict[str, Any]) -> List[Tuple[str, str]]:
     """(file name, where it is named) of the libraries ld.so loads into every program before anything else, in its
     order: LD_PRELOAD's, then /etc/ld.so.preload's (ld.so(8))."""
     value = (inv.get("env_vars") or {}).get("LD_PRELOAD")
-    names = [(name, "LD_PRELOAD") for name in value.split()] if isinstance(value, str) else []
+    names = [(posixpath.basename(item), "LD_PRELOAD") for item in re.split(r"[:\s]+", value) if item] \
+        if isinstance(value, str) else []  # a recording made by hand may keep ld.so's colons or the folders
     return names + [(name, "/etc/ld.so.preload") for name in inv.get("ld_so_preload") or [] if isinstance(name, str)]
 
 
@@ -506,3 +509,83 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
             title="TensorFlow finds %s only through the preloaded %s, in a folder not recorded: cannot judge" % (
                 ", ".join(soname for _, soname, _ in absent), ", ".join(names)))
     return tensorflow_libraries_missing.finding(evidence, fix, subject="tensorflow")
+
+
+#: The CUDA driver's user-space library by its file name: libcuda.so, libcuda.so.1 (its soname), libcuda.so.550.54.14.
+LIBCUDA_NAME = re.compile(r"^libcuda\.so(?:\.(\d{1,6}(?:\.\d{1,6})*))?$")
+
+
+def _libcuda_candidates(inv: Dict[str, Any], version: Optional[str],
+                        driver: Optional[Tuple[int, ...]]) -> List[Dict[str, Any]]:
+    """The copies a preloaded libcuda may be: the one its name's version says, else the recorded forward-compatibility
+    copies that are not the running driver's own version."""
+    if version:
+        return [{"version": version, "from": "its name"}]
+    return [{"version": lib.get("version"), "from": lib.get("path")} for lib in inv.get("cuda_compat") or []
+            if _numbers(lib.get("version")) and _numbers(lib.get("version")) != driver]
+
+
+def _compat_on_path(inv: Dict[str, Any]) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """(folder, copy) of the first LD_LIBRARY_PATH folder that is a recorded forward-compatibility folder: its
+    libcuda.so.1 is found before the driver's own, which the loader's cache holds."""
+    for folder in inv.get("loader_path") or []:
+        path = str(folder.get("path"))
+        for lib in inv.get("cuda_compat") or [] if folder.get("source") == "LD_LIBRARY_PATH" else []:
+            if path in (lib.get("path"), posixpath.join(str(lib.get("source")), "compat")) and _numbers(lib.get("version")):
+                return path, {"version": lib.get("version"), "from": lib.get("path")}
+    return None
+
+
+@rule("DLWS-LIB-006", "warning", "The libcuda loaded first is not the running driver's")
+def forced_libcuda(inv: Dict[str, Any]) -> Optional[Finding]:
+    """libcuda.so is the driver's user-space half and must be the kernel module's own version; the one exception is
+    the CUDA forward-compatibility copy a toolkit carries in compat/ (cuda-compat-X-Y), built from a newer driver,
+    which runs only on an older driver and a data-center GPU (NVIDIA, CUDA Compatibility: Forward Compatibility; the
+    NVIDIA Container Toolkit uses it only where it is strictly newer than the driver, nvidia-container-toolkit#1426).
+    A preloaded libcuda comes before the driver's own in every program (preloaded()), a compat folder on
+    LD_LIBRARY_PATH before the loader's cache. predibase/lorax's image set ENV
+    LD_PRELOAD=/usr/local/cuda/compat/libcuda.so (lorax 5cefe6e0, on nvidia/cuda:12.4.0-base: CUDA 12.4's compat copy,
+    driver 550.54.14); on hosts with driver 560 CUDA failed to start: "Error 803: system has unsupported display
+    driver / cuda driver combination" (lorax#595; #610: "cuda 12.6 and driver 560+"), and removing the variable fixed
+    it (#623). Only names are recorded of a preload: a bare libcuda.so or libcuda.so.1 may be the driver's own, so it
+    is judged against the forward-compatibility copies recorded here (none: quiet); where the driver's version is not
+    known it is an info line that cannot judge."""
+    named = next(((name, source, match) for name, source in preloads(inv)
+                  for match in [LIBCUDA_NAME.match(name)] if match), None)
+    driver_text = facts.nvidia(inv).get("driver_version")
+    driver = _numbers(driver_text)
+    if named:
+        what, source, match = named
+        version = match.group(1) if match.group(1) and match.group(1).count(".") >= 1 else None  # .so.1: soname
+        candidates = _libcuda_candidates(inv, version, driver)
+        where = "unset LD_PRELOAD or set it without it" if source == "LD_PRELOAD" else "edit /etc/ld.so.preload"
+        certain = bool(version)
+    else:
+        on_path = _compat_on_path(inv)
+        if on_path is None:
+            return None
+        what, source, where, certain = on_path[0], "LD_LIBRARY_PATH", "keep its other folders", True
+        candidates = [on_path[1]] if _numbers(on_path[1]["version"]) != driver else []
+    if not candidates or (certain and driver and _numbers(candidates[0]["version"]) == driver):
+        return None
+    evidence = {"forced": what, "by": source, "driver": driver_text, "copies": candidates}
+    fix = "take %s out of %s (%s): programs then load the driver's own libcuda (a forward-compatibility copy " \
+          "serves only a driver older than itself, on a data-center GPU, through LD_LIBRARY_PATH)" % (what, source, where)
+    copies = ", ".join("%s (%s)" % (c["version"], c["from"]) for c in candidates)
+    if driver is None:
+        return forced_libcuda.finding(evidence, fix, severity="info",
+                                      title="%s forces %s, which may be the forward-compatibility libcuda %s: the "
+                                            "running driver's version is not known, so it cannot be judged" % (
+                                                source, what, copies))
+    older = [c for c in candidates if (_numbers(c["version"]) or ()) < driver]
+    if not older:
+        return forced_libcuda.finding(evidence, fix, severity="info",
+                                      title="%s forces %s, which may be the forward-compatibility libcuda %s, newer "
+                                            "than driver %s: it runs only on data-center GPUs (else CUDA error 804)" % (
+                                                source, what, copies, driver_text))
+    condition = "" if certain else "if it is the forward-compatibility copy: "
+    return forced_libcuda.finding(
+        evidence, fix, title="%s forces %s, %slibcuda %s is older than the running driver %s: CUDA fails to start "
+                             "('Error 803: system has unsupported display driver / cuda driver combination')" % (
+                                 source, what, condition, ", ".join("%s (%s)" % (c["version"], c["from"])
+                                                                    for c in older), driver_text))
