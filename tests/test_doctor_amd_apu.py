@@ -148,3 +148,17 @@ def test_kfd_properties_that_are_not_numbers_or_targets_are_skipped():
         many.update(kfd_node(node, simd_count=1, gfx_target_version=110000, location_id=node, domain=1))
     assert len(amd.kfd_gfx_targets(FakeHost(many))) <= amd.MAX_KFD_NODES
     assert amd.kfd_gfx_targets(FakeHost({})) == {}
+
+
+def test_an_in_family_override_where_the_build_has_the_gpus_own_code_objects_is_a_warning():
+    from test_doctor_rules import healthy, rocm_torch
+
+    def found(gfx, version, value="11.0.0"):
+        inv = rocm_torch(healthy(), gfx, version)
+        inv["env_vars"]["HSA_OVERRIDE_GFX_VERSION"] = value
+        return [(f.severity, f.evidence.get("installed build")) for f in hsa_override.run(inv, TODAY)]
+    # torch 2.7 rocm6.3 carries gfx1101 (astral-sh/uv#14086): the override only swaps it for gfx1100's
+    assert found("gfx1101", "2.7.1+rocm6.3") == [("warning", "torch 2.7.1+rocm6.3 has gfx1101")]
+    assert found("gfx1101", "2.4.1+rocm6.1") == [("info", None)]  # 2.4 lacks gfx1101: the usual workaround
+    assert found("gfx1151", "2.10.0+rocm7.1") == [("info", None)]  # no known list: no claim
+    assert found("gfx1201", "2.7.1+rocm6.3") == [("error", None)]  # 11.0.0 on RDNA4: another family

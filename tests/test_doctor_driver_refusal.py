@@ -84,6 +84,12 @@ def test_the_probe_reads_the_kernel_log_only_where_no_driver_answers(tmp_path):
                                         "dmesg": {"stderr": "dmesg: read kernel buffer failed: Operation not "
                                                             "permitted", "returncode": 1}})
     assert unread["nvidia"]["kernel_log"] is None and unread["nvidia"]["refused_gpus"] is None
+    # NixOS, no kernel log: the driver in use by its /run/opengl-driver/lib links, against the GTX 1050's 580
+    nixos = _snapshot(tmp_path / "c", {"nvidia-smi -q -x": SMI_FAILS},
+                      {"/run/opengl-driver/lib": ["libcuda.so", "libcuda.so.1", "libcuda.so.595.71.05"]})
+    assert nixos["nvidia"]["library_version"] == "595.71.05" and nixos["nvidia"]["kernel_log"] is None
+    (found,) = fired(nixos, "DLWS-DRV-014")
+    assert found.evidence["installed_driver"] == "595.71.05" and "580 branch" in found.fix
     ok = collect(open_snapshot(os.path.join(HERE, "snapshots", "rtx4090-ryzen-workstation"))).to_dict()
     assert ok["nvidia"]["status"] == "ok" and ok["nvidia"]["kernel_log"] is None
 

@@ -63,6 +63,7 @@ FIRES = {
     "DLWS-CTR-003": ["ubuntu2204-podman344-cdi-unsupported"],
     "DLWS-CTR-004": ["debian9-nvidia-docker2-ldconfig-real-missing"],
     "DLWS-CTR-005": ["ubuntu2004-docker-snap-gpus-no-device-driver"],  # OS-004 quiet: the snap's own toolkit
+    "DLWS-CTR-006": ["tumbleweed-k8s121-containerd144-default-runc-rtx3060"],
     "DLWS-ENV-001": ["titanx-pascal-cuda-visible-devices-2"],  # nvidia-smi lists GPU 0; CUDA was asked for GPU 2
     "DLWS-ENV-002": ["frontier-mi250x-rocr1-cuda1-no-hip-gpu"],  # HIP's index 1 among the one GCD ROCR left
     "DLWS-ENV-003": ["jupyterhub-docker-a6000-nvidia-visible-devices-void"],

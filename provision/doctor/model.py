@@ -5,10 +5,17 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import inspect
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 SEVERITIES = ("error", "warning", "info")
+
+
+def word(value: Any) -> str:
+    """A machine's own value (a folder, a kernel release, a module name) as one shell word of a fix: users paste
+    fixes into a root shell, and a snapshot or a fleet host may be hostile. Plain words stay as they are."""
+    return shlex.quote(str(value))
 
 
 def at_least(severity: str, level: str) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from provision.host import Host
 from provision.inventory.common import first_version
@@ -30,6 +30,15 @@ _CDI_KIND = re.compile(r"""^\s*"?kind"?\s*:\s*"?([\w./-]+)""", re.M)
 _DRIVER_LIB = re.compile(r"lib(?:cuda|nvidia-ml|EGL_nvidia|GLX_nvidia)\.so\.(\d{3}\.\d+(?:\.\d+)?)")
 _TOML_MODE = re.compile(r"""^\s*mode\s*=\s*["']([\w-]+)["']""")
 _TOML_NO_CGROUPS = re.compile(r"^\s*no-cgroups\s*=\s*(true|false)\b")
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
+_TOML_SECTION = re.compile(r"^\s*\[([^\[\]]{1,256})\]\s*$")
+#: A CRI runtime's table: [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.nvidia] (config version 2),
+#: [plugins.cri.containerd.runtimes.nvidia] (1), [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.nvidia] (3).
+_CRI_RUNTIME = re.compile(r"""cri.*\.containerd\.runtimes\.["']?([\w.-]{1,64}?)["']?(\.options)?$""")
+_TOML_DEFAULT_RUNTIME = re.compile(r"""^\s*default_runtime_name\s*=\s*["']([\w.-]{1,64})["']""")
+_TOML_BINARY = re.compile(r"""^\s*(?:BinaryName|Runtime)\s*=\s*["']([^"']{1,256})["']""")
+_TOML_IMPORTS = re.compile(r"^\s*imports\s*=\s*\[([^\]]*)\]")
+MAX_DROP_INS = 16
 _TOML_LDCONFIG = re.compile(r"""^\s*ldconfig\s*=\s*["']([^"'\s]{1,256})["']""")
 #: Where a distribution puts ldconfig: Ubuntu's /sbin/ldconfig is a wrapper script around /sbin/ldconfig.real (the
 #: toolkit's config.toml.ubuntu names it), Debian, RHEL and the rest have /sbin/ldconfig alone (config.toml.debian,
@@ -113,6 +122,46 @@ def host_ldconfigs(host: Host) -> Optional[List[str]]:
     return found if seen else None
 
 
+def _containerd_file(text: str, found: Dict[str, Any]) -> List[str]:
+    """Fold one containerd config file into found (runtimes, nvidia runtimes, default); returns its imports."""
+    section, imports = "", []
+    for line in text.splitlines()[:5000]:
+        header = _TOML_SECTION.match(line)
+        if header:
+            section = header.group(1).strip()
+            runtime = _CRI_RUNTIME.search(section)
+            if runtime and runtime.group(1) not in found["runtimes"]:
+                found["runtimes"].append(runtime.group(1))
+            continue
+        default, binary, listed = _TOML_DEFAULT_RUNTIME.match(line), _TOML_BINARY.match(line), _TOML_IMPORTS.match(line)
+        if default and section.endswith(".containerd"):
+            found["default"] = default.group(1)
+        runtime = _CRI_RUNTIME.search(section)
+        if binary and runtime and "nvidia-container-runtime" in binary.group(1) \
+                and runtime.group(1) not in found["nvidia"]:
+            found["nvidia"].append(runtime.group(1))
+        if listed and not section:
+            imports.extend(re.findall(r"""["']([^"']{1,256})["']""", listed.group(1)))
+    return imports
+
+
+def containerd_config(host: Host) -> Optional[Dict[str, Any]]:
+    """The CRI runtimes of /etc/containerd/config.toml, those that run nvidia-container-runtime, and its
+    default_runtime_name, drop-ins of an `imports` folder glob ("/etc/containerd/conf.d/*.toml") folded in, in
+    name order as containerd merges them; None where the file is unread or imports something else."""
+    text = host.read(CONTAINERD_CONFIG)
+    if text is None:
+        return None
+    found: Dict[str, Any] = {"runtimes": [], "nvidia": [], "default": None}
+    for pattern in _containerd_file(text, found)[:MAX_DROP_INS]:
+        folder, name = os.path.split(pattern)
+        if name != "*.toml":
+            return None
+        for entry in sorted(n for n in host.listdir(folder) or [] if n.endswith(".toml"))[:MAX_DROP_INS]:
+            _containerd_file(host.read("%s/%s" % (folder, entry)) or "", found)
+    return {key: value[:16] if isinstance(value, list) else value for key, value in found.items()}
+
+
 def cdi_specs(host: Host) -> Optional[List[CdiSpec]]:
     """The CDI specs in /etc/cdi and /var/run/cdi, each with its device kinds and the driver versions its library
     paths name (a spec generated before a driver upgrade names the old one); None where neither folder exists."""
@@ -143,6 +192,11 @@ def probe(host: Host, inv: Inventory) -> None:
             c.toolkit_ldconfig_exists = in_folder(host, c.toolkit_ldconfig[1:])
             c.host_ldconfigs = host_ldconfigs(host)
         c.cdi_specs = cdi_specs(host)
+        c.kubelet = bool(host.fact("which", "kubelet"))
+        containerd = containerd_config(host)
+        if containerd is not None:
+            c.containerd_runtimes, c.containerd_nvidia_runtimes = containerd["runtimes"], containerd["nvidia"]
+            c.containerd_default_runtime = containerd["default"]
     c.cgroup_v2 = host.exists("/sys/fs/cgroup/cgroup.controllers") or None
     if c.cgroup_v2 is None and host.listdir("/sys/fs/cgroup") is not None:
         c.cgroup_v2 = False

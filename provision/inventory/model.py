@@ -208,6 +208,10 @@ class Containers:
 
     docker: Optional[str] = None  # versions, from `<engine> --version`
     docker_snap: Optional[bool] = None  # the docker on PATH is the snap's (/snap/bin/docker; None: no docker)
+    kubelet: Optional[bool] = None  # a kubelet on PATH: a Kubernetes node
+    containerd_runtimes: Optional[List[str]] = None  # /etc/containerd/config.toml's CRI runtimes (None: unread)
+    containerd_nvidia_runtimes: Optional[List[str]] = None  # those that run nvidia-container-runtime
+    containerd_default_runtime: Optional[str] = None  # its default_runtime_name (None: not set, containerd's runc)
     podman: Optional[str] = None
     containerd: Optional[str] = None
     docker_runtimes: Optional[List[str]] = None  # /etc/docker/daemon.json "runtimes" (None: no such file)

@@ -222,10 +222,11 @@ DRIVER_LIB = re.compile(r"^lib(cuda|nvidia-ml)\.so\.\d+\.\d+")
 #: packages.debian.org file lists); /usr/lib64/nvidia (a RHEL machine with CUDA 9.1's driver in
 #: NVIDIA/nvidia-docker#584: "symbolic links to old revs of the driver ... in /usr/lib64/nvidia"); and
 #: /usr/local/nvidia/lib64, where GKE mounts the host's driver into a container (the nvidia/cuda images'
-#: LD_LIBRARY_PATH names it).
+#: LD_LIBRARY_PATH names it); /run/opengl-driver/lib, where NixOS links the driver in use (nixpkgs'
+#: add-opengl-runpath / addDriverRunpath: driverLink = "/run/opengl-driver").
 DRIVER_LIB_FOLDERS = LINUX_DRIVER_LIBS + (
     "/usr/lib/x86_64-linux-gnu/nvidia/current", "/usr/lib/aarch64-linux-gnu/nvidia/current", "/usr/lib64/nvidia",
-    "/usr/local/nvidia/lib64")
+    "/usr/local/nvidia/lib64", "/run/opengl-driver/lib")
 _LIB_VERSION = re.compile(r"^lib(?:cuda|nvidia-ml)\.so\.(\d+\.\d+(?:\.\d+)?)$")
 #: The sonames a program loads; each a link to the versioned file of the driver in use.
 _SONAMES = ("libnvidia-ml.so.1", "libcuda.so.1")

@@ -1,5 +1,6 @@
 """Container runtimes on a GPU host: GPUs lost at a systemd reload, CDI specs of another driver, Podman without CDI,
-a toolkit hook pointed at an ldconfig the host does not have, Docker from the snap."""
+a toolkit hook pointed at an ldconfig the host does not have, Docker from the snap, a Kubernetes node whose
+containerd does not run NVIDIA's runtime by default."""
 
 from __future__ import annotations
 
@@ -166,3 +167,27 @@ def docker_snap(inv: Dict[str, Any]) -> Any:
     return docker_snap.finding(
         {"docker": c.get("docker"), "docker_on_path": "snap", "nvidia.container_toolkit":
          facts.nvidia(inv).get("container_toolkit")}, fix)
+
+
+@rule("DLWS-CTR-006", "warning",
+      "Kubernetes pods here get no GPU without a RuntimeClass: containerd's default runtime is not NVIDIA's")
+def containerd_default_not_nvidia(inv: Dict[str, Any]) -> Any:
+    """The NVIDIA device plugin expects nvidia-container-runtime as the node's default low-level runtime; where it
+    is not, a RuntimeClass (handler nvidia) must name it in every GPU pod, the plugin's own DaemonSet included
+    (NVIDIA/k8s-device-plugin README at 00f2a02c, Prerequisites and Quick Start). Otherwise the pod runs under runc:
+    the scheduler gives it a GPU, the device files and driver libraries never arrive (nvidia-smi a blank file or
+    missing: NVIDIA/nvidia-container-runtime#147, fixed by default_runtime_name = "nvidia"), and a plugin without it
+    reports nvidia.com/gpu: 0 (NVIDIA/k8s-device-plugin#107). Judged on a Kubernetes node (a kubelet) whose
+    /etc/containerd/config.toml registers a runtime running nvidia-container-runtime; unset means runc."""
+    c = _containers(inv)
+    nvidia_runtimes = c.get("containerd_nvidia_runtimes") or []
+    default = c.get("containerd_default_runtime")
+    if not c.get("kubelet") or not nvidia_runtimes or default in nvidia_runtimes \
+            or facts.os_info(inv).get("container") or not facts.gpus(inv, "nvidia"):
+        return None
+    return containerd_default_not_nvidia.finding(
+        {"containerd_config": "/etc/containerd/config.toml", "default_runtime_name": default or "runc (not set)",
+         "nvidia_runtimes": nvidia_runtimes},
+        "make it containerd's default: sudo nvidia-ctk runtime configure --runtime=containerd --set-as-default && "
+        "sudo systemctl restart containerd; or define a RuntimeClass (handler: %s) and set runtimeClassName in "
+        "every GPU pod and in the device plugin's DaemonSet" % nvidia_runtimes[0])

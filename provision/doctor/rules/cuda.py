@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Any, Dict, Iterator, List, Tuple
 
 from provision.inventory import facts
-from provision.doctor.model import Finding, rule
+from provision.doctor.model import Finding, rule, word
 
 
 @rule("DLWS-CUDA-001", "warning", "PATH and LD_LIBRARY_PATH select different CUDA toolkits")
@@ -19,8 +18,9 @@ def path_disagrees(inv: Dict[str, Any]) -> Any:
     by_path, by_ld = cuda.get("path_selects"), cuda.get("ld_library_path_selects")
     if by_path and by_ld and by_path != by_ld:
         return path_disagrees.finding({"PATH": by_path, "LD_LIBRARY_PATH": by_ld},
-                                      "export PATH=%s/bin:$PATH LD_LIBRARY_PATH=%s/lib64:$LD_LIBRARY_PATH "
-                                      "(the same toolkit for both) in your shell profile" % (by_path, by_path))
+                                      "export PATH=%s:\"$PATH\" LD_LIBRARY_PATH=%s:\"$LD_LIBRARY_PATH\" "
+                                      "(the same toolkit for both) in your shell profile"
+                                      % (word(by_path + "/bin"), word(by_path + "/lib64")))
 
 
 @rule("DLWS-CUDA-002", "error", "cuDNN built for another CUDA major than the framework")
@@ -138,7 +138,7 @@ def _use_toolkit(toolkits: List[Dict[str, Any]], want: Tuple[int, int], queries:
     if fits:
         path = fits[0]["path"]  # the machine's own path: quoted, it is pasted into a shell
         return "export CUDA_HOME=%s PATH=%s:\"$PATH\" (its CUDA %s matches torch's major) before building" % (
-            shlex.quote(path), shlex.quote(path + "/bin"), fits[0].get("version"))
+            word(path), word(path + "/bin"), fits[0].get("version"))
     folder = "/usr/local/cuda-%d.%d" % want
     return "install the CUDA %d.%d toolkit (NVIDIA's package cuda-toolkit-%d-%d, in %s), then export CUDA_HOME=%s " \
            "PATH=%s/bin:\"$PATH\" before building" % (want + want + (folder, folder, folder))

@@ -6,7 +6,7 @@ import re
 from typing import Any, Dict, Iterator, List, Optional
 
 from provision.doctor.advice import driver_install, driver_upgrade
-from provision.doctor.model import Finding, rule
+from provision.doctor.model import Finding, rule, word
 from provision.inventory import facts
 
 
@@ -282,14 +282,22 @@ def legacy_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
             severity="info" if maintained else "warning", subject=facts.gpu_label(gpu))
 
 
+RUNNING_KERNEL = "$(uname -r)"  # where the running kernel was not read, the fix lets the shell ask
+
+
+def _k(kernel: str) -> str:
+    """A kernel release as one shell word of a fix (the shell's own question left as it is)."""
+    return kernel if kernel == RUNNING_KERNEL else word(kernel)
+
+
 def headers_install(inv: Dict[str, Any], kernel: str) -> str:
     """The command that installs a kernel's headers (the build tree DKMS compiles the module against)."""
     os_id = facts.os_info(inv).get("id") or ""
     if os_id in ("ubuntu", "debian", "linuxmint", "pop"):
-        return "sudo apt-get install linux-headers-%s" % kernel
+        return "sudo apt-get install linux-headers-%s" % _k(kernel)
     if os_id in ("fedora", "rhel", "rocky", "almalinux", "centos", "ol", "amzn"):
-        return "sudo dnf install kernel-devel-%s" % kernel
-    return "install the headers (build tree) of kernel %s" % kernel
+        return "sudo dnf install kernel-devel-%s" % _k(kernel)
+    return "install the headers (build tree) of kernel %s" % _k(kernel)
 
 
 def _dkms_summary(build: Dict[str, Any]) -> Any:
@@ -348,7 +356,7 @@ def _rebuild(inv: Dict[str, Any], build: Dict[str, Any], kernel: str) -> str:
     log = _kernel_log(build, kernel)
     failed = bool(log.get("errors")) or any(b.get("kernel") == kernel and not b.get("built")
                                             for b in build.get("dkms") or [])
-    step = "sudo dkms install %s -k %s" % (newest, kernel)
+    step = "sudo dkms install %s -k %s" % (word(newest), _k(kernel))
     compiler = _compiler_step(inv, log)
     if compiler:
         return compiler + "; then " + step
@@ -356,10 +364,10 @@ def _rebuild(inv: Dict[str, Any], build: Dict[str, Any], kernel: str) -> str:
         # the build tree is there (headers look installed) but lacks its generated config: reinstalling the
         # headers fixed it in Frogging-Family/nvidia-all#150 (zen-kernel/zen-kernel#305: "Install the kernel headers")
         return ("reinstall the headers of kernel %s, whose build tree lacks autoconf.h (%s); then %s"
-                % (kernel, headers_install(inv, kernel), step))
+                % (_k(kernel), headers_install(inv, kernel), step))
     if failed:
         step += ("; it failed before: read /var/lib/dkms/%s/build/make.log (a kernel newer than the driver "
-                 "supports needs a newer driver)" % newest)
+                 "supports needs a newer driver)" % word(newest))
     return step
 
 
@@ -375,7 +383,7 @@ def no_module_for_kernel(inv: Dict[str, Any]) -> Any:
     if not _no_module_for_kernel(inv):
         return None
     build = _module_build(inv)
-    kernel = build.get("running_kernel") or "$(uname -r)"
+    kernel = build.get("running_kernel") or RUNNING_KERNEL
     installed, newest = build.get("installed_kernels"), build.get("newest_kernel")
     evidence = {"running_kernel": kernel, "module_files": [], "headers": build.get("headers"),
                 "dkms": _dkms_summary(build), "installed_kernels": installed, "newest_kernel": newest,
@@ -390,13 +398,13 @@ def no_module_for_kernel(inv: Dict[str, Any]) -> Any:
     if installed is not None and kernel not in installed and newest:
         return no_module_for_kernel.finding(
             evidence, "sudo reboot: an update removed the running kernel's modules; boot kernel %s%s" % (
-                newest, "" if build.get("newest_kernel_module_files") else
+                word(newest), "" if build.get("newest_kernel_module_files") else
                 " (it has no nvidia module either: then %s)" % _rebuild(inv, build, newest)),
             title="The running kernel's modules were removed by an update: no NVIDIA module can load")
     if newest and build.get("newest_kernel_module_files"):
         return no_module_for_kernel.finding(
             evidence, "sudo reboot into kernel %s, which has the module; or build it for this one: %s"
-            % (newest, _rebuild(inv, build, kernel)))
+            % (word(newest), _rebuild(inv, build, kernel)))
     steps = []
     if build.get("headers") is False:
         steps.append(headers_install(inv, kernel))
@@ -412,9 +420,10 @@ def _build_for_next(build: Dict[str, Any], kernel: str) -> str:
     /var/lib/dkms was not read."""
     dkms = list(build.get("dkms") or [])
     if not dkms:
-        return "sudo dkms autoinstall -k %s (a driver without DKMS: reinstall it after booting that kernel)" % kernel
+        return "sudo dkms autoinstall -k %s (a driver without DKMS: reinstall it after booting that kernel)" % (
+            _k(kernel))
     newest = max(dkms, key=lambda b: [int(p) for p in str(b.get("version")).split(".") if p.isdigit()])
-    return "sudo dkms install %s/%s -k %s" % (newest.get("module"), newest.get("version"), kernel)
+    return "sudo dkms install %s -k %s" % (word("%s/%s" % (newest.get("module"), newest.get("version"))), _k(kernel))
 
 
 @rule("DLWS-DRV-013", "warning", "The kernel the next boot starts has no NVIDIA module")
@@ -439,7 +448,7 @@ def next_kernel_without_module(inv: Dict[str, Any]) -> Any:
         "before rebooting: make sure kernel %s's headers are installed (%s); then %s; if that build fails (its "
         "make.log under /var/lib/dkms), the driver does not support kernel %s yet: keep booting kernel %s (make it "
         "the boot loader's default) until a driver that does is installed"
-        % (newest, headers_install(inv, newest), _build_for_next(build, newest), newest, running))
+        % (word(newest), headers_install(inv, newest), _build_for_next(build, newest), word(newest), word(running)))
 
 
 def _branch(version: Any) -> Optional[int]:

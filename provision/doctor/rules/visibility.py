@@ -290,6 +290,12 @@ def hsa_override(inv: Dict[str, Any]) -> Iterator[Finding]:
                                        "that needs it" % (", or set it to a target of the GPU's own ISA family (%s)"
                                                           % family if family else ""),
                                        subject=facts.gpu_label(gpu))
+        elif kind == "note" and _build_has_own(inv, gpu["gfx_target"]):
+            evidence["installed build"] = _build_has_own(inv, gpu["gfx_target"])
+            yield hsa_override.finding(evidence, "unset HSA_OVERRIDE_GFX_VERSION: the installed build runs %s's own "
+                                       "code objects without it" % gpu["gfx_target"],
+                                       title="HSA_OVERRIDE_GFX_VERSION swaps this GPU's own code objects for "
+                                       "another target's", severity="warning", subject=facts.gpu_label(gpu))
         elif kind == "note":  # the usual workaround for a card ROCm does not list: it runs, so info only
             yield hsa_override.finding(evidence, "nothing while kernels run; if they fail or crash "
                                        "(HSA_STATUS_ERROR_INVALID_ISA, invalid device function), unset it to see "
@@ -301,6 +307,19 @@ def hsa_override(inv: Dict[str, Any]) -> Iterator[Finding]:
             yield hsa_override.finding(evidence, "write it as major.minor.stepping (10.3.0 for gfx1030), or unset it",
                                        title="HSA_OVERRIDE_GFX_VERSION is not major.minor.stepping",
                                        severity="warning", subject=facts.gpu_label(gpu))
+
+
+def _build_has_own(inv: Dict[str, Any], gfx: str) -> Optional[str]:
+    """'torch 2.11.0+rocm7.2 has gfx1151' where the installed torch ROCm build carries the GPU's own code objects:
+    an override is then no workaround, it only swaps them for another target's (an AMD engineer proposed that the
+    runtime refuse it on such hardware, ROCm/rocm-systems#3461); None where it lacks them or the list is unknown."""
+    from provision.knowledge import queries
+
+    entry = facts.frameworks(inv).get("torch") or {}
+    if not entry.get("rocm"):
+        return None
+    targets = queries.torch_rocm_gfx_targets((entry.get("version") or "").split("+")[0], "rocm%s" % entry["rocm"])
+    return "torch %s has %s" % (entry.get("version"), gfx) if targets and gfx in targets else None
 
 
 #: NVIDIA_VISIBLE_DEVICES values with which the NVIDIA Container Runtime passes no GPU into a container (NVIDIA
