@@ -81,3 +81,59 @@ def judge_build(inv: Dict[str, Any], framework: str, variant: str,
         "whether NVIDIA's %s wheel for %s is as dlws's table says (unverified: %s)" % (
             framework, _release(inv), ", ".join(found.get("unverified_fields") or ["the row"]))]
     return problems, unknowns
+
+
+#: The loader_path sources whose folders the dynamic loader searches for a soname (provision/inventory/loader.py).
+_SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
+
+
+def _on_loader_path(inv: Dict[str, Any], library: str, major: str) -> Optional[bool]:
+    """Whether a lib<library>.so.<major> is in a folder the loader searches; None where that path is not known (the
+    default folders are recorded only once /etc/ld.so.conf was read)."""
+    folders = [f for f in inv.get("loader_path") or [] if f.get("source") in _SEARCHED]
+    if not any(f.get("source") == "default" for f in folders):
+        return None
+    return any(str(v).split(".")[0] == major for f in folders for v in (f.get("libraries") or {}).get(library) or [])
+
+
+def missing_libraries(inv: Dict[str, Any], framework: str, version: Optional[str],
+                      cuda: Optional[str]) -> Tuple[List[Dict[str, str]], List[str]]:
+    """(missing, unknowns) of the system libraries a Jetson build of framework (one that links L4T's CUDA and
+    JetPack's cuDNN instead of bundling them: NVIDIA's JetPack wheels, the Jetson AI Lab index's) loads: the
+    libcublas/libcudnn majors of the JetPack its CUDA says it was built for, where this L4T brings others (an
+    older-JetPack wheel; a newer CUDA major is the driver's verdict, cuda_on_l4t), and the libraries no JetPack
+    installs (cuDSS) that are not on the loader's path. Each missing one: {'soname', 'why'}."""
+    row = queries.jetpack_release(jetson(inv).get("l4t"))
+    if row is None or cuda_on_l4t(inv, cuda)[0] is not True:
+        return [], []
+    missing: List[Dict[str, str]] = []
+    unknowns: List[str] = []
+    recorded = facts.major_minor(cuda)
+    built = queries.jetpack_built_for("%d.%d" % recorded) if recorded else None
+    here = "this machine has %s" % queries.jetpack_label(jetson(inv).get("l4t"))
+    if built:
+        wanted_cuda, have_cuda = str(built["cuda"]).split(".")[0], str(row["cuda"]).split(".")[0]
+        wanted_cudnn, have_cudnn = str(built["cudnn_major"]), str(row.get("cudnn") or "").split(".")[0]
+        by = "built for JetPack %s (CUDA %s, cuDNN %s%s)" % (built["jetpack"], built["cuda"], wanted_cudnn,
+                                                             "" if built["verified"] else "; unverified")
+        if wanted_cuda != have_cuda and _on_loader_path(inv, "libcublas", wanted_cuda) is not True:
+            missing.append({"soname": "libcublas.so.%s" % wanted_cuda, "why": "%s; %s" % (by, here)})
+        if wanted_cudnn != have_cudnn and _on_loader_path(inv, "libcudnn", wanted_cudnn) is not True:
+            missing.append({"soname": "libcudnn.so.%s" % wanted_cudnn, "why": "%s; %s" % (by, here)})
+    release = facts.version((version or "").split("+")[0])
+    for lib in queries.system_libraries(framework):
+        floor = facts.version(lib.get("from_release"))
+        if release is None or floor is None or release.release[:2] < floor.release[:2]:
+            continue  # by release: 2.8.0a0 (a pre-release's number, as NVIDIA's wheels carry) is of 2.8
+        major = str(lib["soname"]).rpartition(".so.")[2]
+        found = _on_loader_path(inv, str(lib["library"]), major)
+        why = "%s %s: its Jetson builds link it (reported from %s%s); no JetPack installs it" % (
+            queries.display_name(framework), version, lib["from_release"],
+            ", unverified" if not lib.get("verified") else "")
+        if found is None:
+            unknowns.append("whether %s is installed (%s; the loader's folders were not read)" % (lib["soname"], why))
+        elif not found:
+            missing.append({"soname": str(lib["soname"]), "why": why, "package": str(lib["package"]),
+                            "repository": str(lib["repository"]).replace(
+                                "{ubuntu}", str(row.get("ubuntu") or "").replace(".", ""))})
+    return missing, unknowns

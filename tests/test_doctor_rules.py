@@ -156,6 +156,9 @@ CASES = {
                                                            "package": "mxnet-cu112"}),
     "DLWS-JET-001": lambda i: (i.update(jetson={"l4t": "36.4.3", "model": "NVIDIA Jetson AGX Orin Developer Kit"}),
                                i["frameworks"]["torch"].update(version="2.10.0", build="cpu", cuda=None)),
+    "DLWS-JET-002": lambda i: (i.update(jetson={"l4t": "36.4.3", "model": "NVIDIA Jetson AGX Orin Developer Kit"}),
+                               i["frameworks"]["torch"].update(version="2.1.0a0+41361538.nv23.06", build="cuda 11.4",
+                                                               cuda="11.4")),
     "DLWS-CUDA-001": lambda i: i["cuda"].update(ld_library_path_selects="/usr/local/cuda-11.8"),
     "DLWS-CUDA-002": lambda i: i["cudnn"].append({"version": "8.9.2.26", "source": "pip:nvidia-cudnn-cu11"}),
     "DLWS-CUDA-003": lambda i: i["cuda"].update(cuda_home="/usr/local/cuda-11.8", cuda_home_from="CUDA_HOME", toolkits=[

@@ -23,8 +23,9 @@ from provision.host import Host
 from provision.inventory.libraries import library_versions
 from provision.inventory.model import Inventory, Library, LoaderFolder
 
-#: The libraries whose copies decide what a CUDA framework runs with.
-LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl")
+#: The libraries whose copies decide what a CUDA framework runs with (cuDSS: what Jetson torch builds from 2.8 link,
+#: which JetPack does not install).
+LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl", "libcudss")
 #: The folders ld.so searches after its cache whatever ld.so.conf says (glibc's system search path: lib64 on
 #: 64-bit Fedora/RHEL, the multiarch folders on Debian and Ubuntu); those missing here are left out.
 DEFAULT_FOLDERS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",

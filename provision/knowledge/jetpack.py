@@ -6,7 +6,7 @@ Every function is pure and total: bad or unknown input answers None, never an ex
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from provision.knowledge import load
 from provision.knowledge.versions import Row, parse_version
@@ -44,3 +44,26 @@ def jetpack_label(l4t: Any) -> Optional[str]:
 def generic_cuda_wheels() -> Row:
     """Why the generic (PyPI, download.pytorch.org) aarch64 CUDA wheels do not run on the Jetsons the table knows."""
     return dict(load("jetson").get("generic_cuda_wheels") or {})
+
+
+def jetpack_built_for(cuda: Any) -> Optional[Row]:
+    """What a JetPack wheel recording CUDA X.Y ('12.6') was built with: NVIDIA builds each JetPack's wheels with its
+    own CUDA and cuDNN, so the releases bringing that CUDA say which. {'jetpack': '6.1, 6.2, 6.2.1', 'cuda': ...,
+    'cudnn_major': 9}; None where no release brings it, or those that do disagree on the cuDNN major."""
+    if not isinstance(cuda, str):
+        return None
+    rows = [dict(row, l4t=key) for key, row in load("jetson").get("l4t_releases", {}).items()
+            if isinstance(row, dict) and row.get("cuda") == cuda]
+    majors = {str(row.get("cudnn") or "").split(".")[0] for row in rows}
+    if not rows or len(majors) != 1 or not next(iter(majors)).isdigit():
+        return None
+    return {"jetpack": ", ".join(str(row.get("jetpack")) for row in rows), "cuda": cuda,
+            "cudnn_major": int(next(iter(majors))),
+            "verified": all(row.get("verified") and "cudnn" not in (row.get("unverified_fields") or [])
+                            for row in rows)}
+
+
+def system_libraries(framework: str) -> List[Row]:
+    """The libraries a framework's Jetson builds load from the system that JetPack does not install (cuDSS)."""
+    rows = (load("jetson").get("system_libraries") or {}).get("libraries") or []
+    return [dict(row) for row in rows if isinstance(row, dict) and row.get("framework") == framework]

@@ -32,7 +32,8 @@ from provision.knowledge.frameworks import cuda_wheels_entry, macos_floor, mps_f
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
                                       keras_pins, keras_backend, keras2_for_tensorflow, tf_keras_for_tensorflow,
                                       local_label, installable)
-from provision.knowledge.jetpack import generic_cuda_wheels, jetpack_label, jetpack_release, jetpack_wheel
+from provision.knowledge.jetpack import (generic_cuda_wheels, jetpack_built_for, jetpack_label, jetpack_release,
+                                         jetpack_wheel, system_libraries)
 from provision.knowledge.rocm import gfx_generic_family, rocm_release_gfx_targets, torch_rocm_gfx_targets
 from provision.knowledge.error_signatures import error_signatures
 from provision.knowledge.extensions import torch_cuda_home_order, torch_extension_cuda_check
@@ -50,7 +51,8 @@ __all__ = [
     "support_end",
     "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",
-    "generic_cuda_wheels", "jetpack_label", "jetpack_release", "jetpack_wheel",
+    "generic_cuda_wheels", "jetpack_built_for", "jetpack_label", "jetpack_release", "jetpack_wheel",
+    "system_libraries",
     "error_signatures",
     "torch_cuda_home_order", "torch_extension_cuda_check",
     "cudnn_build", "cudnn_cuda_majors", "cudnn_min_driver", "cudnn_release", "cudnn_supports_cc",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 from provision.doctor.model import Finding, rule
 from provision.inventory import facts
@@ -43,3 +43,45 @@ def generic_torch_on_jetson(inv: Dict[str, Any]) -> Iterator[Finding]:
     yield generic_torch_on_jetson.finding(
         {"framework": "torch", "version": entry.get("version"), "build": entry.get("build"),
          "l4t": compat_jetson.jetson(inv).get("l4t")}, _fix(inv), subject="torch")
+
+
+def _library_fix(inv: Dict[str, Any], missing: List[Dict[str, str]]) -> str:
+    """Install what JetPack lacks where only such libraries are missing (the apt package from NVIDIA's repository for
+    Jetson); else the torch built for this JetPack."""
+    if all(item.get("package") for item in missing):
+        steps = []
+        for item in missing:
+            steps.append("wget %s && sudo dpkg -i %s && sudo apt-get update && sudo apt-get -y install %s" % (
+                shlex.quote(item["repository"]), shlex.quote(item["repository"].rpartition("/")[2]),
+                shlex.quote(item["package"])))
+        return "; ".join(steps) + " (NVIDIA's CUDA repository for Jetson; or a torch that does not link it: %s)" % (
+            _fix(inv))
+    return _fix(inv)
+
+
+@rule("DLWS-JET-002", "error", "A Jetson torch links libraries this JetPack does not have: import torch fails")
+def jetson_torch_libraries_missing(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """NVIDIA's JetPack wheels and the Jetson AI Lab index's link the CUDA and cuDNN of the system instead of
+    bundling them: one built for another JetPack asks for its libcublas.so.<CUDA major> and libcudnn.so.<cuDNN major>
+    ("libcudnn.so.8: cannot open shared object file" with a JetPack 5 / 6.0 wheel on JetPack 6.1+), and torch 2.8's
+    links cuDSS, which no JetPack installs ("libcudss.so.0: cannot open shared object file", NVIDIA/Isaac-GR00T#343).
+    The JetPack a wheel was built for is the one whose CUDA it records; a newer CUDA major than L4T's is DLWS-FW-003's.
+    cuDSS is judged on the loader's folders; where they were not read, a warning says it cannot tell."""
+    from provision import compat_jetson
+
+    entry = facts.frameworks(inv).get("torch")
+    if not compat_jetson.on_jetson_gpu(inv) or not entry or _generic(entry) or facts.build_kind(entry) != "cuda":
+        return
+    missing, unknowns = compat_jetson.missing_libraries(inv, "pytorch", entry.get("version"), entry.get("cuda"))
+    evidence = {"framework": "torch", "version": entry.get("version"), "cuda": entry.get("cuda"),
+                "l4t": compat_jetson.jetson(inv).get("l4t")}
+    if missing:
+        evidence.update(missing=[item["soname"] for item in missing], why=[item["why"] for item in missing])
+        yield jetson_torch_libraries_missing.finding(evidence, _library_fix(inv, missing), subject="torch")
+    elif unknowns:
+        yield jetson_torch_libraries_missing.finding(
+            dict(evidence, cannot_judge=unknowns),
+            "if import torch fails with 'cannot open shared object file' for a library cannot_judge names: install "
+            "it from NVIDIA's CUDA repository for Jetson (cuDSS: sudo apt-get install cudss), or run "
+            "dlws doctor where the loader's folders can be read", subject="torch", severity="warning",
+            title="A Jetson torch may link a library JetPack does not install: cannot tell")
