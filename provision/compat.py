@@ -556,9 +556,12 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     _judge_glibc(inv, build, verdict)
     _judge_macos(inv, build, verdict)
     _judge_mps(inv, build, verdict)
-    if facts.os_info(inv).get("emulation") == "qemu-user" and queries.needs_avx(build.framework, build.release):
+    emulation = facts.os_info(inv).get("emulation")
+    if emulation == "qemu-user" and queries.needs_avx(build.framework, build.release):
         verdict.unknowns.append("whether the CPU qemu-user emulates has AVX, which %s's wheels need (the flags read "
                                 "are the host's)" % queries.display_name(build.framework))
+    elif emulation == "rosetta" and queries.needs_avx(build.framework, build.release):
+        _judge_rosetta_avx(inv, build, verdict)
     elif cpu.get("arch") == "x86_64" and queries.needs_avx(build.framework, build.release):
         if not cpu.get("flags"):  # unknown flags are no evidence of AVX either way
             verdict.unknowns.append("whether the CPU has AVX, which %s's wheels need (its flags are unknown)"
@@ -580,6 +583,33 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
         verdict.problems.extend(problems)
         verdict.unknowns.extend(unknowns)
     return verdict
+
+
+#: The first macOS whose Rosetta 2 runs AVX and AVX2 (Darwin 24; Go's src/internal/cpu/cpu_x86_darwin.go: "on macOS
+#: 15 (Darwin kernel version 24) or newer, Rosetta 2 supports AVX1 and 2. However, neither CPUID nor sysctl says it").
+ROSETTA_AVX_MACOS = 15
+
+
+def rosetta_runs_avx(macos: Any) -> Optional[bool]:
+    """Whether Rosetta 2 on this macOS version runs AVX (Apple's "About the Rosetta translation environment": not
+    AVX, AVX2 or AVX512 before); None where the version is unknown or 10.16 (what an old Python reports on any macOS
+    from 11, SYSTEM_VERSION_COMPAT)."""
+    parsed = facts.major_minor(macos)
+    if parsed is None or parsed == (10, 16):
+        return None
+    return parsed[0] >= ROSETTA_AVX_MACOS
+
+
+def _judge_rosetta_avx(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
+    """An x86_64 wheel that needs AVX, under Rosetta 2: sysctl reports no AVX there either way, so the macOS
+    version decides."""
+    name = queries.display_name(build.framework)
+    runs = rosetta_runs_avx(facts.os_info(inv).get("version"))
+    if runs is False:
+        verdict.problems.append("Rosetta 2 translates no AVX before macOS 15, which %s's x86_64 wheels need" % name)
+    elif runs is None:
+        verdict.unknowns.append("whether Rosetta 2 runs AVX here, which %s's x86_64 wheels need (it does from macOS "
+                                "15; the macOS version is not known)" % name)
 
 
 def _jetpack_builds(inv: Dict[str, Any], framework: str, release: str) -> List[Build]:

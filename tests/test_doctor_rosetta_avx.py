@@ -9,7 +9,8 @@ import pytest
 from provision.doctor import diagnose
 from provision.doctor.error_input import read_error
 from provision.doctor.error_text import explain
-from provision.doctor.rules.emulation import rosetta, rosetta_runs_avx
+from provision.compat import Build, judge, rosetta_runs_avx
+from provision.doctor.rules.emulation import rosetta
 from test_doctor_fixtures import TODAY, inventory
 
 TF24 = "macos11-m1-x86-64-python38-rosetta-tensorflow24-illegal-instruction"
@@ -56,3 +57,16 @@ def test_the_errors_point_at_the_emulation():
     assert run("m1-docker-amd64-qemu-tensorflow27-no-avx", "The TensorFlow library was compiled to use AVX "
                "instructions, but these aren't available on your machine.") == ["DLWS-EMU-004"]
     assert run("core2duo-tensorflow114-no-avx", "Illegal instruction (core dumped)") == ["DLWS-FW-005"]
+
+
+def test_the_judgment_of_a_tensorflow_build_follows_the_macos_version():
+    inv = inventory(TF24)
+    verdict = judge(inv, Build("tensorflow", "2.4", "cpu"))
+    assert any("Rosetta 2 translates no AVX" in p for p in verdict.problems)
+    later = copy.deepcopy(inv)
+    later["os"]["version"] = "15.3"
+    assert not any("AVX" in p for p in judge(later, Build("tensorflow", "2.4", "cpu")).problems)
+    unknown = copy.deepcopy(inv)
+    unknown["os"]["version"] = "10.16"
+    assert any("whether Rosetta 2 runs AVX" in u for u in judge(unknown, Build("tensorflow", "2.4", "cpu")).unknowns)
+    assert not any("AVX" in p for p in judge(inv, Build("pytorch", "2.2", "cpu")).problems)  # torch needs no AVX

@@ -59,6 +59,8 @@ def rosetta(inv: Dict[str, Any]) -> Any:
                                 "python": (inv.get("python") or {}).get("executable")}
     evidence.update(("newest %s with macOS x86_64 wheels" % name, last)
                     for name, last in _last_releases("macos_x86_64").items())
+    from provision.compat import rosetta_runs_avx
+
     avx = rosetta_runs_avx(facts.os_info(inv).get("version"))
     needing = _needs_avx(inv)
     if needing:
@@ -73,19 +75,6 @@ def rosetta(inv: Dict[str, Any]) -> Any:
         severity="error" if needing and avx is False else None,
         title="A framework that needs AVX runs under Rosetta 2, which translates no AVX before macOS 15"
         if needing and avx is False else None)
-
-
-#: The first macOS whose Rosetta 2 runs AVX and AVX2 (Darwin 24; Go's src/internal/cpu/cpu_x86_darwin.go).
-ROSETTA_AVX_MACOS = 15
-
-
-def rosetta_runs_avx(macos: Any) -> Optional[bool]:
-    """Whether Rosetta 2 on this macOS version runs AVX; None where the version is unknown or 10.16 (what an old
-    Python reports on any macOS from 11, SYSTEM_VERSION_COMPAT)."""
-    parsed = facts.major_minor(macos)
-    if parsed is None or parsed == (10, 16):
-        return None
-    return parsed[0] >= ROSETTA_AVX_MACOS
 
 
 def _needs_avx(inv: Dict[str, Any]) -> List[str]:
