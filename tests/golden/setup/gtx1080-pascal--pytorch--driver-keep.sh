@@ -32,7 +32,7 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==1.12.1, torchvision==0.13.1, torchaudio==0.12.1' 'pytorch 1.12, cu102 build, from https://download.pytorch.org/whl/cu102; could not judge the Python version (pytorch 1.12 has wheels for Python 3.7 to 3.10); could not judge the glibc its Linux x86_64 wheels need (the table has no floor)'
+step '2/3 install-pytorch' 'Install torch==1.12.1, torchvision==0.13.1, torchaudio==0.12.1' 'pytorch 1.12, cu102 build, from https://download.pytorch.org/whl/cu102; could not judge the Python version (pytorch 1.12 has wheels for Python 3.7 to 3.10)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 import os
