@@ -80,7 +80,7 @@ FIRES = {
     "DLWS-GPU-003": ["v100-sxm2-c4130-power-brake"],
     "DLWS-GPU-004": ["rtx2080-pcie-x8-i9-9900k"],
     "DLWS-GPU-005": ["gtx1080-pascal"],  # the RTX 2080 drives a display; the P4 output does not say
-    "DLWS-GPU-006": ["a100-sxm4-row-remap-pending"],
+    "DLWS-GPU-006": ["a100-sxm4-row-remap-pending", "a100x4-mig-on-no-instances-gpu-burn-init-error"],
     "DLWS-GPU-007": ["h100-sxm-server"],
     "DLWS-GPU-008": ["gtx1080-pascal", "v100-sxm2-c4130-power-brake", "macos-m2-max"],
     "DLWS-GPU-009": ["openpai-job-titan-memory-no-process"],  # quiet where a listed process holds the memory
