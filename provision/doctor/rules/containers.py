@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator
 
-from provision.doctor.model import Finding, rule
+from provision.doctor.model import Finding, rule, word
 from provision.inventory import facts
 
 
@@ -81,7 +81,7 @@ def stale_cdi_spec(inv: Dict[str, Any]) -> Iterator[Finding]:
         if versions and driver not in versions and any(k.startswith("nvidia.com/") for k in spec.get("kinds") or []):
             yield stale_cdi_spec.finding(
                 {"spec": spec.get("path"), "spec_driver_versions": versions, "driver_version": driver},
-                "sudo nvidia-ctk cdi generate --output=%s" % spec.get("path"), subject=spec.get("path"))
+                "sudo nvidia-ctk cdi generate --output=%s" % word(spec.get("path")), subject=spec.get("path"))
 
 
 #: Podman resolves --device nvidia.com/gpu=all through CDI from this release on (the toolkit's CDI guide).
@@ -128,7 +128,8 @@ def toolkit_ldconfig_missing(inv: Dict[str, Any]) -> Any:
             or not configured.startswith("@") or c.get("toolkit_ldconfig_exists") is not False:
         return None
     present = c.get("host_ldconfigs") or []
-    choice = next((path for path in LDCONFIG_PREFERENCE if path in present), present[0] if present else None)
+    # only the toolkit's own paths go into the fix: any other the host lists is its data, not a line of config
+    choice = next((path for path in LDCONFIG_PREFERENCE if path in present), None)
     if choice:
         fix = ("in /etc/nvidia-container-runtime/config.toml set ldconfig = \"@%s\" (the ldconfig this host has), "
                "then start the container again" % choice)

@@ -9,7 +9,7 @@ import posixpath
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from provision.doctor.model import Finding, rule
+from provision.doctor.model import Finding, rule, word
 from provision.inventory import facts
 
 CUDA_FRAMEWORKS = ("torch", "tensorflow", "jax", "jaxlib")
@@ -162,16 +162,16 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
                     "found_by": found[2]}
         if wheel:
             fix = "take %s out of LD_LIBRARY_PATH (the framework loads its own cuDNN %s), or run with env -u " \
-                  "LD_LIBRARY_PATH" % (found[1], wheel.get("version"))
+                  "LD_LIBRARY_PATH" % (word(found[1]), wheel.get("version"))
             yield cudnn_shadowed.finding(evidence, fix, subject=name, severity="error" if older else "warning",
                                          title=None if older else "A newer cuDNN on LD_LIBRARY_PATH replaces the "
                                          "framework's own (%s for %s)" % (found[0], wheel.get("version")))
         elif older:
             if found[2] == "LD_LIBRARY_PATH":
                 fix = "take %s out of LD_LIBRARY_PATH if %s carries its own cuDNN (torch's wheels do), or put a " \
-                      "cuDNN >= %s for CUDA %s ahead of it" % (found[1], name, needed, entry.get("cuda"))
+                      "cuDNN >= %s for CUDA %s ahead of it" % (word(found[1]), name, needed, entry.get("cuda"))
             else:
-                fix = "install cuDNN >= %s for CUDA %s ahead of %s" % (needed, entry.get("cuda"), found[1])
+                fix = "install cuDNN >= %s for CUDA %s ahead of %s" % (needed, entry.get("cuda"), word(found[1]))
             yield cudnn_shadowed.finding(evidence, fix, title="cuDNN older than the framework's build needs",
                                          subject=name)
 
@@ -190,7 +190,7 @@ def _preloaded_cudnn(name: str, entry: Dict[str, Any], needed: Optional[str], wh
                 "version_from": forced["version_from"]}
     where = "unset LD_PRELOAD or set it without it" if forced["named_in"] == "LD_PRELOAD" else \
         "edit /etc/ld.so.preload"
-    fix = "take %s out of %s (%s)" % (forced["preloaded"], forced["named_in"], where)
+    fix = "take %s out of %s (%s)" % (word(forced["preloaded"]), forced["named_in"], where)
     fix += ": %s loads its own cuDNN %s" % (name, own) if own else \
         ", or preload a cuDNN >= %s for CUDA %s" % (needed, entry.get("cuda"))
     fix += "; if ld.so says it 'cannot be preloaded ... ignored', it is not loaded and not the cause"
@@ -258,8 +258,8 @@ def _alternative(name: str, entry: Dict[str, Any], low: Tuple[int, ...], high: T
     if name == "torch":
         base = (entry.get("version") or "").split("+")[0]
         row = queries.framework_release(name, base) or {}
-        variants = sorted(v for v, info in (row.get("variants") or {}).items() if fits(info.get("cudnn")))
-        return "torch==%s+%s (cuDNN %s)" % (base, variants[-1], row["variants"][variants[-1]]["cudnn"]) \
+        variants = [v for v in queries.variants_newest_first(row) if fits(row["variants"][v].get("cudnn"))]
+        return "torch==%s+%s (cuDNN %s)" % (base, variants[0], row["variants"][variants[0]]["cudnn"]) \
             if variants else None
     if name == "tensorflow":
         rows = [r for r in load("frameworks")["frameworks"]["tensorflow"].get("releases", [])
@@ -501,7 +501,7 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
                   entry.get("cuda"), (row.get("cudnn") or "").split(".")[0] or "?", entry.get("cuda"),
                   row.get("cudnn") or "?")
     if conda and conda not in ld_path:
-        fix = "add %s (the conda environment's CUDA libraries) to LD_LIBRARY_PATH, or %s" % (conda, fix)
+        fix = "add %s (the conda environment's CUDA libraries) to LD_LIBRARY_PATH, or %s" % (word(conda), fix)
     if not missing:
         return tensorflow_libraries_missing.finding(
             evidence, "if ld.so says '%s ... cannot be preloaded ... ignored' at start: %s" % (names[0], fix),
@@ -570,7 +570,8 @@ def forced_libcuda(inv: Dict[str, Any]) -> Optional[Finding]:
         return None
     evidence = {"forced": what, "by": source, "driver": driver_text, "copies": candidates}
     fix = "take %s out of %s (%s): programs then load the driver's own libcuda (a forward-compatibility copy " \
-          "serves only a driver older than itself, on a data-center GPU, through LD_LIBRARY_PATH)" % (what, source, where)
+          "serves only a driver older than itself, on a data-center GPU, through LD_LIBRARY_PATH)" % (
+              word(what), source, where)
     copies = ", ".join("%s (%s)" % (c["version"], c["from"]) for c in candidates)
     if driver is None:
         return forced_libcuda.finding(evidence, fix, severity="info",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Dict, Iterator, List, Optional
 
 from provision.inventory import facts
-from provision.doctor.model import Finding, rule
+from provision.doctor.model import Finding, rule, word
 
 #: Free space below which a disk is a problem (checkpoints, wheels of several GB, pip and dataset caches).
 LOW_FREE_ERROR = 5 * facts.GiB
@@ -63,7 +63,7 @@ def low_disk(inv: Dict[str, Any]) -> Iterator[Finding]:
         yield low_disk.finding(
             {"mountpoint": disk.get("mountpoint"), "free": facts.gib(free), "total": facts.gib(disk.get("total_bytes"))},
             "free space on %s: pip cache purge; conda clean -a; docker system prune; remove old checkpoints "
-            "(du -xh %s | sort -h | tail)" % (disk.get("mountpoint"), disk.get("mountpoint")),
+            "(du -xh %s | sort -h | tail)" % (word(disk.get("mountpoint")), word(disk.get("mountpoint"))),
             severity="error" if free < LOW_FREE_ERROR else "warning", subject=disk.get("mountpoint"))
 
 
@@ -82,8 +82,8 @@ def data_on_hdd(inv: Dict[str, Any]) -> Any:
             and (nvme.get("free_bytes") or 0) >= 100 * facts.GiB:
         return data_on_hdd.finding(
             {"hdd": hdd.get("mountpoint"), "nvme": nvme.get("mountpoint"), "nvme_free": facts.gib(nvme.get("free_bytes"))},
-            "keep the active dataset on %s (the NVMe drive); use %s for archives" % (nvme.get("mountpoint"),
-                                                                                   hdd.get("mountpoint")))
+            "keep the active dataset on %s (the NVMe drive); use %s for archives" % (word(nvme.get("mountpoint")),
+                                                                                   word(hdd.get("mountpoint"))))
 
 
 @rule("DLWS-SYS-005", "warning", "Few CPU cores per GPU")
