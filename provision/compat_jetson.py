@@ -87,24 +87,36 @@ def judge_build(inv: Dict[str, Any], framework: str, variant: str,
 _SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
 
 
-def _on_loader_path(inv: Dict[str, Any], library: str, major: str) -> Optional[bool]:
-    """Whether a lib<library>.so.<major> is in a folder the loader searches; None where that path is not known (the
-    default folders are recorded only once /etc/ld.so.conf was read)."""
+def _on_loader_path(inv: Dict[str, Any], library: str, version: str) -> Optional[bool]:
+    """Whether a lib<library>.so of this version ('9', '10.0': a version its files' names start with) is in a folder
+    the loader searches; None where that path is not known (the default folders are recorded only once
+    /etc/ld.so.conf was read)."""
     folders = [f for f in inv.get("loader_path") or [] if f.get("source") in _SEARCHED]
     if not any(f.get("source") == "default" for f in folders):
         return None
-    return any(str(v).split(".")[0] == major for f in folders for v in (f.get("libraries") or {}).get(library) or [])
+    return any(str(v) == version or str(v).startswith(version + ".")
+               for f in folders for v in (f.get("libraries") or {}).get(library) or [])
+
+
+def cudart_soname(cuda: str) -> Tuple[str, str]:
+    """(soname, the version its files' names start with) of the CUDA runtime of CUDA X.Y: libcudart.so.X.Y before
+    CUDA 11 (10.0 and 10.2 differ), libcudart.so.11.0 for every 11.x, libcudart.so.X from 12."""
+    major, minor = (str(cuda).split(".") + ["0"])[:2]
+    if major.isdigit() and int(major) < 11:
+        return "libcudart.so.%s.%s" % (major, minor), "%s.%s" % (major, minor)
+    return ("libcudart.so.11.0" if major == "11" else "libcudart.so.%s" % major), major
 
 
 def missing_libraries(inv: Dict[str, Any], framework: str, version: Optional[str],
                       cuda: Optional[str]) -> Tuple[List[Dict[str, str]], List[str]]:
     """(missing, unknowns) of the system libraries a Jetson build of framework (one that links L4T's CUDA and
-    JetPack's cuDNN instead of bundling them: NVIDIA's JetPack wheels, the Jetson AI Lab index's) loads: the
-    libcublas/libcudnn majors of the JetPack its CUDA says it was built for, where this L4T brings others (an
-    older-JetPack wheel; a newer CUDA major is the driver's verdict, cuda_on_l4t), and the libraries no JetPack
-    installs (cuDSS) that are not on the loader's path. Each missing one: {'soname', 'why'}."""
+    JetPack's cuDNN instead of bundling them: NVIDIA's JetPack wheels, the Jetson AI Lab index's) loads: the CUDA
+    runtime and cuDNN sonames of the JetPack its CUDA says it was built for, where this L4T brings others (a wheel
+    of an older JetPack, or of a newer one of the same CUDA major; a newer CUDA major is the driver's verdict,
+    cuda_on_l4t), and the libraries no JetPack installs (cuDSS) that are not on the loader's path. Each missing
+    one: {'soname', 'why'} (and 'package', 'repository' where apt installs it)."""
     row = queries.jetpack_release(jetson(inv).get("l4t"))
-    if row is None or cuda_on_l4t(inv, cuda)[0] is not True:
+    if row is None or cuda_on_l4t(inv, cuda)[0] is False:  # a newer CUDA major: the driver's verdict
         return [], []
     missing: List[Dict[str, str]] = []
     unknowns: List[str] = []
@@ -112,14 +124,15 @@ def missing_libraries(inv: Dict[str, Any], framework: str, version: Optional[str
     built = queries.jetpack_built_for("%d.%d" % recorded) if recorded else None
     here = "this machine has %s" % queries.jetpack_label(jetson(inv).get("l4t"))
     if built:
-        wanted_cuda, have_cuda = str(built["cuda"]).split(".")[0], str(row["cuda"]).split(".")[0]
+        (wanted_cuda, cuda_files), (have_cuda, _) = cudart_soname(built["cuda"]), cudart_soname(row["cuda"])
         wanted_cudnn, have_cudnn = str(built["cudnn_major"]), str(row.get("cudnn") or "").split(".")[0]
         by = "built for JetPack %s (CUDA %s, cuDNN %s%s)" % (built["jetpack"], built["cuda"], wanted_cudnn,
                                                              "" if built["verified"] else "; unverified")
-        if wanted_cuda != have_cuda and _on_loader_path(inv, "libcublas", wanted_cuda) is not True:
-            missing.append({"soname": "libcublas.so.%s" % wanted_cuda, "why": "%s; %s" % (by, here)})
+        if wanted_cuda != have_cuda and _on_loader_path(inv, "libcudart", cuda_files) is not True:
+            missing.append({"soname": wanted_cuda, "why": "%s; %s" % (by, here)})
         if wanted_cudnn != have_cudnn and _on_loader_path(inv, "libcudnn", wanted_cudnn) is not True:
-            missing.append({"soname": "libcudnn.so.%s" % wanted_cudnn, "why": "%s; %s" % (by, here)})
+            doubt = " (its cuDNN unverified)" if "cudnn" in (row.get("unverified_fields") or []) else ""
+            missing.append({"soname": "libcudnn.so.%s" % wanted_cudnn, "why": "%s; %s%s" % (by, here, doubt)})
     release = facts.version((version or "").split("+")[0])
     for lib in queries.system_libraries(framework):
         floor = facts.version(lib.get("from_release"))

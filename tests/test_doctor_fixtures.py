@@ -109,7 +109,8 @@ FIRES = {
                      "macos12.7-m1-torch251-mps-needs-ventura"],  # 12.3+, but torch 2.5 needs 13.0
     "DLWS-FW-008": ["rx6700xt-torch22-rocm57-gfx1031"],  # quiet on mi250x-rocm-server (no ROCm torch there)
     "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
-    "DLWS-JET-002": ["jetson-orin-jp62-torch280-jetson-ai-lab-no-cudss"],  # quiet on jetson-agx-orin-torch271-cpu
+    "DLWS-JET-002": ["jetson-orin-jp62-torch280-jetson-ai-lab-no-cudss",  # quiet on jetson-agx-orin-torch271-cpu
+                     "jetson-nano-jp44-torch140-jp42-wheel-no-libcudart100"],
     "DLWS-CUDA-001": ["cuda-multi-toolkit-torch"],
     "DLWS-CUDA-002": ["rtx4090-driver535-cuda13-mixed-venv"],
     "DLWS-CUDA-003": ["ubuntu2004-conda-torch1102-cu113-apt-nvcc101"],  # quiet: cuda-multi-toolkit-torch (12.4, cu121)

@@ -13,6 +13,7 @@ from provision.snapshot import open_snapshot
 
 HERE = os.path.dirname(__file__)
 GR00T = os.path.join(HERE, "snapshots", "jetson-orin-jp62-torch280-jetson-ai-lab-no-cudss")
+NANO = os.path.join(HERE, "snapshots", "jetson-nano-jp44-torch140-jp42-wheel-no-libcudart100")
 ORIN = os.path.join(HERE, "snapshots", "jetson-agx-orin")
 V61 = queries.jetpack_wheel("36.4.3", "pytorch")["url"]
 
@@ -41,6 +42,13 @@ def test_the_jetpack_a_wheel_was_built_for_comes_from_its_cuda():
         assert queries.jetpack_built_for(unknown) is None
     assert [row["soname"] for row in queries.system_libraries("pytorch")] == ["libcudss.so.0"]
     assert queries.system_libraries("tensorflow") == []
+
+
+def test_the_cuda_runtime_soname_carries_the_minor_before_cuda_11():
+    assert compat_jetson.cudart_soname("10.0") == ("libcudart.so.10.0", "10.0")
+    assert compat_jetson.cudart_soname("10.2")[0] == "libcudart.so.10.2"
+    assert compat_jetson.cudart_soname("11.4") == ("libcudart.so.11.0", "11")
+    assert compat_jetson.cudart_soname("12.6") == ("libcudart.so.12", "12")
 
 
 def test_the_loader_probe_records_cudss():
@@ -86,7 +94,7 @@ def test_a_torch_before_28_needs_no_cudss():
 
 def test_a_jetpack_5_wheel_on_jetpack_6_misses_cuda_11_and_cudnn_8():
     found = finding(with_torch(gr00t(), "2.1.0a0+41361538.nv23.06", "11.4"))
-    assert found.severity == "error" and found.evidence["missing"] == ["libcublas.so.11", "libcudnn.so.8"]
+    assert found.severity == "error" and found.evidence["missing"] == ["libcudart.so.11.0", "libcudnn.so.8"]
     assert "JetPack 5.1" in found.evidence["why"][0] and "JetPack 6.2" in found.evidence["why"][0]
     assert V61 in found.fix and "apt-get" not in found.fix
 
@@ -114,3 +122,27 @@ def test_the_wheel_of_this_jetpack_and_other_builds_are_left_alone():
     unknown["jetson"]["l4t"] = "38.2.0"
     assert finding(unknown) is None and compat_jetson.missing_libraries(unknown, "pytorch", "2.8.0", "12.6") == ([], [])
     assert finding(collect(open_snapshot(ORIN)).to_dict()) is None  # no torch
+
+
+def test_a_jetpack_42_wheel_on_jetpack_44_misses_cuda_100_and_cudnn_7():
+    inv = collect(open_snapshot(NANO)).to_dict()
+    found = finding(inv)
+    assert found.severity == "error" and found.evidence["missing"] == ["libcudart.so.10.0", "libcudnn.so.7"]
+    assert "JetPack 4.2.2, 4.3" in found.evidence["why"][0] and "JetPack 4.4" in found.evidence["why"][0]
+    assert all("JetPack 4.4" in why for why in found.evidence["why"]) and "unverified" in found.evidence["why"][-1]
+    assert "pytorch-for-jetson" in found.fix and "another JetPack" in found.fix
+    assert finding(with_torch(inv, "1.6.0", "10.2")) is None  # JetPack 4.4's own
+    for folder in inv["loader_path"]:  # CUDA 10.0 and cuDNN 7 installed beside JetPack 4.4's
+        if folder["path"] == "/usr/lib/aarch64-linux-gnu":
+            folder["libraries"].update(libcudart=["10.0.326"], libcudnn=["7.6.3", "8.0.0"])
+    assert finding(inv) is None
+
+
+def test_a_newer_jetpack_wheel_of_the_same_cuda_major_misses_its_cudnn():
+    inv = gr00t()
+    inv["jetson"]["l4t"] = "36.3.0"  # JetPack 6.0: CUDA 12.2, cuDNN 8.9
+    for folder in inv["loader_path"]:
+        if folder["path"] == "/usr/lib/aarch64-linux-gnu":
+            folder["libraries"]["libcudnn"] = ["8"]
+    found = finding(with_torch(inv, "2.5.0a0+872d972e41.nv24.08", "12.6"))
+    assert found.evidence["missing"] == ["libcudnn.so.9"]

@@ -23,7 +23,8 @@ def _fix(inv: Dict[str, Any]) -> str:
     if wheel is None:
         l4t = compat_jetson.jetson(inv).get("l4t")
         return ("dlws's Jetson table has no NVIDIA torch wheel for %s: install the one NVIDIA publishes for your "
-                "JetPack (docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform)" % (
+                "JetPack (docs.nvidia.com/deeplearning/frameworks/install-pytorch-jetson-platform; for JetPack 4 "
+                "and 5 the 'PyTorch for Jetson' thread, forums.developer.nvidia.com/t/pytorch-for-jetson/72048)" % (
                     "L4T R%s" % l4t if l4t else "this L4T release (unread)"))
     return "pip install --force-reinstall %s (NVIDIA's torch %s for this JetPack; the whole plan: dlws setup " \
            "--framework pytorch --dry-run)" % (shlex.quote(wheel["url"]), wheel["version"])
@@ -56,7 +57,7 @@ def _library_fix(inv: Dict[str, Any], missing: List[Dict[str, str]]) -> str:
                 shlex.quote(item["package"])))
         return "; ".join(steps) + " (NVIDIA's CUDA repository for Jetson; or a torch that does not link it: %s)" % (
             _fix(inv))
-    return _fix(inv)
+    return "replace this torch, built for another JetPack: %s" % _fix(inv)
 
 
 @rule("DLWS-JET-002", "error", "A Jetson torch links libraries this JetPack does not have: import torch fails")
@@ -76,7 +77,8 @@ def jetson_torch_libraries_missing(inv: Dict[str, Any]) -> Iterator[Finding]:
     evidence = {"framework": "torch", "version": entry.get("version"), "cuda": entry.get("cuda"),
                 "l4t": compat_jetson.jetson(inv).get("l4t")}
     if missing:
-        evidence.update(missing=[item["soname"] for item in missing], why=[item["why"] for item in missing])
+        evidence.update(missing=[item["soname"] for item in missing],
+                        why=list(dict.fromkeys(item["why"] for item in missing)))  # each reason once
         yield jetson_torch_libraries_missing.finding(evidence, _library_fix(inv, missing), subject="torch")
     elif unknowns:
         yield jetson_torch_libraries_missing.finding(
