@@ -146,3 +146,13 @@ def test_a_newer_jetpack_wheel_of_the_same_cuda_major_misses_its_cudnn():
             folder["libraries"]["libcudnn"] = ["8"]
     found = finding(with_torch(inv, "2.5.0a0+872d972e41.nv24.08", "12.6"))
     assert found.evidence["missing"] == ["libcudnn.so.9"]
+
+
+def test_the_import_errors_point_at_this_check():
+    from provision.knowledge.error_signatures import error_signatures
+
+    for text in ("ImportError: libcudss.so.0: cannot open shared object file: No such file or directory",
+                 "ImportError: libcudart.so.10.0: cannot open shared object file: No such file or directory"):
+        checks = {check for sig in error_signatures() if sig.regex.search(text)
+                  for cause in sig.causes for check in cause.checks}
+        assert "DLWS-JET-002" in checks, text
