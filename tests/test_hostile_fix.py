@@ -2,7 +2,8 @@
 releases, file names) come from the machine or a snapshot, so a hostile one must stay one quoted word.
 
 Every fixture, and every rule's one-mutation case, is judged once more with a shell payload appended to each absolute
-path and to the running kernel's release (the same everywhere, so the rules still match path to path). Wherever the
+path, to the running kernel's release and to each installed package's name (the same everywhere, so the rules still
+match path to path). Wherever the
 payload reaches a fix it must sit inside a single-quoted word, as shlex.quote writes it.
 """
 
@@ -21,13 +22,15 @@ PAYLOAD = "$(touch pwned)"
 QUOTED = re.compile(r"'[^']*" + re.escape(PAYLOAD) + r"[^']*'")
 
 
-def poisoned(value, kernel):
-    """Each absolute path and the kernel release, with the payload appended; everything else as it was."""
+def poisoned(value, kernel, key=None):
+    """Each absolute path, the kernel release and each installed package's name (a dist-info folder's), with the
+    payload appended; everything else as it was."""
     if isinstance(value, dict):
-        return {k: poisoned(v, kernel) for k, v in value.items()}
+        return {k: poisoned(v, kernel, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [poisoned(v, kernel) for v in value]
-    if isinstance(value, str) and (value.startswith("/") or (kernel and value == kernel)):
+        return [poisoned(v, kernel, key) for v in value]
+    if isinstance(value, str) and (value.startswith("/") or (kernel and value == kernel) or key == "package"
+                                   or (key == "source" and value.startswith("pip:"))):
         return value + PAYLOAD
     if isinstance(value, str) and kernel and kernel in value:
         return value.replace(kernel, kernel + PAYLOAD)

@@ -38,7 +38,7 @@ def cudnn_cuda_major(inv: Dict[str, Any]) -> Iterator[Finding]:
             yield cudnn_cuda_major.finding(
                 {"cudnn": lib.get("version"), "source": lib.get("source"), "framework_cuda_majors": sorted(majors)},
                 "pip uninstall %s, then reinstall the framework so it pulls its own cuDNN"
-                % (lib.get("source") or "").replace("pip:", ""), subject=lib.get("source"))
+                % word((lib.get("source") or "").replace("pip:", "")), subject=lib.get("source"))
 
 
 _TORCH_CHECKS = {

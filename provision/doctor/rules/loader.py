@@ -348,8 +348,9 @@ def ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
     fix = "update the NVIDIA driver to one for CUDA %d.%d or newer (or, on a data-center GPU, the CUDA " \
           "forward-compatibility package cuda-compat-%d-%d)" % (ptxas + ptxas)
     if str(used.get("source")).startswith("pip:"):
-        fix += ", or install the %s release of CUDA %d.%d where jax accepts it (pip install '%s==%d.%d.*')" % (
-            used["source"][4:], driver[0], driver[1], used["source"][4:], driver[0], driver[1])
+        package = used["source"][4:]
+        fix += ", or install the %s release of CUDA %d.%d where jax accepts it (pip install %s)" % (
+            word(package), driver[0], driver[1], word("%s==%d.%d.*" % ((package,) + driver)))
     return ptxas_newer.finding(evidence, fix, subject=name)
 
 
