@@ -156,3 +156,16 @@ def test_the_import_errors_point_at_this_check():
         checks = {check for sig in error_signatures() if sig.regex.search(text)
                   for cause in sig.causes for check in cause.checks}
         assert "DLWS-JET-002" in checks, text
+
+
+def test_an_sbsa_cuda_torch_on_an_l4t_release_dlws_does_not_know_cannot_be_judged():
+    """JetPack 7 (L4T R38, Thor) runs SBSA CUDA (agentculture/microduck-cli docs/verification/2026-09-04-thor-sanity.md:
+    torch 2.9.1 from pypi.jetson-ai-lab.io/sbsa/cu130 'cuda 13.0 available True' on L4T R38.2.2)."""
+    thor = collect(open_snapshot(ORIN)).to_dict()
+    thor["jetson"]["l4t"] = "38.2.2"
+    found = {f.id: f for f in diagnose(with_torch(thor, "2.9.1+cu130", "13.0")).findings}["DLWS-JET-001"]
+    assert found.severity == "info" and "sbsa/cu130" in found.fix
+    cpu = {f.id: f for f in diagnose(with_torch(thor, "2.9.1+cpu", None, build="cpu")).findings}["DLWS-JET-001"]
+    assert cpu.severity == "warning"  # a CPU build has no CUDA anywhere
+    known = {f.id: f for f in diagnose(with_torch(gr00t(), "2.7.0+cu126", "12.6")).findings}["DLWS-JET-001"]
+    assert known.severity == "warning" and V61 in known.fix  # JetPack 6.2: the SBSA wheel does not run

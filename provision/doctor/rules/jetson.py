@@ -35,15 +35,25 @@ def generic_torch_on_jetson(inv: Dict[str, Any]) -> Iterator[Finding]:
     """PyPI's and download.pytorch.org's linux_aarch64 torch wheels are either CPU-only or SBSA (server Arm) CUDA
     builds: on a Jetson (JetPack 5/6) neither runs CUDA on the integrated GPU, so torch.cuda.is_available() is False or
     kernels fail. The torch that does is NVIDIA's JetPack-matched wheel for the L4T release; the fix names it where
-    the knowledge base has it. A torch with NVIDIA's 'nv' tag, or a source build, is left alone."""
+    the knowledge base has it. A torch with NVIDIA's 'nv' tag, or a source build, is left alone. JetPack 7 (L4T R38,
+    Jetson Thor) runs the SBSA CUDA userspace, where SBSA wheels are the ones that run: an SBSA CUDA wheel on an L4T
+    release the table does not know is a cannot-judge (info), not a verdict."""
     from provision import compat_jetson
+    from provision.knowledge import queries
 
     entry = facts.frameworks(inv).get("torch")
     if not compat_jetson.on_jetson_gpu(inv) or not entry or not _generic(entry):
         return
-    yield generic_torch_on_jetson.finding(
-        {"framework": "torch", "version": entry.get("version"), "build": entry.get("build"),
-         "l4t": compat_jetson.jetson(inv).get("l4t")}, _fix(inv), subject="torch")
+    l4t = compat_jetson.jetson(inv).get("l4t")
+    evidence = {"framework": "torch", "version": entry.get("version"), "build": entry.get("build"), "l4t": l4t}
+    if facts.build_kind(entry) != "cpu" and queries.jetpack_release(l4t) is None:
+        yield generic_torch_on_jetson.finding(
+            evidence, "check python -c 'import torch; print(torch.cuda.is_available())': on JetPack 5 and 6 "
+            "NVIDIA's JetPack wheels are the ones that run CUDA; on JetPack 7 (L4T R38, Jetson Thor) SBSA CUDA "
+            "wheels do (pypi.jetson-ai-lab.io/sbsa/cu130)", subject="torch", severity="info",
+            title="An SBSA CUDA torch on a Jetson whose L4T release dlws does not know: cannot judge")
+        return
+    yield generic_torch_on_jetson.finding(evidence, _fix(inv), subject="torch")
 
 
 def _library_fix(inv: Dict[str, Any], missing: List[Dict[str, str]]) -> str:
