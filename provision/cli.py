@@ -138,7 +138,7 @@ def inventory(host: Any, as_json: bool, env: Optional[str]) -> None:
     else:
         from provision.summary import render
 
-        click.echo(render(inv))
+        write_output(render(inv))
 
 
 @cli.command(epilog=EXIT_CODES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import sys
 from typing import Optional, Tuple
 
@@ -18,6 +19,17 @@ ASCII = str.maketrans({"\u2192": "->", "\u00d7": "x", "\u2026": "...", "\u2014":
                        "\u00b7": "|", "\u2713": "ok", "\u2717": "x", "\u2265": ">=", "\u2264": "<=",
                        "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " ",
                        "\u00b5": "u", "\u00ae": "(R)", "\u2122": "(TM)"})
+
+
+#: What a terminal would obey rather than show: C0 controls but tab and newline (a carriage return rewrites the line),
+#: DEL, C1 controls and the bidirectional overrides that reorder what is shown ("Trojan Source"); ESC except dlws's
+#: own colours. A snapshot or a fleet host may carry them in any value (an OSC 52 sequence writes the clipboard).
+_OBEYED = re.compile(r"\x1b\[(?:0|3[1236])m|([\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069])")
+
+
+def printable(text: str) -> str:
+    """text as a terminal shows it: each character it would obey spelled out as Python writes it (\\x1b, \\r)."""
+    return _OBEYED.sub(lambda m: m.group(0) if m.group(1) is None else repr(m.group(1))[1:-1], text)
 
 
 def _encode(text: str, errors: str = "strict") -> Tuple[bytes, int]:
@@ -74,8 +86,11 @@ def fit_streams_to_locale() -> None:
 def write_output(text: str, output: Optional[str] = None, verbatim: bool = False) -> None:
     """Write text (ending in a newline) to stdout or to output; a file that cannot be written is a usage error.
 
-    verbatim: a script or playbook, written as its exact UTF-8 bytes whatever the locale (same plan, same bytes)."""
+    verbatim: a script or playbook, written as its exact UTF-8 bytes whatever the locale (same plan, same bytes);
+    anything else is a report, whose machine values may hold what a terminal would obey (printable)."""
     text = text if text.endswith("\n") else text + "\n"
+    if not verbatim:
+        text = printable(text)
     if output is None:
         click.echo(text.encode("utf-8", "surrogateescape") if verbatim else text, nl=False)
         return

@@ -11,7 +11,7 @@ import click
 
 from provision.errors import UsageError
 from provision.knowledge import queries
-from provision.output import write_output
+from provision.output import printable, write_output
 from provision.planner import is_wheel_choice, plan as make_plan
 from provision.planner.model import Plan, Request
 
@@ -114,7 +114,7 @@ def run_setup(inv: Dict[str, Any], request: Request, dry_run: bool, fmt: str, ou
     if dry_run and fmt == "json":  # the JSON plan says why an impossible request fails, for scripts to read
         write_output(render(result, fmt), output, verbatim=True)
         return 0 if result.ok else 1
-    click.echo(summary(result), err=True)
+    click.echo(printable(summary(result)), err=True)
     if not result.ok:
         return 1
     if dry_run:

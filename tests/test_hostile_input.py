@@ -373,3 +373,34 @@ def test_a_python_version_from_a_snapshot_never_reaches_a_command(tmp_path):
         steps = make_plan(inv, request).steps
         assert "pwned" not in json.dumps([s.check for s in steps]) and "$(id)" not in json.dumps([s.check for s in steps])
         assert [a.python for s in steps for a in s.actions if hasattr(a, "python")] == [expected]
+
+
+# What a terminal would obey (escape sequences, carriage returns, bidirectional overrides) in a machine's values
+# reaches the reports spelled out, never raw: an OSC 52 sequence in an os-release would write the user's clipboard.
+TERMINAL_TRICKS = ("\x1b]52;c;cHduZWQ=\x07", "\x1b[2J", "\r", "\u202e")
+
+
+def test_reports_spell_out_what_a_terminal_would_obey(tmp_path):
+    tricks = "".join(TERMINAL_TRICKS)
+    folder = snapshot(tmp_path, {"/etc/os-release": 'ID=ubuntu\nVERSION_ID="22.04"\nPRETTY_NAME="Ubuntu %s"\n' % tricks,
+                                 "/proc/cpuinfo": CPUINFO},
+                      host={"facts": {"platform": {"system": "linux", "machine": "x86_64",
+                                                   "release": "6.1%s-generic" % tricks}}})
+    outputs = [dlws("inventory", "--snapshot", str(folder)), dlws("doctor", "--snapshot", str(folder)),
+               dlws("setup", "-f", "pytorch", "--dry-run", "--snapshot", str(folder))]
+    for result in outputs:
+        assert result.returncode in (0, 1), result.stderr[-2000:]
+        for text in (result.stdout, result.stderr):
+            assert not any(trick in text for trick in TERMINAL_TRICKS), text[-2000:]
+    assert "Ubuntu \\x1b]52;c;cHduZWQ=\\x07\\x1b[2J" in outputs[0].stdout and "\\u202e" in outputs[0].stdout
+    written = tmp_path / "report.txt"
+    assert dlws("doctor", "--snapshot", str(folder), "-o", str(written)).returncode in (0, 1)
+    assert "\x1b" not in written.read_text() and "\\x1b" in written.read_text()
+
+
+def test_printable_keeps_dlws_own_colours_and_plain_text():
+    from provision.output import printable
+
+    coloured = "\033[31merror\033[0m \033[32mok\033[0m\ttab\nline ünïcode"
+    assert printable(coloured) == coloured
+    assert printable("a\x1b[8mhidden\x00\x7f\x9b") == "a\\x1b[8mhidden\\x00\\x7f\\x9b"
