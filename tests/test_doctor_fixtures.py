@@ -108,6 +108,8 @@ FIRES = {
     "DLWS-FW-009": ["macos12.2-m1-torch113-nightly-mps-unavailable",  # below 12.3
                      "macos12.7-m1-torch251-mps-needs-ventura"],  # 12.3+, but torch 2.5 needs 13.0
     "DLWS-FW-008": ["rx6700xt-torch22-rocm57-gfx1031"],  # quiet on mi250x-rocm-server (no ROCm torch there)
+    "DLWS-FW-010": ["torch190-cu102-torchvision070-no-such-operator-nms",  # torchvision of torch 1.6 beside 1.9
+                     "macos12.2-m1-torch113-nightly-mps-unavailable"],  # 1.11's companions beside a 1.13 nightly
     "DLWS-JET-001": ["jetson-agx-orin-torch271-cpu"],  # quiet on jetson-agx-orin (no torch there)
     "DLWS-JET-002": ["jetson-orin-jp62-torch280-jetson-ai-lab-no-cudss",  # quiet on jetson-agx-orin-torch271-cpu
                      "jetson-nano-jp44-torch140-jp42-wheel-no-libcudart100"],

@@ -176,6 +176,9 @@ CASES = {
     "DLWS-FW-009": lambda i: (i["os"].update(system="darwin", id="macos", version="12.7.6"),
                               i["cpu"].update(arch="arm64", model="Apple M1", flags=[]),
                               i["frameworks"]["torch"].update(version="2.5.1", build="metal", cuda=None)),
+    # as in vladmandic/sdnext#3531 (torch 2.4.0+cu121 beside torchvision 0.20.1+cu124, torch 2.5's): torchvision::nms.
+    "DLWS-FW-010": lambda i: i["frameworks"].update(torchvision={"version": "0.20.1+cu124", "build": "cuda 12.4",
+                                                                 "cuda": "12.4"}),
     "DLWS-EMU-002": lambda i: i["os"].update(wsl=1, kernel="4.4.0-19041-Microsoft"),
     "DLWS-EMU-003": lambda i: (i["os"].update(system="windows", emulation="wow64"), i["python"].update(bits=32)),
     "DLWS-EMU-004": lambda i: i["os"].update(container="docker", emulation="qemu-user"),
