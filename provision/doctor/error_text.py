@@ -9,12 +9,13 @@ the decisive lines are quoted, each cut to MAX_LINE characters, at most MAX_MATC
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set
 
-from provision.doctor.error_input import HEAD_BYTES, TAIL_BYTES, ErrorText
+from provision.doctor.error_input import HEAD_BYTES, TAIL_BYTES, ErrorText, unwrapped
 from provision.doctor.model import Report, at_least, declare
 
 if TYPE_CHECKING:
@@ -50,16 +51,31 @@ class Match:
 
 
 def find_matches(text: str) -> List[Match]:
-    """The signatures found in the text, in the order they first appear, at most MAX_MATCHES."""
+    """The signatures found in the text, or else in it with a terminal's hard wrap undone, in the order they first
+    appear, at most MAX_MATCHES."""
     from provision.knowledge.error_signatures import error_signatures
 
+    unwrap = unwrapped(text)
     found = []
     for signature in error_signatures():
-        first = signature.regex.search(text)
-        if first:
-            count = sum(1 for _ in itertools.islice(signature.regex.finditer(text), MAX_COUNT))
-            found.append(Match(signature, decisive_line(text, first.start(), first.end()), first.start(), count))
+        match = _match(signature, text)
+        if match is None and unwrap is not None:
+            match = _match(signature, unwrap[0])
+            if match is not None:
+                # where it starts in the text as pasted: add back the line breaks removed before it
+                joined_at = [offset - number for number, offset in enumerate(unwrap[1])]
+                match.position += bisect.bisect_right(joined_at, match.position)
+        if match is not None:
+            found.append(match)
     return sorted(found, key=lambda m: m.position)[:MAX_MATCHES]
+
+
+def _match(signature: Signature, text: str) -> Optional[Match]:
+    first = signature.regex.search(text)
+    if not first:
+        return None
+    count = sum(1 for _ in itertools.islice(signature.regex.finditer(text), MAX_COUNT))
+    return Match(signature, decisive_line(text, first.start(), first.end()), first.start(), count)
 
 
 def decisive_line(text: str, start: int, end: int) -> str:
