@@ -138,4 +138,11 @@ REPLAY = [
      "OSError: [WinError 126] The specified module could not be found. Error loading \"C:\\Users\\u\\AppData\\Local\\"
      "Programs\\Python\\Python312\\Lib\\site-packages\\torch\\lib\\fbgemm.dll\" or one of its dependencies.",
      ["windows-torch-dll-load"], []),
+    # https://github.com/PaddlePaddle/Paddle/issues/54767 (ctranslate2's form; no framework here loads cuDNN)
+    ("cudnn-could-not-locate", "windows11-rtx4080-laptop-torch222-pypi-cpu",
+     "Could not locate cudnn_ops_infer64_8.dll. Please make sure it is in your library path!",
+     ["cudnn-library-not-loaded"], []),
+    # https://github.com/KoljaB/RealtimeSTT/issues/220 (CUDA 12.8)
+    ("cublas-dll-not-found", "windows11-rtx4080-laptop-torch222-pypi-cpu",
+     "RuntimeError: Library cublas64_12.dll is not found or cannot be loaded", ["cublas-dll-not-found"], []),
 ]

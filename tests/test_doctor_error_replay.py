@@ -180,6 +180,11 @@ PATTERNS = [
      "library 'cudart64_101.dll'; dlerror: cudart64_101.dll not found",  # fo40225/tensorflow-windows-wheel#185
      "I tensorflow/stream_executor/platform/default/dso_loader.cc:49] Successfully opened dynamic library "
      "libcudart.so.10.1"),  # jax-ml/jax#5259
+    ("cublas-dll-not-found", "Could not locate cublasLt64_10.dll. Please make sure it is in your library path!",
+     "RuntimeError: (PreconditionNotMet) The third-party dynamic library (cudnn64_8.dll) that Paddle depends on is "
+     "not configured correctly. (error code is 126)"),  # hacksider/Deep-Live-Cam#1338; PaddleOCR#11230
+    ("cudnn-library-not-loaded", "Could not load library cudnn_cnn_infer64_8.dll. Error code 126",  # darknet#8239
+     "Could not locate cublas64_10.dll. Please make sure it is in your library path!"),
     ("windows-torch-dll-load", "OSError: [WinError 126] The specified module could not be found.\nError loading "
      "\"C:\\Python312\\Lib\\site-packages\\torch\\lib\\fbgemm.dll\" or one of its dependencies.",  # pytorch#129568
      "OSError: [WinError 126] The specified module could not be found. Error loading \"C:\\tools\\libiomp5md.dll\""),
