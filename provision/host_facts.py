@@ -20,7 +20,7 @@ ENV_VARS = (
     # what a framework sees of the GPUs and which libraries it loads (provision/inventory/envvars.py)
     "ROCR_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "HSA_OVERRIDE_GFX_VERSION", "CUDA_DEVICE_ORDER", "LD_PRELOAD",
     # where Python environments live (provision/inventory/environments.py)
-    "HOME", "PIPX_HOME", "PYENV_ROOT", "PYENV_VERSION", "CONDA_EXE", "MAMBA_ROOT_PREFIX",
+    "HOME", "PIPX_HOME", "PYENV_ROOT", "PYENV_VERSION", "CONDA_EXE", "MAMBA_ROOT_PREFIX", "USERPROFILE",
     # the ptxas Triton compiles with (provision/inventory/ptxas.py)
     "TRITON_PTXAS_PATH", "TRITON_PTXAS_BLACKWELL_PATH",
 )

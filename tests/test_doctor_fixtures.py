@@ -98,7 +98,8 @@ FIRES = {
                      "rtx5090d-torch260-cu126-sm120-driver570"],  # too old a GPU, then too new
     "DLWS-FW-002": ["rtx4090-driver535-cuda13-mixed-venv",
                      "conda-forge-jaxlib0432-cuda-no-plugin-driver560",  # jaxlib without a CUDA plugin
-                     "windows11-rtx4080-laptop-torch222-pypi-cpu"],  # PyPI's Windows torch is a CPU build
+                     "windows11-rtx4080-laptop-torch222-pypi-cpu",  # PyPI's Windows torch is a CPU build
+                     "windows11-rtx3060-laptop-anaconda-torch1121-cpu-cudatoolkit113"],  # read by --env
     "DLWS-FW-003": ["gtx1050-torch28-cu128-driver550", "titanxp-8gpu-torch131-cu101-driver410",
                      "gke-cos-driver470-torch210-cu121"],  # CUDA 12 build on a CUDA 11.4 driver
     "DLWS-FW-004": ["tf212-torch21-mxnet-cu112-venv"],

@@ -45,32 +45,54 @@ def clean_path(path: Any) -> Optional[str]:
     return path_module(path).normpath(path)
 
 
+def join(folder: str, *names: str) -> str:
+    """folder/name with the separator of folder's machine (C:\\u\\envs + x -> C:\\u\\envs\\x)."""
+    return str(path_module(folder).join(folder, *names))
+
+
+def entry_named(entries: List[str], name: str, windows: bool) -> Optional[str]:
+    """The entry of a listing that is name, as the machine compares names: on Windows without case ('Lib' is
+    'lib', 'Scripts' is 'scripts'), elsewhere exactly."""
+    if not windows:
+        return name if name in entries else None
+    return next((entry for entry in entries if entry.lower() == name.lower()), None)
+
+
 def prefix_of(interpreter: str) -> str:
     """/home/u/venv/bin/python -> /home/u/venv (the folder above bin/, where pyvenv.cfg and conda-meta live);
     C:\\u\\venv\\Scripts\\python.exe -> C:\\u\\venv; C:\\u\\anaconda3\\python.exe -> C:\\u\\anaconda3."""
     paths = path_module(interpreter)
     folder = paths.dirname(interpreter)
-    return paths.dirname(folder) if paths.basename(folder) in ("bin", "Scripts") else folder
+    below = paths.basename(folder)
+    above = below.lower() in ("bin", "scripts") if paths is ntpath else below in ("bin", "Scripts")
+    return paths.dirname(folder) if above else folder
 
 
 def named_prefix(host: Host, path: str) -> Optional[str]:
-    """The prefix --env names: a venv or conda folder, or an interpreter in one's bin/; None where there is no
-    folder with a Python in it."""
+    """The prefix --env names: a venv or conda folder, or an interpreter in one's bin/ (Scripts\\ or its root on
+    Windows); None where there is no folder with a Python in it."""
     clean = clean_path(path)
     if clean is None:
         return None
     entries = host.listdir(clean)
     if entries is None:  # a file: an interpreter
         return prefix_of(clean) if host.exists(clean) else None
-    return clean if {"pyvenv.cfg", "conda-meta", "bin"} & set(entries) else None
+    windows = windows_path(clean)
+    marks = ("pyvenv.cfg", "conda-meta") + (("scripts", "python.exe") if windows else ("bin",))
+    return clean if any(entry_named(entries, mark, windows) for mark in marks) else None
 
 
 def _home(host: Host) -> Optional[str]:
-    return clean_path(host.env("HOME"))
+    """HOME, else USERPROFILE: Windows sets the second (C:\\Users\\u), not the first."""
+    return clean_path(host.env("HOME")) or clean_path(host.env("USERPROFILE"))
 
 
 def _subfolders(host: Host, folder: str) -> List[str]:
-    return [posixpath.join(folder, name) for name in (host.listdir(folder) or []) if not name.startswith(".")]
+    """The folders under folder; a name that no folder of that machine can have (a Windows name holding '\\', '/'
+    or ':', as a recorded listing may) is not joined into a path."""
+    bad = set("\\/:") if windows_path(folder) else set("/")
+    return [join(folder, name) for name in (host.listdir(folder) or [])
+            if not name.startswith(".") and not bad & set(name)]
 
 
 def activated(host: Host) -> List[Candidate]:
@@ -88,18 +110,19 @@ def on_path(host: Host) -> List[Candidate]:
     python = clean_path(host.fact("which", "python3"))
     if not python:
         return []
-    if posixpath.basename(posixpath.dirname(python)) == "shims":
-        return _pyenv_selected(host, posixpath.dirname(posixpath.dirname(python)))
+    paths = path_module(python)
+    if paths.basename(paths.dirname(python)) == "shims":
+        return _pyenv_selected(host, paths.dirname(paths.dirname(python)))
     return [Candidate(prefix_of(python), "system", "PATH")]
 
 
 def _pyenv_selected(host: Host, root: str) -> List[Candidate]:
     """PYENV_VERSION, else the first name in PYENV_ROOT/version (pyenv global); 'system' is the next python3 on
     PATH, which the shim hides, so it is left to the other finders."""
-    names = (host.env("PYENV_VERSION") or host.read(posixpath.join(root, "version")) or "").split()
-    if not names or names[0] == "system" or "/" in names[0] or names[0] in (".", ".."):
+    names = (host.env("PYENV_VERSION") or host.read(join(root, "version")) or "").split()
+    if not names or names[0] == "system" or "/" in names[0] or "\\" in names[0] or names[0] in (".", ".."):
         return []
-    return [Candidate(posixpath.join(root, "versions", names[0]), "pyenv", "PATH")]
+    return [Candidate(join(root, "versions", names[0]), "pyenv", "PATH")]
 
 
 def own(host: Host) -> List[Candidate]:
@@ -109,7 +132,8 @@ def own(host: Host) -> List[Candidate]:
 
 
 def conda_roots(host: Host) -> List[str]:
-    """Every conda root: CONDA_EXE's and MAMBA_ROOT_PREFIX, the usual install folders under HOME and /opt."""
+    """Every conda root: CONDA_EXE's and MAMBA_ROOT_PREFIX, the usual install folders under HOME and /opt; on
+    Windows under USERPROFILE and its AppData\\Local (where Anaconda's just-me installer also puts them)."""
     roots: List[str] = []
     exe = clean_path(host.env("CONDA_EXE"))
     if exe:
@@ -119,8 +143,11 @@ def conda_roots(host: Host) -> List[str]:
         roots.append(mamba)
     home = _home(host)
     if home:
-        roots += [posixpath.join(home, name) for name in CONDA_ROOTS]
-    roots += list(SYSTEM_CONDA_ROOTS)
+        roots += [join(home, name) for name in CONDA_ROOTS]
+    if home and windows_path(home):
+        roots += [join(home, "AppData", "Local", name) for name in CONDA_ROOTS]
+    else:
+        roots += list(SYSTEM_CONDA_ROOTS)
     return list(dict.fromkeys(roots))
 
 
@@ -129,16 +156,18 @@ def conda(host: Host) -> List[Candidate]:
     paths: List[str] = []
     home = _home(host)
     if home:
-        text = host.read(posixpath.join(home, ".conda", "environments.txt")) or ""
+        text = host.read(join(home, ".conda", "environments.txt")) or ""
         paths += [p for p in (clean_path(line.strip()) for line in text.splitlines()[:MAX_LINES]) if p]
     for root in conda_roots(host):
         entries = host.listdir(root)
         if entries is None:
             continue
-        if "conda-meta" in entries:
+        windows = windows_path(root)
+        if entry_named(entries, "conda-meta", windows):
             paths.append(root)
-        if "envs" in entries:
-            paths += _subfolders(host, posixpath.join(root, "envs"))
+        envs = entry_named(entries, "envs", windows)
+        if envs:
+            paths += _subfolders(host, join(root, envs))
     return [Candidate(path, "conda", "conda") for path in dict.fromkeys(paths)]
 
 
@@ -147,27 +176,27 @@ def pipx(host: Host) -> List[Candidate]:
     homes = [clean_path(host.env("PIPX_HOME"))]
     home = _home(host)
     if home:
-        homes += [posixpath.join(home, ".local", "share", "pipx"), posixpath.join(home, ".local", "pipx")]
+        homes += [join(home, ".local", "share", "pipx"), join(home, ".local", "pipx")]
     out = []
     for folder in dict.fromkeys(h for h in homes if h):
-        out += [Candidate(path, "pipx", "pipx") for path in _subfolders(host, posixpath.join(folder, "venvs"))]
+        out += [Candidate(path, "pipx", "pipx") for path in _subfolders(host, join(folder, "venvs"))]
     return out
 
 
 def project(host: Host) -> List[Candidate]:
     cwd = clean_path(host.fact("cwd"))
-    return [Candidate(posixpath.join(cwd, ".venv"), "venv", ".venv")] if cwd else []
+    return [Candidate(join(cwd, ".venv"), "venv", ".venv")] if cwd else []
 
 
 def pyenv(host: Host) -> List[Candidate]:
     root = clean_path(host.env("PYENV_ROOT"))
     home = _home(host)
-    root = root or (posixpath.join(home, ".pyenv") if home else None)
+    root = root or (join(home, ".pyenv") if home else None)
     if not root:
         return []
-    versions = _subfolders(host, posixpath.join(root, "versions"))
+    versions = _subfolders(host, join(root, "versions"))
     # pyenv-virtualenv keeps VERSION/envs/NAME (linked as versions/NAME); a conda in pyenv keeps its envs there too
-    inner = [path for version in versions for path in _subfolders(host, posixpath.join(version, "envs"))]
+    inner = [path for version in versions for path in _subfolders(host, join(version, "envs"))]
     return [Candidate(path, "pyenv", "pyenv") for path in versions + inner]
 
 

@@ -11,7 +11,8 @@ import posixpath
 import re
 from typing import Dict, List, NamedTuple, Optional
 
-from provision.host import Host
+from provision.host import Host, windows_path
+from provision.inventory.environments import entry_named, join, path_module
 from provision.untrusted import last_line_object
 
 #: Run as `python -S -c INTERPRETER_CODE`: -S skips the site module's .pth files (half the start-up); the site
@@ -70,16 +71,31 @@ def conda_python(entries: List[str]) -> Optional[str]:
     return None
 
 
-def lib_sites(host: Host, prefix: str, version: Optional[str]) -> List[str]:
-    """PREFIX/lib/pythonX.Y/site-packages, the one of the environment's Python first."""
-    lib = posixpath.join(prefix, "lib")
-    names = [name for name in host.listdir(lib) or [] if _LIB_PYTHON.fullmatch(name)]
+def lib_sites(host: Host, prefix: str, version: Optional[str], entries: List[str]) -> List[str]:
+    """PREFIX/lib/pythonX.Y/site-packages, the one of the environment's Python first; on Windows, where venv and
+    conda keep one folder for every version, PREFIX\\Lib\\site-packages (names in any case)."""
+    windows = windows_path(prefix)
+    lib = join(prefix, entry_named(entries, "lib", windows) or ("Lib" if windows else "lib"))
+    listing = host.listdir(lib) or []
+    if windows:
+        site = entry_named(listing, "site-packages", True)
+        return [join(lib, site)] if site else []
+    names = [name for name in listing if _LIB_PYTHON.fullmatch(name)]
     wanted = "python" + ".".join((version or "").split(".")[:2])
     names.sort(key=lambda name: name.rstrip("t") != wanted)
-    return [posixpath.join(lib, name, "site-packages") for name in names]
+    return [join(lib, name, "site-packages") for name in names]
 
 
 def executable(host: Host, prefix: str, entries: List[str]) -> Optional[str]:
+    """bin/python3 or bin/python; on Windows a venv's Scripts\\python.exe, else the python.exe at a conda
+    environment's (or an installed Python's) root."""
+    if windows_path(prefix):
+        scripts = entry_named(entries, "Scripts", True)
+        for folder, names in ((scripts, host.listdir(join(prefix, scripts)) if scripts else None), (None, entries)):
+            found = entry_named(names or [], "python.exe", True)
+            if found:
+                return join(prefix, folder, found) if folder else join(prefix, found)
+        return None
     if "bin" not in entries:
         return None
     names = host.listdir(posixpath.join(prefix, "bin")) or []
@@ -98,18 +114,21 @@ def read_layout(host: Host, prefix: str, hint: str, timeout: float) -> Optional[
     version: Optional[str] = None
     kind = hint
     cfg: Dict[str, str] = {}
-    if "pyvenv.cfg" in entries:
-        cfg = parse_pyvenv_cfg(host.read(posixpath.join(prefix, "pyvenv.cfg")) or "")
+    windows = windows_path(prefix)
+    cfg_name, meta_name = entry_named(entries, "pyvenv.cfg", windows), entry_named(entries, "conda-meta", windows)
+    if cfg_name:
+        cfg = parse_pyvenv_cfg(host.read(join(prefix, cfg_name)) or "")
         version, kind = cfg_version(cfg), ("pipx" if hint == "pipx" else "venv")
-    elif "conda-meta" in entries:
-        version, kind = conda_python(host.listdir(posixpath.join(prefix, "conda-meta")) or []), "conda"
-    elif hint == "pyenv" and _VERSION.fullmatch(posixpath.basename(prefix)):
-        version = posixpath.basename(prefix)
+    elif meta_name:
+        version, kind = conda_python(host.listdir(join(prefix, meta_name)) or []), "conda"
+    elif hint == "pyenv" and _VERSION.fullmatch(path_module(prefix).basename(prefix)):
+        version = path_module(prefix).basename(prefix)
     else:
         kind = "pyenv" if hint == "pyenv" else "system"
     if version is None or kind == "system":
-        return asked(host, exe, kind, timeout) if exe else Layout(kind, None, None, [], error="no python in bin/")
-    sites = lib_sites(host, prefix, version)
+        missing = "no python.exe in Scripts\\ nor in the folder" if windows else "no python in bin/"
+        return asked(host, exe, kind, timeout) if exe else Layout(kind, None, None, [], error=missing)
+    sites = lib_sites(host, prefix, version, entries)
     if kind in ("venv", "pipx") and cfg.get("include-system-site-packages", "").lower() == "true":
         sites += shared_sites(host, cfg.get("home", ""), version)
     return Layout(kind, version, exe, sites, "cpython")
@@ -119,6 +138,8 @@ def shared_sites(host: Host, home: str, version: str) -> List[str]:
     """The folders a venv made with --system-site-packages also imports from, after its own, in the order its
     Python puts them on sys.path: the user's site, then the base interpreter's (pyvenv.cfg's home is that
     interpreter's bin/), Debian's dist-packages layout included. Only folders that are there."""
+    if windows_path(home):
+        return _windows_shared_sites(host, home)
     xy = ".".join(version.split(".")[:2])
     base = posixpath.dirname(home.rstrip("/")) if home.startswith("/") else None
     user = host.env("HOME")
@@ -129,6 +150,14 @@ def shared_sites(host: Host, home: str, version: str) -> List[str]:
                   posixpath.join(base, "lib", "python3", "dist-packages"),
                   posixpath.join(base, "lib", "python" + xy, "dist-packages")]
     return [folder for folder in found if host.listdir(folder) is not None]
+
+
+def _windows_shared_sites(host: Host, home: str) -> List[str]:
+    """On Windows pyvenv.cfg's home is the folder of the base python.exe, which keeps Lib\\site-packages; the user
+    site (under %APPDATA%, not recorded) is left out."""
+    base = home.rstrip("\\/")
+    site = lib_sites(host, base, None, host.listdir(base) or [])
+    return [folder for folder in site if host.listdir(folder) is not None]
 
 
 def asked(host: Host, exe: str, kind: str, timeout: float) -> Layout:

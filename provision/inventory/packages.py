@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from provision.host import Host
+from provision.inventory.environments import join
 
 SITE_FOLDERS = ("site-packages", "dist-packages")
 
@@ -132,7 +133,7 @@ def wheel_tags(host: Host, dist: Dist) -> List[str]:
     platforms it was built for, as the installed files say. Empty for eggs, conda packages and unreadable files."""
     if not dist.meta.endswith(".dist-info"):
         return []
-    text = host.read(posixpath.join(dist.site, dist.meta, "WHEEL")) or ""
+    text = host.read(join(dist.site, dist.meta, "WHEEL")) or ""
     tags = []
     for line in text.splitlines()[:200]:
         key, sep, value = line.partition(":")
@@ -145,9 +146,9 @@ def version(host: Host, dist: Dist) -> Optional[str]:
     """The version from the folder name, else from its METADATA / PKG-INFO (read only here, only when needed)."""
     if dist.version:
         return dist.version
-    folder = posixpath.join(dist.site, dist.meta)
+    folder = join(dist.site, dist.meta)
     for name in ("METADATA", "PKG-INFO"):
-        text = host.read(posixpath.join(folder, name))
+        text = host.read(join(folder, name))
         if text is not None:
             return parse_metadata(text).get("Version") or None
     text = host.read(folder)  # distutils wrote a single PKG-INFO file named *.egg-info

@@ -7,7 +7,6 @@ dist-info folder names (packages.py), builds from version tags and the small fil
 from __future__ import annotations
 
 import ast
-import posixpath
 import re
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -15,6 +14,7 @@ from provision import knowledge
 from provision.host import Host
 from provision.inventory import packages
 from provision.inventory.common import machine, system
+from provision.inventory.environments import join, path_module
 from provision.inventory.model import Environment, Framework, Inventory, Python
 from provision.inventory.packages import Dist
 
@@ -183,7 +183,7 @@ class _Context(NamedTuple):
 def _torch_build(ctx: _Context, key: str, dist: Dist, version: str) -> Build:
     build = torch_local_build(split_local(version)[1])
     if build == UNKNOWN and key == "torch":
-        text = ctx.host.read(posixpath.join(dist.site, "torch", "version.py"))
+        text = ctx.host.read(join(dist.site, "torch", "version.py"))
         build = torch_file_build(parse_torch_version_py(text)) if text is not None else UNKNOWN
     if build.build == "cpu" and ctx.apple_silicon:  # macOS arm64 wheels carry the MPS (Metal) backend
         return Build("metal")
@@ -191,7 +191,7 @@ def _torch_build(ctx: _Context, key: str, dist: Dist, version: str) -> Build:
 
 
 def _tensorflow_build(ctx: _Context, row: Dict[str, Any], dist: Dist) -> Build:
-    path = posixpath.join(dist.site, "tensorflow", "python", "platform", "build_info.py")
+    path = join(dist.site, "tensorflow", "python", "platform", "build_info.py")
     text = ctx.host.read(path)
     build = tf_file_build(parse_tf_build_info(text)) if text is not None else UNKNOWN
     if text is not None and build == UNKNOWN:
@@ -244,13 +244,13 @@ def framework(ctx: _Context, key: str, row: Dict[str, Any], dist: Dist) -> Optio
 def python_info(py: Dict[str, Any], env: Dict[str, Optional[str]]) -> Python:
     prefix, base = py.get("prefix"), py.get("base_prefix")
     virtualenv = prefix if prefix and base and prefix != base else env.get("VIRTUAL_ENV")
-    conda_prefix = (env.get("CONDA_PREFIX") or "").rstrip("/")
+    conda_prefix = (env.get("CONDA_PREFIX") or "").rstrip("/\\")
     return Python(
         version=py.get("version"),
         executable=py.get("executable"),
         implementation=py.get("implementation"),
         virtualenv=virtualenv or None,
-        conda_env=env.get("CONDA_DEFAULT_ENV") or posixpath.basename(conda_prefix) or None,
+        conda_env=env.get("CONDA_DEFAULT_ENV") or path_module(conda_prefix).basename(conda_prefix) or None,
         bits=py.get("bits") if py.get("bits") in (32, 64) else None,
     )
 
@@ -275,7 +275,7 @@ def judged_python(env: Environment) -> Python:
     """The top-level python of an environment other than dlws's own."""
     return Python(version=env.python, executable=env.executable, implementation="cpython" if env.python else None,
                   virtualenv=env.path if env.kind in ("venv", "pipx") else None,
-                  conda_env=(posixpath.basename(env.path) or None) if env.kind == "conda" else None)
+                  conda_env=(path_module(env.path).basename(env.path) or None) if env.kind == "conda" else None)
 
 
 def probe(host: Host, inv: Inventory, env: Optional[str] = None) -> None:
