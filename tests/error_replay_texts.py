@@ -98,8 +98,8 @@ REPLAY = [
     # https://github.com/google-deepmind/mujoco_playground/issues/137
     ("jax-cusparse", "fair-torch112-cu113-ld-library-path-cudnn803",
      "  File \"/home/ygr/miniconda3/envs/mujo_rl/lib/python3.11/site-packages/jax_plugins/xla_cuda12/__init__.py\", "
-     "line 139, in _version_check\n    raise RuntimeError(err_msg) from e\nRuntimeError: Unable to load cuSPARSE. Is it "
-     "installed?\nWARNING:2025-06-06 20:45:54,562:jax._src.xla_bridge:791: An NVIDIA GPU may be present on this "
+     "line 139, in _version_check\n    raise RuntimeError(err_msg) from e\nRuntimeError: Unable to load cuSPARSE. Is "
+     "it installed?\nWARNING:2025-06-06 20:45:54,562:jax._src.xla_bridge:791: An NVIDIA GPU may be present on this "
      "machine, but a CUDA-enabled jaxlib is not installed. Falling back to cpu.",
      ["jax-cuda-library-not-loaded", "jax-cuda-jaxlib-not-installed"], ["DLWS-LIB-001"]),
     # https://github.com/conda-forge/jax-feedstock/issues/81
@@ -120,7 +120,8 @@ REPLAY = [
      "requirement error: unsatisfied condition: cuda>=12.8, please update your driver to a newer version, or use an "
      "earlier cuda container: unknown", ["container-cli-cuda-requirement"], []),
     # https://github.com/KumaTea/pytorch-aarch64/issues/16 (Ubuntu 18.04: glibc 2.27), on CentOS 7 (glibc 2.17,
-    # past its support: DLWS-OS-001); no framework is installed there to judge (tests/test_doctor_error_replay.py shows FW-006 explaining it where torch is installed)
+    # past its support: DLWS-OS-001); no framework is installed there to judge (tests/test_doctor_error_replay.py
+    # shows DLWS-FW-006 explaining it where a torch built for glibc 2.28 is installed)
     ("glibc-2.28", "centos7-k80",
      "ImportError: /lib/aarch64-linux-gnu/libc.so.6: version `GLIBC_2.28' not found (required by /www/miniconda3/"
      "envs/vits/lib/python3.7/site-packages/torch/lib/libtorch_python.so)", ["glibc-version-not-found"],
@@ -145,4 +146,18 @@ REPLAY = [
     # https://github.com/KoljaB/RealtimeSTT/issues/220 (CUDA 12.8)
     ("cublas-dll-not-found", "windows11-rtx4080-laptop-torch222-pypi-cpu",
      "RuntimeError: Library cublas64_12.dll is not found or cannot be loaded", ["cublas-dll-not-found"], []),
+    # https://github.com/vllm-project/vllm/issues/11366 (vLLM's logger prefix; the CRs shown as "^M")
+    ("illegal-memory-access-vllm", "rtx4090-ryzen-workstation",
+     "2024-12-19 21:40:35 ERROR 56542 [async_llm_engine.py:64]     raise type(err)(f\"Error in model execution: \"^M\n"
+     "2024-12-19 21:40:35 ERROR 56542 [async_llm_engine.py:64] RuntimeError: Error in model execution: CUDA error: an "
+     "illegal memory access was encountered^M\n2024-12-19 21:40:35 ERROR 56542 [async_llm_engine.py:64] CUDA kernel "
+     "errors might be asynchronously reported at some other API call, so the stacktrace below might be incorrect.^M",
+     ["cuda-illegal-memory-access"], []),
+    # https://github.com/ggml-org/llama.cpp/issues/11476 (docker compose's prefix), on a machine whose GPU memory
+    # other processes hold
+    ("cudamalloc-out-of-memory", "h100-sxm-server",
+     "deep-seek-1  | ggml_backend_cuda_buffer_type_alloc_buffer: allocating 9866.00 MiB on device 1: cudaMalloc "
+     "failed: out of memory\ndeep-seek-1  | ggml_gallocr_reserve_n: failed to allocate CUDA1 buffer of size "
+     "10345253120\ndeep-seek-1  | llama_kv_cache_update_impl: failed to allocate compute buffers",
+     ["cuda-out-of-memory"], ["DLWS-GPU-007"]),
 ]

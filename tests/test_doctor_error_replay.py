@@ -55,6 +55,9 @@ VARIANTS = {
     "docker compose": lambda t: each_line("sd-webui-1  | ", t),
     "journald": lambda t: each_line("Dec 20 17:03:11 host ollama[12288]: ", t),
     "zero-width": lambda t: t.replace(" ", " \u200b", 3),
+    "rich box": lambda t: "\n".join("\u2502 %-60s \u2502" % line for line in wrap(t, 60).split("\n")),
+    "vllm worker": lambda t: each_line("(VllmWorker rank=5 pid=33503) ERROR 03-06 06:49:30 [multiproc_executor.py:375] ",
+                                       t),  # vllm-project/vllm#14404's prefix
     "hard wrap, crlf": lambda t: hard_wrap(FRAME + t, 50).replace("\n", "\r\n"),
 }
 FIXTURES = {}
@@ -105,7 +108,8 @@ def test_utf16_with_crlf_end_to_end(tmp_path):
 def test_several_real_errors_in_one_log_each_get_their_verdict():
     # a driver too old, then a program bug, then NCCL: each named, only the machine's cause explained
     by_name = {r[0]: r for r in REPLAY}
-    log = "\n...\n".join(by_name[n][2] for n in ("torch-driver-11040", "device-side-assert", "nccl-unhandled-cuda-error"))
+    names = ("torch-driver-11040", "device-side-assert", "nccl-unhandled-cuda-error")
+    log = "\n...\n".join(by_name[name][2] for name in names)
     signatures, explaining = verdict(replay("gke-cos-driver470-torch210-cu121", log))
     assert signatures == ["torch-driver-too-old", "cuda-device-side-assert", "nccl-unhandled-cuda-error"]
     assert explaining == ["DLWS-FW-003"]
@@ -185,6 +189,12 @@ PATTERNS = [
      "not configured correctly. (error code is 126)"),  # hacksider/Deep-Live-Cam#1338; PaddleOCR#11230
     ("cudnn-library-not-loaded", "Could not load library cudnn_cnn_infer64_8.dll. Error code 126",  # darknet#8239
      "Could not locate cublas64_10.dll. Please make sure it is in your library path!"),
+    ("cuda-illegal-memory-access", "CUDA error 700 at /go/src/github.com/jmorganca/ollama/llm/llama.cpp/gguf/"
+     "ggml-cuda.cu:8111: an illegal memory access was encountered",  # ollama/ollama#1649
+     "RuntimeError: CUDA error: misaligned address"),
+    ("cuda-out-of-memory", "ggml_backend_cuda_buffer_type_alloc_buffer: allocating 144817.04 MiB on device 0: "
+     "cudaMalloc failed: out of memory",  # ggml-org/llama.cpp#20431
+     "ggml_cuda_host_malloc: failed to allocate 1900,00 MiB of pinned memory: invalid argument"),  # llama.cpp#9629
     ("windows-torch-dll-load", "OSError: [WinError 126] The specified module could not be found.\nError loading "
      "\"C:\\Python312\\Lib\\site-packages\\torch\\lib\\fbgemm.dll\" or one of its dependencies.",  # pytorch#129568
      "OSError: [WinError 126] The specified module could not be found. Error loading \"C:\\tools\\libiomp5md.dll\""),
@@ -207,6 +217,10 @@ def test_what_a_paste_adds_is_dropped():
     assert clean("Apr 18 18:57:55 quorra ollama[1170]: ggml_cuda_init: found 1 CUDA devices:") == (
         "ggml_cuda_init: found 1 CUDA devices:")  # ollama/ollama#3711's journald lines
     assert clean("| NVIDIA-SMI 535.54 |\n    x = a | b") == "| NVIDIA-SMI 535.54 |\n    x = a | b"  # kept
+    # a rich traceback's box (vladmandic/sdnext#1574), vLLM's logger prefix (vllm-project/vllm#6976), a "^M"
+    assert clean("\u2502 D:\\SD\\modules\\middleware.py:41 in log_and_time   \u2502") == (
+        "D:\\SD\\modules\\middleware.py:41 in log_and_time")
+    assert clean("ERROR 09-27 06:46:46 engine.py:157] RuntimeError: x^M") == "RuntimeError: x"
 
 
 def test_a_hard_wrap_is_undone_only_where_a_width_repeats():

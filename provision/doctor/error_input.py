@@ -1,7 +1,8 @@
 """The error text of dlws doctor --error TEXT / --error-file FILE / --error - (standard input): read bounded, decoded,
 cleaned of what terminals add (colours, progress bars redrawn with carriage returns, control characters) and of what
 the way it was pasted adds (a UTF-16 file from PowerShell's redirection, zero-width characters from a web page, the
-"> " of a quoted reply, the "name-1  | " of docker compose logs, the timestamp and process of journald/syslog lines).
+"> " of a quoted reply, the "name-1  | " of docker compose logs, the timestamp and process of journald/syslog and vLLM
+lines, the frame of a rich traceback).
 
 Only the first HEAD_BYTES and the last TAIL_BYTES of a long paste are kept (the root cause is often the first error,
 the fatal one the last); no more than READ_LIMIT bytes are read from a stream that does not end.
@@ -35,8 +36,12 @@ ORPHAN_SGR = re.compile(r"(?:\u2190|\^\[)\[[0-?]*[ -/]*[@-~]|\[(?:\d{1,3};)*\d{1
 ZERO_WIDTH = re.compile("[\u200b-\u200d\u2060\ufeff]")
 #: What a line of a quoted reply, a docker compose log or a journald/syslog line starts with, before the program's
 #: own text: dropped so that a message over several lines reads as it was printed.
-LINE_PREFIX = re.compile(r"^(?:(?:> ?)+|[\w.-]+\s+\| "
-                         r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^\s:\[]+(?:\[\d+\])?: )")
+LINE_PREFIX = re.compile(r"^(?:(?:> ?)+|[\w.-]+\s+\| |\u2502 ?"
+                         r"|[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S+ [^\s:\[]+(?:\[\d+\])?: "
+                         r"|(?:\([^()\n]{1,80}\) )?(?:ERROR|WARNING|INFO|DEBUG) \d\d-\d\d \d\d:\d\d:\d\d"
+                         r" \[?[\w.]+:\d+\] )")
+#: What ends such a line: the right edge of a rich traceback's box, a carriage return a copy spelled "^M".
+LINE_SUFFIX = re.compile(r"(?:\s*\u2502|\^M)\s*$")
 #: The shortest line taken for a terminal's hard wrap (shorter repeated lengths are a table's or a log's own).
 WRAP_MIN = 40
 #: A progress bar's line (tqdm's "45%|████▌     | 9/20 [00:01<00:02, 4.1it/s]", pip's "━━━━ 1.2/3.4 MB").
@@ -122,7 +127,8 @@ def clean(text: str) -> str:
     """Text as a person reads it on the terminal: escape sequences and control characters dropped, each run of a
     progress bar's redrawn lines reduced to its last."""
     text = ZERO_WIDTH.sub("", ORPHAN_SGR.sub("", ANSI.sub("", text)))
-    lines = [LINE_PREFIX.sub("", CONTROL.sub("", line)) for line in re.split(r"\r\n|\r|\n", text)]
+    lines = [LINE_SUFFIX.sub("", LINE_PREFIX.sub("", CONTROL.sub("", line)))
+             for line in re.split(r"\r\n|\r|\n", text)]
     kept: List[str] = []
     for number, line in enumerate(lines):
         following = lines[number + 1] if number + 1 < len(lines) else ""
