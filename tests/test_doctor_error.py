@@ -311,3 +311,16 @@ def test_the_table_loads_only_with_error():
 def test_explain_lists_the_error_checks():
     checks = all_checks()
     assert checks["DLWS-ERR-001"].severity == "info" and checks["DLWS-ERR-002"].severity == "info"
+
+
+#: predibase/lorax#595: LD_PRELOAD names CUDA 12.4's forward-compatibility libcuda on a newer driver.
+ERROR_803 = "RuntimeError: CUDA error: system has unsupported display driver / cuda driver combination"
+
+
+def test_error_803_is_the_forward_compatibility_libcuda_where_the_driver_is_newer():
+    inv = inventory("lorax-cuda124-base-ld-preload-compat-libcuda-803")
+    assert matched(run(inv, ERROR_803)) == ["cuda-system-driver-mismatch"]
+    assert explaining(run(inv, ERROR_803)) == []  # the driver is unknown there: LIB-006 only says so (info)
+    inv["nvidia"].update(status="ok", driver_version="560.35.03", cuda_driver_version="12.6")
+    assert explaining(run(inv, ERROR_803)) == ["DLWS-LIB-006"]
+    assert matched(run(inv, "CUDA error: out of memory")) != ["cuda-system-driver-mismatch"]
