@@ -629,16 +629,25 @@ def relevant(inv: Dict[str, Any], build: Build) -> bool:
     return True
 
 
+def _gfx_unlisted(build: Build) -> bool:
+    """A torch ROCm build whose gfx targets the table lacks: every ROCm build has unknowns (the amdgpu driver), so
+    this is what tells one judged on the GPU from one that was not."""
+    return bool(build.rocm) and build.framework == "pytorch" \
+        and queries.torch_rocm_gfx_targets(build.release, build.variant) is None
+
+
 def best_build(inv: Dict[str, Any], framework: str, release: str) -> List[Verdict]:
     """The builds of a release for this machine's hardware, judged: working first, GPU before CPU, fully judged
-    before those with unknowns, newest CUDA first."""
+    before those with unknowns, a ROCm build whose gfx list is known before one whose is not, newest CUDA or ROCm
+    first (by version: rocm7.14 before rocm7.2)."""
     verdicts = [judge(inv, b) for b in builds(framework, release) + _jetpack_builds(inv, framework, release)
                 if relevant(inv, b)]
 
     def rank(v: Verdict) -> tuple:
-        cuda = facts.major_minor(v.build.cuda) or (0, 0)
+        stack = queries.stack_version(v.build.cuda or v.build.rocm)
         # native before minor-version compatibility on its own: a retired framework's note is on every build
         minor = bool(v.build.cuda) and cuda_on_driver(inv, v.build.cuda)[0] == MINOR_VERSION
-        return (not v.ok, v.build.variant == "cpu", bool(v.unknowns), minor, bool(v.notes), tuple(-x for x in cuda))
+        return (not v.ok, v.build.variant == "cpu", bool(v.unknowns), _gfx_unlisted(v.build), minor, bool(v.notes),
+                tuple(-x for x in stack))
 
     return sorted(verdicts, key=rank)

@@ -45,6 +45,26 @@ def _release_tuple(text: str) -> Tuple[int, ...]:
     return Version(text).release
 
 
+def stack_version(version: Any) -> Tuple[int, ...]:
+    """The CUDA or ROCm version a build was made with, as numbers to rank a release's builds by: ROCm 7.14 is newer
+    than 7.2 and 6.2.4 than 6.2, CUDA 10.2 than 9.2, which their names as strings ('rocm7.14' < 'rocm7.2', 'cu92' >
+    'cu102') get backwards; () for none or an unreadable one."""
+    parsed = parse_version(version)
+    return parsed.release if parsed is not None else ()
+
+
+def variants_newest_first(row: Any) -> List[str]:
+    """A release row's variant names, the newest CUDA or ROCm first (stack_version; CPU last, then by name)."""
+    variants = (row.get("variants") if isinstance(row, dict) else None) or {}
+
+    def rank(name: str) -> Tuple[bool, Tuple[int, ...], str]:
+        info = variants[name] if isinstance(variants[name], dict) else {}
+        stack = stack_version(info.get("cuda") or info.get("rocm"))
+        return not stack, tuple(-part for part in stack), name
+
+    return sorted(variants, key=rank)
+
+
 def torch_release(version: str) -> Optional[Row]:
     return framework_release("pytorch", version)
 

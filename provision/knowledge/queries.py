@@ -28,7 +28,8 @@ from provision.knowledge.frameworks import (normalize_framework, framework_relea
                                             retirement, needs_avx,
                                             python_supported, wheel_platform, wheel_pythons, glibc_floor,
                                             cuda_wheels)
-from provision.knowledge.frameworks import cuda_wheels_entry, macos_floor, mps_floor
+from provision.knowledge.frameworks import (cuda_wheels_entry, macos_floor, mps_floor, stack_version,
+                                            variants_newest_first)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
                                       keras_pins, keras_backend, keras2_for_tensorflow, tf_keras_for_tensorflow,
                                       local_label, installable)
@@ -56,5 +57,5 @@ __all__ = [
     "error_signatures",
     "torch_cuda_home_order", "torch_extension_cuda_check",
     "cudnn_build", "cudnn_cuda_majors", "cudnn_min_driver", "cudnn_release", "cudnn_supports_cc",
-    "cuda_wheels_entry", "macos_floor", "mps_floor",
+    "cuda_wheels_entry", "macos_floor", "mps_floor", "stack_version", "variants_newest_first",
 ]

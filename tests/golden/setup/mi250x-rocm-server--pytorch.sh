@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# dlws setup: pytorch 2.13 (rocm7.2)
+# dlws setup: pytorch 2.14 (rocm7.14)
 # Written by dlws 0.1.0: review it, then run it. Re-running is safe: each step checks whether it is done.
 # Exit codes: 0 done; 3 reboot needed, then run it again; anything else: the failing step's command.
 set -euo pipefail
@@ -19,9 +19,9 @@ step() {
 }
 
 # The pinned versions; set one before running to install another (the checks follow it).
-export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.13.0}"
+export DLWS_TORCH_VERSION="${DLWS_TORCH_VERSION:-2.14.1}"
 export DLWS_TORCHAUDIO_VERSION="${DLWS_TORCHAUDIO_VERSION:-2.11.1}"
-export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.28.0}"
+export DLWS_TORCHVISION_VERSION="${DLWS_TORCHVISION_VERSION:-0.29.1}"
 
 step '1/3 environment' 'Create the virtual environment /opt/dlws/env' 'the frameworks go into an environment of their own, not into the system'"'"'s Python'
 if test -x "$DLWS_ENV/bin/python"; then
@@ -32,16 +32,16 @@ else
     echo 'dlws: step environment did not verify (its check still fails)' >&2; exit 1
   fi
 fi
-step '2/3 install-pytorch' 'Install torch==2.13.0, torchvision==0.28.0, torchaudio==2.11.1' 'pytorch 2.13, rocm7.2 build, from https://download.pytorch.org/whl/rocm7.2; could not judge the Python version (pytorch 2.13 has wheels for Python 3.10 to 3.14); could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge which gfx targets pytorch 2.13 (rocm7.2) has code objects for (this machine needs gfx90a); could not judge whether the amdgpu kernel driver supports ROCm 7.2'"'"'s user space (its version is not read)'
+step '2/3 install-pytorch' 'Install torch==2.14.1, torchvision==0.29.1, torchaudio==2.11.1' 'pytorch 2.14, rocm7.14 build, from https://download.pytorch.org/whl/rocm7.14; could not judge the Python version (pytorch 2.14 has wheels for Python 3.10 to 3.14); could not judge the glibc version (its Linux wheels need glibc >= 2.28); could not judge which gfx targets pytorch 2.14 (rocm7.14) has code objects for (this machine needs gfx90a); could not judge whether the amdgpu kernel driver supports ROCm 7.14'"'"'s user space (its version is not read)'
 if "$DLWS_ENV/bin/python" -c 'import importlib.metadata as m
 import sys
 import os
 wanted = {
-    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.13.0"),
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
     "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
-    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.28.0"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
-main, label = "torch", "rocm7.2"
+main, label = "torch", "rocm7.14"
 
 
 def release(version):
@@ -66,7 +66,7 @@ except m.PackageNotFoundError:
 '; then
   echo '    already done'
 else
-  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.2 \
+  "$DLWS_ENV/bin/python" -m pip install --index-url https://download.pytorch.org/whl/rocm7.14 \
     "torch==${DLWS_TORCH_VERSION}" \
     "torchvision==${DLWS_TORCHVISION_VERSION}" \
     "torchaudio==${DLWS_TORCHAUDIO_VERSION}"
@@ -74,11 +74,11 @@ else
 import sys
 import os
 wanted = {
-    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.13.0"),
+    "torch": os.environ.get("DLWS_TORCH_VERSION", "2.14.1"),
     "torchaudio": os.environ.get("DLWS_TORCHAUDIO_VERSION", "2.11.1"),
-    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.28.0"),
+    "torchvision": os.environ.get("DLWS_TORCHVISION_VERSION", "0.29.1"),
 }
-main, label = "torch", "rocm7.2"
+main, label = "torch", "rocm7.14"
 
 
 def release(version):
