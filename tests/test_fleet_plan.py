@@ -295,17 +295,21 @@ def comparable(plan):
     return json.dumps(dict(plan.to_dict(), machine=None), sort_keys=True)
 
 
+#: Each machine's key is carried into the machines this far after it in FIXTURES (wrapping): every fixture is a
+#: donor and a body eight times, with partners of every kind, at a ninth of the cost of all pairs (which grows with
+#: the square of the fixtures).
+PARTNER_OFFSETS = (1, 2, 3, 5, 8, 13, 21, 34)
+
+
 def test_the_class_key_holds_every_fact_the_planner_reads():
-    """For every pair of recorded machines: the second's inventory with the first's key plans exactly like the first.
+    """For pairs of recorded machines: the second's inventory with the first's key plans exactly like the first.
     A planner change that reads a new fact fails here until class_key holds it."""
     inventories = {name: inventory(name) for name in FIXTURES}
     expected = {(name, i): comparable(make_plan(inventories[name], request))
                 for name in FIXTURES for i, request in enumerate(REQUESTS)}
     assert len(set(expected.values())) > 20  # the machines and requests do plan differently
-    for name in FIXTURES:
-        for other in FIXTURES:
-            if other == name:
-                continue
+    for n, name in enumerate(FIXTURES):
+        for other in {FIXTURES[(n + offset) % len(FIXTURES)] for offset in PARTNER_OFFSETS} - {name}:
             moved = transplant(class_key(inventories[name]), inventories[other])
             assert class_key(moved) == class_key(inventories[name]), (name, other)
             for i, request in enumerate(REQUESTS):

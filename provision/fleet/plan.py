@@ -89,7 +89,8 @@ def class_key(inv: Dict[str, Any]) -> Dict[str, Any]:
         # architectures decide the kernels and the driver branch; index and name are quoted in the reasons; the gfx
         # target (AMD) names the architecture in the description
         "gpus": [{"index": g.get("index"), "vendor": g.get("vendor"), "name": g.get("name"),
-                  "compute_capability": g.get("compute_capability"), "gfx_target": g.get("gfx_target")}
+                  "compute_capability": g.get("compute_capability"), "architecture": g.get("architecture"),
+                  "gfx_target": g.get("gfx_target")}
                  for g in entries(inv, "gpus")],
         # ROCm judges a GPU by the target an override names (compat._judge_rocm)
         "hsa_override_gfx_version": section(inv, "env_vars").get("HSA_OVERRIDE_GFX_VERSION"),
