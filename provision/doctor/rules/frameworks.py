@@ -69,8 +69,6 @@ def _no_gpu_build_here(inv: Dict[str, Any], name: str, entry: Dict[str, Any]) ->
     return "%s: run it %s, or " % (where, "in %s" % known["instead"] if known.get("instead") else "elsewhere")
 
 
-
-
 @rule("DLWS-FW-003", "error", "A framework needs a newer NVIDIA driver than the one installed")
 def framework_newer_than_driver(inv: Dict[str, Any]) -> Iterator[Finding]:
     """A framework built for CUDA X.Y runs natively on a driver that supports CUDA >= X.Y. On an older driver of the
