@@ -85,6 +85,16 @@ def test_the_driver_of_a_jetson_is_l4ts_never_no_working_driver():
     assert "no working NVIDIA driver" in compat.cuda_on_driver(gone, "12.6")[1]
 
 
+def test_a_jetsons_gpu_has_no_driver_branch_to_keep():
+    nano = collect(open_snapshot(os.path.join(os.path.dirname(ORIN),
+                                              "jetson-nano-jp44-torch140-jp42-wheel-no-libcudart100"))).to_dict()
+    assert nano["gpus"][0]["integrated"] and nano["gpus"][0]["compute_capability"] == "5.3"
+    assert "DLWS-DRV-011" not in {f.id for f in diagnose(nano).findings}
+    discrete = copy.deepcopy(nano)
+    discrete["gpus"][0]["integrated"] = False  # a Maxwell card of the same capability: R580 is its last branch
+    assert "DLWS-DRV-011" in {f.id for f in diagnose(discrete).findings}
+
+
 def test_an_unknown_l4t_release_cannot_be_chosen_for_and_says_why():
     inv = orin()
     inv["jetson"]["l4t"] = "38.2.0"

@@ -263,6 +263,8 @@ def legacy_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
     from provision.knowledge import queries
 
     for gpu in facts.gpus(inv, "nvidia"):
+        if gpu.get("integrated"):
+            continue  # a Jetson's GPU: its driver comes with the L4T release, there is no branch to keep
         cc = gpu.get("compute_capability")
         branch = queries.legacy_driver_branch(cc) if cc else None
         if branch is None:
