@@ -1,4 +1,4 @@
-"""cuDNN, NCCL and TensorRT: one entry per distinct install (system packages, a toolkit's own copy, pip, conda).
+"""cuDNN, NCCL, cuBLAS and TensorRT: one entry per distinct install (system packages, a toolkit's own copy, pip, conda).
 
 Versions come from the headers' version macros and from the versioned library file names (libcudnn.so.8.9.7): one
 listdir per library folder, shared by the three libraries. Pip wheels come from the package scan the python probe
@@ -33,6 +33,8 @@ SPECS = (
     Spec("nccl", ("nccl.h",), ("NCCL_MAJOR", "NCCL_MINOR", "NCCL_PATCH"), "libnccl"),
     Spec("tensorrt", ("NvInferVersion.h",), ("NV_TENSORRT_MAJOR", "NV_TENSORRT_MINOR", "NV_TENSORRT_PATCH"),
          "libnvinfer"),
+    # cuBLAS from its library file names only (libcublas.so.11.4.1.1043): the copies the loader may take first.
+    Spec("cublas", (), ("CUBLAS_VER_MAJOR", "CUBLAS_VER_MINOR", "CUBLAS_VER_PATCH"), "libcublas"),
 )
 
 SYSTEM_INCLUDES = ("/usr/include", "/usr/include/x86_64-linux-gnu", "/usr/include/aarch64-linux-gnu")

@@ -24,8 +24,8 @@ from provision.inventory.libraries import library_versions
 from provision.inventory.model import Inventory, Library, LoaderFolder
 
 #: The libraries whose copies decide what a CUDA framework runs with (cuDSS: what Jetson torch builds from 2.8 link,
-#: which JetPack does not install).
-LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libnccl", "libcudss")
+#: which JetPack does not install; libcublasLt: what the nvidia-cublas wheel's libcublas needs, found by soname).
+LIBRARIES = ("libcudnn", "libcudart", "libcublas", "libcublasLt", "libnccl", "libcudss")
 #: The folders ld.so searches after its cache whatever ld.so.conf says (glibc's system search path: lib64 on
 #: 64-bit Fedora/RHEL, the multiarch folders on Debian and Ubuntu); those missing here are left out.
 DEFAULT_FOLDERS = ("/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",

@@ -350,6 +350,7 @@ class Inventory:
     cuda: Cuda = field(default_factory=Cuda)
     cudnn: List[Library] = field(default_factory=list)
     nccl: List[Library] = field(default_factory=list)
+    cublas: List[Library] = field(default_factory=list)
     tensorrt: List[Library] = field(default_factory=list)
     rocm: Rocm = field(default_factory=Rocm)
     jetson: Jetson = field(default_factory=Jetson)

@@ -1,7 +1,8 @@
 """What a framework really loads and runs: the cuDNN the dynamic loader finds first (a copy on LD_LIBRARY_PATH
 shadowing the framework's own, one older than its build needs, or another framework's of the same process, or a
-preloaded one), the libcuda it starts CUDA with (a forward-compatibility copy preloaded or on LD_LIBRARY_PATH) and the
-ptxas JAX and Triton compile its kernels with."""
+preloaded one), the cuBLAS and NCCL it finds before the framework's nvidia-* wheels, the libcuda it starts CUDA
+with (a forward-compatibility copy preloaded or on LD_LIBRARY_PATH) and the ptxas JAX and Triton compile its kernels
+with."""
 
 from __future__ import annotations
 
@@ -60,10 +61,10 @@ def _wheel(inv: Dict[str, Any]) -> Optional[Dict[str, Any]]:
 
 #: A preloaded CUDA library by its file name, lib<name>.so.<major>[.<minor>...] (LD_PRELOAD and /etc/ld.so.preload
 #: are recorded as file names only: their folders may name a user).
-PRELOAD_NAME = re.compile(r"^(libcudnn|libcudart|libcublas|libnccl)\.so\.(\d{1,6}(?:\.\d{1,6})*)$")
+PRELOAD_NAME = re.compile(r"^(libcudnn|libcudart|libcublasLt|libcublas|libnccl)\.so\.(\d{1,6}(?:\.\d{1,6})*)$")
 #: The inventory lists holding the conda packages of a library (a bare preloaded name may be found in the conda
 #: environment's lib, which a conda Python's own run path names).
-CONDA_LISTS = {"libcudnn": "cudnn", "libnccl": "nccl"}
+CONDA_LISTS = {"libcudnn": "cudnn", "libnccl": "nccl", "libcublas": "cublas", "libcublasLt": "cublas"}
 
 
 def preloads(inv: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -106,18 +107,19 @@ def preloaded(inv: Dict[str, Any], library: str, major: int) -> Optional[Dict[st
     return None
 
 
-def first_on_path(inv: Dict[str, Any], major: int, sources: Tuple[str, ...]) -> Optional[Tuple[str, str, str]]:
-    """(version, folder, source) of the first libcudnn.so.<major> the loader finds in these kinds of folders."""
+def first_on_path(inv: Dict[str, Any], major: int, sources: Tuple[str, ...],
+                  library: str = "libcudnn") -> Optional[Tuple[str, str, str]]:
+    """(version, folder, source) of the first lib<library>.so.<major> the loader finds in these kinds of folders."""
     for folder in inv.get("loader_path") or []:
         if folder.get("source") not in sources:
             continue
-        for version in (folder.get("libraries") or {}).get("libcudnn") or []:
+        for version in (folder.get("libraries") or {}).get(library) or []:
             if str(version).split(".")[0] == str(major):
                 return str(version), str(folder.get("path")), str(folder.get("source"))
     return None
 
 
-@rule("DLWS-LIB-001", "error", "A cuDNN on LD_LIBRARY_PATH shadows the framework's own")
+@rule("DLWS-LIB-001", "error", "A cuDNN, cuBLAS or NCCL on LD_LIBRARY_PATH shadows the framework's own")
 def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
     """torch and TensorFlow find the nvidia-cudnn wheel through their libraries' RUNPATH, and the dynamic loader
     searches LD_LIBRARY_PATH before any RUNPATH (ld.so(8)): a libcudnn.so.<major> in an LD_LIBRARY_PATH folder (a
@@ -134,7 +136,8 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
     (jax[cuda12-local]); older ones found LD_LIBRARY_PATH's copy first (jax-ml/jax#17497). JAX's floor is the cuDNN
     its jax[cudaNN] extra declares (its plugin refuses one older than it was built with: "Outdated cuDNN installation
     found"). A preloaded libcudnn.so.<major> (LD_PRELOAD, /etc/ld.so.preload) comes before all of these, JAX's
-    load by path included (preloaded())."""
+    load by path included (preloaded()). cuBLAS and NCCL come the same way from the framework's nvidia-cublas-cuNN
+    and nvidia-nccl-cuNN wheels, and are shadowed the same way (wheel_libraries_shadowed())."""
     wheel = _wheel(inv)
     for name, entry in sorted(_cuda_frameworks(inv).items()):
         needed = cudnn_needed(name, entry)
@@ -164,8 +167,9 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
             fix = "take %s out of LD_LIBRARY_PATH (the framework loads its own cuDNN %s), or run with env -u " \
                   "LD_LIBRARY_PATH" % (word(found[1]), wheel.get("version"))
             yield cudnn_shadowed.finding(evidence, fix, subject=name, severity="error" if older else "warning",
-                                         title=None if older else "A newer cuDNN on LD_LIBRARY_PATH replaces the "
-                                         "framework's own (%s for %s)" % (found[0], wheel.get("version")))
+                                         title="A cuDNN on LD_LIBRARY_PATH shadows the framework's own" if older
+                                         else "A newer cuDNN on LD_LIBRARY_PATH replaces the framework's own (%s "
+                                         "for %s)" % (found[0], wheel.get("version")))
         elif older:
             if found[2] == "LD_LIBRARY_PATH":
                 fix = "take %s out of LD_LIBRARY_PATH if %s carries its own cuDNN (torch's wheels do), or put a " \
@@ -174,6 +178,7 @@ def cudnn_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
                 fix = "install cuDNN >= %s for CUDA %s ahead of %s" % (needed, entry.get("cuda"), word(found[1]))
             yield cudnn_shadowed.finding(evidence, fix, title="cuDNN older than the framework's build needs",
                                          subject=name)
+    yield from wheel_libraries_shadowed(inv)
 
 
 def _preloaded_cudnn(name: str, entry: Dict[str, Any], needed: Optional[str], wheel: Optional[Dict[str, Any]],
@@ -213,13 +218,118 @@ def _preloaded_cudnn(name: str, entry: Dict[str, Any], needed: Optional[str], wh
     return None
 
 
-def _cudnn_wheels(inv: Dict[str, Any]) -> Dict[int, str]:
-    """The cuDNN of each installed nvidia-cudnn-cuNN wheel, by the CUDA major its name carries."""
-    wheels: Dict[int, str] = {}
-    for lib in inv.get("cudnn") or []:
+#: The libraries torch's, TensorFlow's and JAX's builds bring in nvidia-*-cuNN wheels of their CUDA major, found
+#: through their libraries' RUNPATH like cuDNN's: (the inventory list of the wheel, the sonames judged, the name).
+WHEEL_LIBRARIES = (("cublas", ("libcublasLt", "libcublas"), "cuBLAS"), ("nccl", ("libnccl",), "NCCL"))
+
+
+def _copy_first(inv: Dict[str, Any], library: str, major: int) -> Optional[Dict[str, Any]]:
+    """The copy of lib<library>.so.<major> the loader takes before a wheel's: a preloaded one, else the first in an
+    LD_LIBRARY_PATH folder; its version None where neither its name nor the folder's file names give one."""
+    forced = preloaded(inv, library, major)
+    if forced:
+        return {"library": library, "copy": forced["preloaded"], "found_by": forced["named_in"],
+                "loaded": forced["version"]}
+    found = first_on_path(inv, major, ("LD_LIBRARY_PATH",), library)
+    if found is None:
+        return None
+    known = len(_numbers(found[0]) or ()) >= 2  # libnccl.so.2 alone says no version
+    return {"library": library, "copy": found[1], "found_by": found[2], "loaded": found[0] if known else None}
+
+
+def _own_folder(copy: str, wheel: Dict[str, Any]) -> bool:
+    """Whether a folder is the wheel's own (its lib folder put on LD_LIBRARY_PATH)."""
+    path = str(wheel.get("path") or "").rstrip("/")
+    return bool(path) and (copy == path or copy.startswith(path + "/"))
+
+
+def wheel_libraries_shadowed(inv: Dict[str, Any]) -> Iterator[Finding]:
+    """DLWS-LIB-001 for cuBLAS and NCCL. torch's CUDA wheels (1.13 on) depend on nvidia-cublas-cuNN and
+    nvidia-nccl-cuNN and find them through RUNPATH, which LD_LIBRARY_PATH comes before (ld.so(8)); the wheel's own
+    libcublas.so finds its libcublasLt.so through a RUNPATH of $ORIGIN the same way (pytorch/pytorch#174320). So an
+    older copy of the same soname in an LD_LIBRARY_PATH folder (a system CUDA's lib64, a system NCCL) is the one
+    loaded, and the wheel's libraries or torch's miss its newer symbols: "libcublas.so.11: undefined symbol:
+    cublasLtGetStatusString, version libcublasLt.so.11" (pytorch/pytorch#103832: torch 1.13 and its
+    nvidia-cublas-cu11 in an nvidia/cuda:11.3.1 image; #91067), "libtorch_cuda.so: undefined symbol: ncclCommRegister"
+    (NVIDIA/nccl#1180: an NCCL installed by hand; pytorch/pytorch#119932). A newer copy is an info line (not what the
+    build was made with), one whose version is not recorded an info line naming it: it cannot be judged. A preloaded
+    copy comes before all (preloaded()). Judged where the wheel of the framework's CUDA major is installed; JAX from
+    0.6.2 loads the wheels by their paths first (as it does cuDNN's: not judged), and jaxlib is judged through jax."""
+    frameworks = _cuda_frameworks(inv)
+    for key, sonames, label in WHEEL_LIBRARIES:
+        wheels = cuda_wheels(inv, key)
+        for name, entry in sorted(frameworks.items()):
+            cuda = facts.major_minor(entry.get("cuda"))
+            wheel = wheels.get(cuda[0]) if cuda else None
+            own = _numbers((wheel or {}).get("version"))
+            if wheel is None or own is None or name == "jaxlib" or (name in JAX and _preloads_wheels(entry)):
+                continue
+            copies = [c for c in (_copy_first(inv, soname, own[0]) for soname in sonames)
+                      if c and not _own_folder(c["copy"], wheel)]
+            finding = _wheel_finding(name, entry, label, wheel, copies)
+            if finding:
+                yield finding
+
+
+def _against(version: Optional[str], own: Tuple[int, ...]) -> Optional[int]:
+    """-1, 0 or 1 as a copy's version is older, the same or newer than the wheel's, compared as far as both go
+    (11.4.1.1043 against 11.10.3.66); None where the copy's is not known to its minor."""
+    numbers = _numbers(version)
+    if numbers is None or len(numbers) < 2:
+        return None
+    mine, theirs = numbers[:len(own)], own[:len(numbers)]
+    return (mine > theirs) - (mine < theirs)
+
+
+def _wheel_finding(name: str, entry: Dict[str, Any], label: str, wheel: Dict[str, Any],
+                   copies: List[Dict[str, Any]]) -> Optional[Finding]:
+    """The worst of the copies found before a wheel: an older one (a warning), one of unknown version, a newer one
+    (info lines); copies of the wheel's own version are quiet."""
+    own = _numbers(wheel.get("version")) or ()
+    order = [(c, _against(c["loaded"], own)) for c in copies]
+    picked = [c for c, o in order if o == -1] or [c for c, o in order if o is None] \
+        or [c for c, o in order if o == 1]
+    if not picked:
+        return None
+    first = picked[0]
+    package = str(wheel.get("source"))[4:]
+    evidence = {"framework": name, "build": entry.get("build"), "library": label, "wheel": package,
+                "wheel_version": wheel.get("version"), "copies": picked}
+    version = word(wheel.get("version"))
+    if first["found_by"] == "LD_LIBRARY_PATH":
+        folders = list(dict.fromkeys(word(c["copy"]) for c in picked if c["found_by"] == "LD_LIBRARY_PATH"))
+        fix = "take %s out of LD_LIBRARY_PATH (%s loads its own %s %s from %s), or run with env -u " \
+              "LD_LIBRARY_PATH" % (" and ".join(folders), name, label, version, word(package))
+    else:
+        where = "unset LD_PRELOAD or set it without it" if first["found_by"] == "LD_PRELOAD" else \
+            "edit /etc/ld.so.preload"
+        fix = "take %s out of %s (%s): %s loads its own %s %s from %s" % (
+            word(first["copy"]), first["found_by"], where, name, label, version, word(package))
+    what = "%s.so.%d from %s" % (first["library"], own[0], first["copy"])
+    verdict = _against(first["loaded"], own)
+    if verdict == -1:
+        title = "An older %s %s (%s) is loaded instead of %s's own %s: undefined symbol errors" % (
+            label, first["loaded"], what, name, wheel.get("version"))
+        return cudnn_shadowed.finding(evidence, fix, subject=name, severity="warning", title=title)
+    if verdict is None:
+        title = "%s is loaded instead of %s's own %s %s: its version is not recorded, so it cannot be judged" % (
+            what, name, label, wheel.get("version"))
+    else:
+        title = "A newer %s %s (%s) is loaded instead of %s's own %s" % (
+            label, first["loaded"], what, name, wheel.get("version"))
+    return cudnn_shadowed.finding(evidence, fix, subject=name, severity="info", title=title)
+
+
+def cuda_wheels(inv: Dict[str, Any], key: str) -> Dict[int, Dict[str, Any]]:
+    """Each installed nvidia-<key>-cuNN wheel (the inventory's <key> list: cudnn, cublas, nccl) by the CUDA major
+    its name carries."""
+    prefix = "pip:nvidia-%s-cu" % key
+    wheels: Dict[int, Dict[str, Any]] = {}
+    for lib in inv.get(key) or []:
         source = str(lib.get("source") or "")
-        if source.startswith("pip:nvidia-cudnn-cu") and source[19:].isdigit() and lib.get("version"):
-            wheels.setdefault(int(source[19:]), str(lib["version"]))
+        if source.startswith(prefix) and source[len(prefix):].isdigit() and len(source) - len(prefix) <= 3 \
+                and lib.get("version"):
+            wheels.setdefault(int(source[len(prefix):]), lib)
     return wheels
 
 
@@ -287,7 +397,7 @@ def cudnn_clash(inv: Dict[str, Any]) -> Iterator[Finding]:
     one version: the framework whose pin pip did not install last finds none of its major ("DNN library is not
     found"). A framework whose cuDNN the tables do not know is not judged, nor the import order where a cuDNN of the
     need's major is preloaded: that copy is every framework's (judged by DLWS-LIB-001)."""
-    wheels = _cudnn_wheels(inv)
+    wheels = {major: str(lib["version"]) for major, lib in cuda_wheels(inv, "cudnn").items()}
     needs: Dict[str, Tuple[Tuple[int, ...], str]] = {}
     for name, entry in sorted(_cuda_frameworks(inv).items()):
         text = cudnn_needed(name, entry)
