@@ -143,8 +143,9 @@ def _names_from_rocm_smi(host: Host, gpus: List[Gpu]) -> None:
 
 
 def probe(host: Host, inv: Inventory) -> None:
-    kfd = kfd_gfx_targets(host)
-    gpus = [amd_gpu(host, index, device, kfd) for index, device in enumerate(pci.gpu_devices(host, "amd"))]
+    devices = pci.gpu_devices(host, "amd")
+    kfd = kfd_gfx_targets(host) if devices else {}  # read only where there is an AMD GPU to name
+    gpus = [amd_gpu(host, index, device, kfd) for index, device in enumerate(devices)]
     _names_from_rocm_smi(host, gpus)
     inv.gpus.extend(gpus)
     inv.rocm = rocm(host)

@@ -6,7 +6,7 @@ the /dev/nvidia* nodes and runc's /dev/char links to them (NVIDIA/nvidia-contain
 
 from __future__ import annotations
 
-import os
+import posixpath
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -104,7 +104,7 @@ def toolkit_config(host: Host) -> Tuple[Optional[str], Optional[bool], Optional[
 
 def in_folder(host: Host, path: str) -> Optional[bool]:
     """Whether the folder's listing names the file (a listing tells "absent" from "not recorded"; None: unread)."""
-    folder, name = os.path.split(path)
+    folder, name = posixpath.split(path)
     names = host.listdir(folder or "/")
     return None if names is None or not name else name in names
 
@@ -124,7 +124,7 @@ def host_ldconfigs(host: Host) -> Optional[List[str]]:
 
 def _containerd_file(text: str, found: Dict[str, Any]) -> List[str]:
     """Fold one containerd config file into found (runtimes, nvidia runtimes, default); returns its imports."""
-    section, imports = "", []
+    section, runtime, imports = "", None, []
     for line in text.splitlines()[:5000]:
         header = _TOML_SECTION.match(line)
         if header:
@@ -136,7 +136,6 @@ def _containerd_file(text: str, found: Dict[str, Any]) -> List[str]:
         default, binary, listed = _TOML_DEFAULT_RUNTIME.match(line), _TOML_BINARY.match(line), _TOML_IMPORTS.match(line)
         if default and section.endswith(".containerd"):
             found["default"] = default.group(1)
-        runtime = _CRI_RUNTIME.search(section)
         if binary and runtime and "nvidia-container-runtime" in binary.group(1) \
                 and runtime.group(1) not in found["nvidia"]:
             found["nvidia"].append(runtime.group(1))
@@ -154,7 +153,7 @@ def containerd_config(host: Host) -> Optional[Dict[str, Any]]:
         return None
     found: Dict[str, Any] = {"runtimes": [], "nvidia": [], "default": None}
     for pattern in _containerd_file(text, found)[:MAX_DROP_INS]:
-        folder, name = os.path.split(pattern)
+        folder, name = posixpath.split(pattern)
         if name != "*.toml":
             return None
         for entry in sorted(n for n in host.listdir(folder) or [] if n.endswith(".toml"))[:MAX_DROP_INS]:

@@ -424,7 +424,7 @@ def _build_for_next(build: Dict[str, Any], kernel: str) -> str:
     if not dkms:
         return "sudo dkms autoinstall -k %s (a driver without DKMS: reinstall it after booting that kernel)" % (
             _k(kernel))
-    newest = max(dkms, key=lambda b: [int(p) for p in str(b.get("version")).split(".") if p.isdigit()])
+    newest = max(dkms, key=lambda b: _version_key(str(b.get("version"))))
     return "sudo dkms install %s -k %s" % (word("%s/%s" % (newest.get("module"), newest.get("version"))), _k(kernel))
 
 

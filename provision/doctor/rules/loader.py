@@ -550,10 +550,6 @@ def _tf_needs(entry: Dict[str, Any]) -> List[Tuple[str, str, int]]:
     return needs
 
 
-def _on_path(inv: Dict[str, Any], library: str, major: int) -> bool:
-    return any(str(version).split(".")[0] == str(major)
-               for folder in inv.get("loader_path") or [] if folder.get("source") in SEARCHED
-               for version in (folder.get("libraries") or {}).get(library) or [])
 
 
 def _conda_lib(inv: Dict[str, Any], needs: List[Tuple[str, str, int]]) -> Optional[str]:
@@ -588,7 +584,7 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
     if entry is None or _wheel(inv) or not any(f.get("source") == "default" for f in folders):
         return None
     needs = _tf_needs(entry)
-    absent = [(library, soname, major) for library, soname, major in needs if not _on_path(inv, library, major)]
+    absent = [(library, soname, major) for library, soname, major in needs if first_on_path(inv, major, SEARCHED, library) is None]
     forced = [preloaded(inv, library, major) for library, _, major in absent]
     missing = [soname for (_, soname, _), named in zip(absent, forced) if not named]
     if not absent:
