@@ -585,19 +585,14 @@ def judge(inv: Dict[str, Any], build: Build) -> Verdict:
     return verdict
 
 
-#: The first macOS whose Rosetta 2 runs AVX and AVX2 (Darwin 24; Go's src/internal/cpu/cpu_x86_darwin.go: "on macOS
-#: 15 (Darwin kernel version 24) or newer, Rosetta 2 supports AVX1 and 2. However, neither CPUID nor sysctl says it").
-ROSETTA_AVX_MACOS = 15
-
-
 def rosetta_runs_avx(macos: Any) -> Optional[bool]:
-    """Whether Rosetta 2 on this macOS version runs AVX (Apple's "About the Rosetta translation environment": not
-    AVX, AVX2 or AVX512 before); None where the version is unknown or 10.16 (what an old Python reports on any macOS
-    from 11, SYSTEM_VERSION_COMPAT)."""
-    parsed = facts.major_minor(macos)
-    if parsed is None or parsed == (10, 16):
+    """Whether Rosetta 2 on this macOS version runs AVX (from the distributions table's macOS release on; none
+    before); None where the version is unknown or 10.16 (what an old Python reports on any macOS from 11,
+    SYSTEM_VERSION_COMPAT)."""
+    parsed, first = facts.major_minor(macos), queries.rosetta_avx_from()
+    if parsed is None or parsed == (10, 16) or first is None:
         return None
-    return parsed[0] >= ROSETTA_AVX_MACOS
+    return parsed[0] >= first
 
 
 def _judge_rosetta_avx(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
@@ -606,10 +601,11 @@ def _judge_rosetta_avx(inv: Dict[str, Any], build: Build, verdict: Verdict) -> N
     name = queries.display_name(build.framework)
     runs = rosetta_runs_avx(facts.os_info(inv).get("version"))
     if runs is False:
-        verdict.problems.append("Rosetta 2 translates no AVX before macOS 15, which %s's x86_64 wheels need" % name)
+        verdict.problems.append("Rosetta 2 translates no AVX before macOS %s, which %s's x86_64 wheels need" % (
+            queries.rosetta_avx_from(), name))
     elif runs is None:
         verdict.unknowns.append("whether Rosetta 2 runs AVX here, which %s's x86_64 wheels need (it does from macOS "
-                                "15; the macOS version is not known)" % name)
+                                "%s; the macOS version is not known)" % (name, queries.rosetta_avx_from()))
 
 
 def _jetpack_builds(inv: Dict[str, Any], framework: str, release: str) -> List[Build]:

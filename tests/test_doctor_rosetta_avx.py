@@ -26,6 +26,14 @@ def severity(inv):
     return [(f.severity, f.evidence.get("needs AVX", "")[:20]) for f in rosetta.run(inv, TODAY)]
 
 
+def test_the_first_macos_whose_rosetta_runs_avx_is_the_tables(monkeypatch):
+    from provision.knowledge import queries
+
+    assert queries.rosetta_avx_from() == 15  # distributions.json, the macos row
+    monkeypatch.setattr(queries, "rosetta_avx_from", lambda: None)
+    assert rosetta_runs_avx("14.5") is None and rosetta_runs_avx("15.1") is None  # a table without it: unknown
+
+
 def test_tensorflow_under_rosetta_before_macos_15_is_an_error():
     inv = inventory(TF24)
     assert severity(inv) == [("error", "tensorflow 2.4.0: Ro")]

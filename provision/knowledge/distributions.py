@@ -74,6 +74,12 @@ def setup_family(id: Any) -> Optional[Row]:
     return next((row for row in load("distributions")["setup"] if row["id"] == id.strip().lower()), None)
 
 
+def rosetta_avx_from() -> Optional[int]:
+    """The first macOS major release whose Rosetta 2 runs AVX and AVX2 (none before: Apple); None where unknown."""
+    value = (setup_family("macos") or {}).get("rosetta_avx_from")
+    return value if isinstance(value, int) else None
+
+
 def package_manager(id: Any, major: Optional[int]) -> Optional[str]:
     """apt or dnf where dlws setup manages this release's system packages; None elsewhere (CentOS 7, macOS)."""
     row = setup_family(id)

@@ -22,6 +22,7 @@ from provision.knowledge.cuda_drivers import (min_driver_for_cuda, minor_compat_
                                               cuda_supports_cc, has_minor_version_compatibility,
                                               legacy_driver_branch)
 from provision.knowledge.distributions import (distribution, distribution_eol, setup_family, package_manager,
+                                               rosetta_avx_from,
                                                provisionable, driver_module_streams, cuda_repo_folder, support_end)
 from provision.knowledge.frameworks import (normalize_framework, framework_release, torch_release, torch_arch_list,
                                             torch_kernels_for_cc, torch_variant_supports_cc, display_name,
@@ -48,7 +49,8 @@ __all__ = [
     "tf_keras_for_tensorflow", "local_label", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
     "needs_avx", "normalize_framework", "package_manager",
-    "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "setup_family",
+    "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "rosetta_avx_from",
+    "setup_family",
     "support_end",
     "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row",
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",

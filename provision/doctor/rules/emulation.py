@@ -60,20 +60,22 @@ def rosetta(inv: Dict[str, Any]) -> Any:
     evidence.update(("newest %s with macOS x86_64 wheels" % name, last)
                     for name, last in _last_releases("macos_x86_64").items())
     from provision.compat import rosetta_runs_avx
+    from provision.knowledge import queries
 
-    avx = rosetta_runs_avx(facts.os_info(inv).get("version"))
+    avx, first = rosetta_runs_avx(facts.os_info(inv).get("version")), queries.rosetta_avx_from()
     needing = _needs_avx(inv)
     if needing:
         evidence["needs AVX"] = "%s: Rosetta 2 %s" % (", ".join(needing), {
-            False: "translates no AVX before macOS 15, so it dies at import (illegal hardware instruction)",
-            True: "runs AVX from macOS 15 (sysctl does not report it)",
-            None: "runs AVX only from macOS 15, and this macOS version is not known"}[avx])
+            False: "translates no AVX before macOS %s, so it dies at import (illegal hardware instruction)" % first,
+            True: "runs AVX from macOS %s (sysctl does not report it)" % first,
+            None: "runs AVX only from macOS %s, and this macOS version is not known" % first if first
+            else "may not run AVX (from which macOS it does is not in the tables)"}[avx])
     return rosetta.finding(
         evidence, "install an arm64 Python (python.org's universal2 installer, Miniforge's arm64 installer, or "
         "Homebrew in /opt/homebrew), check that python3 -c 'import platform; print(platform.machine())' says arm64 "
         "(arch -arm64 starts a native shell), then recreate the environment and reinstall the frameworks in it",
         severity="error" if needing and avx is False else None,
-        title="A framework that needs AVX runs under Rosetta 2, which translates no AVX before macOS 15"
+        title="A framework that needs AVX runs under Rosetta 2, which translates no AVX before macOS %s" % first
         if needing and avx is False else None)
 
 
