@@ -83,15 +83,11 @@ def judge_build(inv: Dict[str, Any], framework: str, variant: str,
     return problems, unknowns
 
 
-#: The loader_path sources whose folders the dynamic loader searches for a soname (provision/inventory/loader.py).
-_SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
-
-
 def _on_loader_path(inv: Dict[str, Any], library: str, version: str) -> Optional[bool]:
     """Whether a lib<library>.so of this version ('9', '10.0': a version its files' names start with) is in a folder
     the loader searches; None where that path is not known (the default folders are recorded only once
     /etc/ld.so.conf was read)."""
-    folders = [f for f in inv.get("loader_path") or [] if f.get("source") in _SEARCHED]
+    folders = [f for f in inv.get("loader_path") or [] if f.get("source") in facts.LOADER_SEARCHED]
     if not any(f.get("source") == "default" for f in folders):
         return None
     return any(str(v) == version or str(v).startswith(version + ".")

@@ -7,6 +7,9 @@ from typing import Any, Dict, List, Optional, Tuple
 from packaging.version import InvalidVersion, Version
 
 GiB = 2 ** 30
+#: The loader_path sources whose folders the dynamic loader searches for a soname (provision/inventory/loader.py):
+#: LD_LIBRARY_PATH, then its cache of ld.so.conf's folders, then its default folders.
+LOADER_SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
 
 
 def version(text: Optional[str]) -> Optional[Version]:

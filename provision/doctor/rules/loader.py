@@ -533,10 +533,6 @@ def triton_ptxas_newer(inv: Dict[str, Any]) -> Optional[Finding]:
     return triton_ptxas_newer.finding(evidence, fix, subject="torch")
 
 
-#: The folders the dynamic loader searches for a soname TensorFlow dlopens (provision/inventory/loader.py).
-SEARCHED = ("LD_LIBRARY_PATH", "ld.so.conf", "default")
-
-
 def _tf_needs(entry: Dict[str, Any]) -> List[Tuple[str, str, int]]:
     """(library, soname, major) TensorFlow's build dlopens: libcudart.so.11.0 for CUDA 11.x, .so.12 for 12.x (10.x
     names carry the minor: not judged) and libcudnn.so.<major> of the cuDNN its table row names."""
@@ -584,7 +580,7 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
     if entry is None or _wheel(inv) or not any(f.get("source") == "default" for f in folders):
         return None
     needs = _tf_needs(entry)
-    absent = [(library, soname, major) for library, soname, major in needs if first_on_path(inv, major, SEARCHED, library) is None]
+    absent = [(library, soname, major) for library, soname, major in needs if first_on_path(inv, major, facts.LOADER_SEARCHED, library) is None]
     forced = [preloaded(inv, library, major) for library, _, major in absent]
     missing = [soname for (_, soname, _), named in zip(absent, forced) if not named]
     if not absent:
@@ -595,7 +591,7 @@ def tensorflow_libraries_missing(inv: Dict[str, Any]) -> Optional[Finding]:
     ld_path = [str(f.get("path")) for f in folders if f.get("source") == "LD_LIBRARY_PATH"]
     evidence = {"framework": "tensorflow", "version": entry.get("version"), "cuda": entry.get("cuda"),
                 "cudnn_needed": cudnn_needed("tensorflow", entry), "missing": missing,
-                "folders_searched": [str(f.get("path")) for f in folders if f.get("source") in SEARCHED],
+                "folders_searched": [str(f.get("path")) for f in folders if f.get("source") in facts.LOADER_SEARCHED],
                 "conda_lib": conda}
     names = [str(named["preloaded"]) for named in forced if named]
     if names:
