@@ -2,8 +2,9 @@
 """Regenerate the columns of provision/knowledge/data/frameworks.json that PyPI's JSON API answers (for maintainers):
 the logic is provision/knowledge/refresh.py (wheel tags: platforms, glibc floors, Requires-Python) and
 provision/knowledge/refresh_cuda.py (CUDA, cuDNN, NCCL from one Linux x86_64 wheel's METADATA a release) and
-provision/knowledge/refresh_arch.py (torch's arch lists, from the build script a row names); their docstrings say what
-is derived and how. --check also fails when a METADATA or a build script cannot be read.
+provision/knowledge/refresh_arch.py (torch's arch lists, from the build script a row names) and
+provision/knowledge/refresh_variants.py (torch's builds and their index, from the build matrix a row names); their
+docstrings say what is derived and how. --check also fails when a METADATA, a build script or a matrix cannot be read.
 
     scripts/refresh-knowledge                 # print what would change (a unified diff), the conflicts and stale rows
     scripts/refresh-knowledge --write         # and write it
@@ -30,7 +31,7 @@ sys.path.insert(0, ROOT)
 
 from provision.knowledge.refresh import (PACKAGES, PYPI, derive, dump, dump_recording, fetch,  # noqa: E402
                                          glibc_of, platform_of, python_of, refresh, strip)
-from provision.knowledge import refresh_arch, wheel_metadata  # noqa: E402
+from provision.knowledge import refresh_arch, refresh_variants, wheel_metadata  # noqa: E402
 from provision.knowledge.refresh_cuda import (JAX_PACKAGES, Wheels, recorded_metadata, recorded_urls,  # noqa: E402
                                               refresh_cuda)
 
@@ -43,7 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--pypi-url", default=os.environ.get("DLWS_PYPI_URL") or PYPI,
                         help="base of PyPI's JSON API (env DLWS_PYPI_URL; default %(default)s)")
     parser.add_argument("--scripts-url", default=os.environ.get("DLWS_SCRIPTS_URL") or refresh_arch.SCRIPTS,
-                        help="where <repo>/<commit>/<path> of the build scripts rows name is read (env "
+                        help="where <repo>/<commit>/<path> of the build scripts and matrices rows name is read (env "
                              "DLWS_SCRIPTS_URL; default %(default)s)")
     parser.add_argument("--table", default=TABLE, help="the frameworks table to refresh")
     parser.add_argument("--write", action="store_true", help="write the refreshed table")
@@ -67,9 +68,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     refresh_cuda(table, wheels, args.date, args.force, report)
     scripts = refresh_arch.Scripts(args.scripts_url, refresh_arch.read)
     refresh_arch.refresh_arch(table, scripts, args.date, args.force, report)
+    matrices = refresh_arch.Scripts(args.scripts_url, refresh_arch.read)
+    refresh_variants.refresh_variants(table, matrices, args.date, args.force, report)
     if args.record:
         _record(args.record, table, documents, wheels)
-        _record_scripts(args.record, scripts)
+        _record_scripts(args.record, scripts, refresh_arch.recorded_script)
+        _record_scripts(args.record, matrices, refresh_variants.recorded_matrix)
     after = dump(table)
     sys.stdout.writelines(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
                                                os.path.relpath(args.table), os.path.relpath(args.table) + " (PyPI)"))
@@ -77,8 +81,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.write and after != before:
         with open(args.table, "w", encoding="utf-8") as handle:
             handle.write(after)
-    unread = len(documents) < len(PACKAGES) + len(JAX_PACKAGES) or wheels.unread or scripts.unread
-    for url in scripts.unread:
+    unread = len(documents) < len(PACKAGES) + len(JAX_PACKAGES) or wheels.unread or scripts.unread or matrices.unread
+    for url in scripts.unread + matrices.unread:
         print("cannot read %s" % url, file=sys.stderr)
     return 1 if args.check and (after != before or unread) else 0
 
@@ -116,14 +120,14 @@ def _record(folder: str, table: Dict[str, Any], documents: Dict[str, Dict[str, A
             handle.write(dump_recording(stripped))
 
 
-def _record_scripts(folder: str, scripts: refresh_arch.Scripts) -> None:
-    """The build scripts read, cut to what the tool reads, at folder/build_scripts/<repo>/<commit>/<path>."""
+def _record_scripts(folder: str, scripts: refresh_arch.Scripts, cut: Callable[[str], str]) -> None:
+    """The build scripts (or matrices) read, cut to what the tool reads, at folder/build_scripts/<repo>/<commit>/<path>."""
     for url, text in scripts.texts.items():
         relative = url[len(scripts.base.rstrip("/")) + 1:]
         path = os.path.join(folder, "build_scripts", *relative.split("/"))
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as handle:
-            handle.write(refresh_arch.recorded_script(text))
+            handle.write(cut(text))
 
 
 if __name__ == "__main__":

@@ -179,6 +179,10 @@ def test_framework_shape():
         for name, info in row["variants"].items():
             if name.startswith("cu"):
                 assert name == "cu" + info["cuda"].replace(".", "")
+                # an arch list no source gave is absent and marked, so that its kernels are "cannot judge"
+                if "arch_list" not in info:
+                    assert "variants.%s.arch_list" % name in row["unverified_fields"], (row["version"], name)
+                    continue
                 assert all(re.match(r"^\d+\.\d$", arch) for arch in info["arch_list"])
             elif name.startswith("rocm"):
                 assert name == "rocm" + info["rocm"]
@@ -190,9 +194,11 @@ def test_torch_facts():
     # RELEASE.md release compatibility matrix and previous-versions.md.
     assert _cuda_builds("2.1") == ["cu118", "cu121"]
     assert _cuda_builds("2.1.2+cu121") == ["cu118", "cu121"]
-    assert _cuda_builds("2.9.0") == ["cu126", "cu128", "cu130"]
+    # pytorch/test-infra's release/2.9 matrix adds CUDA 12.9 to the release's Linux builds (not Windows')
+    assert _cuda_builds("2.9.0") == ["cu126", "cu128", "cu129", "cu130"]
+    assert q.variant_systems("torch", "2.9.0", "cu129") == ["linux"]
     assert q.torch_release("2.0.1")["reference"]["pypi_default_linux_x86_64"] == "cu117"
-    assert _cuda_builds("2.10") == ["cu126", "cu128", "cu130"]
+    assert _cuda_builds("2.10") == ["cu126", "cu128", "cu129", "cu130"]
     assert q.torch_release("2.1")["variants"]["cu121"]["cudnn"] == "8.9.2.26"
     assert q.torch_arch_list("2.0", "cu118") == ["3.7", "5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"]
     assert q.torch_arch_list("2.0", "cpu") is None

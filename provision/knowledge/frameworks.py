@@ -76,6 +76,15 @@ def torch_arch_list(version: str, variant: str) -> Optional[List[str]]:
     return list(info["arch_list"]) if info and "arch_list" in info else None
 
 
+def variant_systems(framework: str, version: str, variant: str) -> Optional[List[str]]:
+    """The operating systems a build is published for where the table names fewer than the release's other builds
+    (torch 2.9-2.13's cu129: ['linux']); None where it names none."""
+    row = framework_release(framework, version)
+    info = (row.get("variants") or {}).get(variant) if row and isinstance(variant, str) else None
+    systems = info.get("systems") if isinstance(info, dict) else None
+    return [str(system) for system in systems] if isinstance(systems, list) else None
+
+
 def torch_kernels_for_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[str]:
     """How a torch build runs on a GPU: 'sass' (machine code for cc's major with cc >= the listed minor), 'ptx' (only
     by JIT-compiling its PTX for an older cc, which needs a driver for the build's CUDA) or 'none'."""
