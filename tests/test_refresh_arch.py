@@ -111,8 +111,27 @@ else
 fi
 '''
 
+# the pytorch/pytorch .ci/manywheel/build_cuda.sh shape (2.9 era, stored copy at 799d09f2): one-line case items with a
+# comment after their ';;', an exit behind an echo, a guarded assignment
+ONE_LINE = '''TORCH_CUDA_ARCH_LIST="7.0;7.5;8.0;8.6;9.0"
+case ${CUDA_VERSION} in
+    12.6) TORCH_CUDA_ARCH_LIST="5.0;6.0;${TORCH_CUDA_ARCH_LIST}" ;;  # Only 12.6 includes Legacy Maxwell/Pascal
+    12.8) TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};10.0;12.0" ;;  # +Hopper/Blackwell support
+    12.9) TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST};10.0;12.0+PTX" # + PTX for forward compatibility
+        if [[ "$PACKAGE_TYPE" == "libtorch" ]]; then
+            TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST//7.0;/}"  # Remove 7.0 to resolve the ld error
+        fi
+        ;;
+    *) echo "unknown cuda version $CUDA_VERSION"; exit 1 ;;
+esac
+[[ "$ARCH" == "aarch64" ]] && TORCH_CUDA_ARCH_LIST=$(filter_aarch64_archs "$TORCH_CUDA_ARCH_LIST")
+'''
+
 
 @pytest.mark.parametrize("text,cuda,expected", [
+    (ONE_LINE, "12.6", (["5.0", "6.0", "7.0", "7.5", "8.0", "8.6", "9.0"], None)),
+    (ONE_LINE, "12.8", (["7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0"], None)),  # past the first ';;  #'
+    (ONE_LINE, "12.9", (["7.0", "7.5", "8.0", "8.6", "9.0", "10.0", "12.0"], "12.0")),
     (CASES, "13.0", (["7.5", "8.0", "12.0"], "12.0")),  # the aarch64 branch of $(...) is not taken
     (CASES, "12.8", (["7.0", "7.5", "12.0"], "12.0")),  # 'a|b)' items; the libtorch override is not this build's
     (CASES, "11.7", (["3.7", "5.0", "6.0", "8.6"], "3.7")),  # 11.[67]), else of a known test, an append
@@ -129,6 +148,8 @@ def test_a_script_is_evaluated_for_a_linux_x86_64_wheel_of_one_cuda(text, cuda, 
     (CASES, "9.2"),  # set from another variable
     (CASES, "12.6"),  # no item: the script exits
     (CHAIN, "9.2"),
+    (ONE_LINE, "12.4"),  # '*) echo ...; exit 1 ;;': the exit after the ';' counts
+    (ONE_LINE.replace('"$ARCH" == "aarch64"', '"$OS_NAME" == "x"'), "12.8"),  # a guard the build does not fix
     ("case ${CUDA_VERSION} in\n  *) ;;\nesac\n", "12.1"),  # never set
 ])
 def test_what_a_script_does_not_say_is_unknown_never_a_guess(text, cuda):
@@ -208,3 +229,15 @@ def test_the_recording_keeps_only_the_lines_the_tool_reads():
     assert "CMAKE_ARGS=()" not in "\n".join(kept) and not any("EXTRA_FLAGS" in line for line in kept)
     assert '    11.[67])' in kept and "esac" in kept and not any(line.lstrip().startswith("#") for line in kept)
     assert copy.deepcopy(kept) == ra.recorded_script("\n".join(kept)).splitlines()  # stable when re-recorded
+
+
+@pytest.mark.parametrize("line,expected", [
+    ('if [[ "$X" == "1" ]]; then', ['if [[ "$X" == "1" ]]', "then"]),
+    ('A="a;b" ;; # c; d', ['A="a;b"', ";;"]),
+    ("B='x;#y' # z", ["B='x;#y'"]),
+    ('C=$(IFS=: ; echo "${D[*]}") # e', ['C=$(IFS=: ; echo "${D[*]}")']),
+    ('E="${F//7.0;/}";G=1', ['E="${F//7.0;/}"', "G=1"]),
+    ("url=http://x/#frag", ["url=http://x/#frag"]),  # '#' inside a word starts no comment
+])
+def test_a_line_is_split_into_commands_as_bash_reads_it(line, expected):
+    assert ra.commands(line) == expected

@@ -7,10 +7,11 @@ e.g. pytorch/builder ``manywheel/build_cuda.sh`` at its release/1.13 tip, or ``m
 (``<scripts-url>/<repo>/<commit>/<path>``, raw.githubusercontent.com by default) and, for every CUDA variant of the
 row, evaluates what the script sets ``TORCH_CUDA_ARCH_LIST`` to for that CUDA version:
 
-* the script is walked line by line as bash would for one build: a manywheel wheel for Linux x86_64 with
-  ``CUDA_VERSION`` the variant's CUDA. ``case ${CUDA_VERSION} in`` items (bash globs: ``11.[123])``, ``10.*)``,
-  ``12.8|12.9)``) and ``if/elif [[ $CUDA_VERSION == "9.0" ]]`` chains pick the branch; conditions on the build's own
-  kind are known (``GPU_ARCH_TYPE`` cuda, ``ARCH`` / ``uname -m`` x86_64, ``PACKAGE_TYPE`` manywheel, no
+* the script is walked command by command (a line's comment dropped, split at ';' outside quotes) as bash would
+  for one build: a manywheel wheel for Linux x86_64 with ``CUDA_VERSION`` the variant's CUDA. ``case
+  ${CUDA_VERSION} in`` items (bash globs: ``11.[123])``, ``10.*)``, ``12.8|12.9)``, one-line items ending ``;;``),
+  ``if/elif [[ $CUDA_VERSION == "9.0" ]]`` chains and ``[[ test ]] &&`` guards pick the branch; conditions on the
+  build's own kind are known (``GPU_ARCH_TYPE`` cuda, ``ARCH`` / ``uname -m`` x86_64, ``PACKAGE_TYPE`` manywheel, no
   ``OVERRIDE_TORCH_CUDA_ARCH_LIST``); an assignment under any other condition, a ``$(...)`` it cannot evaluate, or a
   CUDA version that reaches ``exit`` gives no answer (reported), never a guess;
 * ``"3.7;5.0;6.0;7.0;7.5;8.0;8.6+PTX"`` -> ``arch_list`` ['3.7', ..., '8.6'] (sorted) and ``ptx`` '8.6' (the lowest
@@ -42,7 +43,8 @@ KNOWN = {"GPU_ARCH_TYPE": "cuda", "ARCH": "x86_64", "$(uname -m)": "x86_64", "PA
 Reader = Callable[[str], str]  # a script URL -> its text
 
 _ASSIGN = re.compile(r"^(?:export\s+)?%s=" % VARIABLE)
-_TEST = re.compile(r"^(?:if|elif)\s+\[\[?\s*(.*?)\s*\]\]?\s*;\s*then$")
+_TEST = re.compile(r"^(?:if|elif)\s+\[\[?\s*(.*?)\s*\]\]?$")
+_GUARD = re.compile(r"^\[\[\s*(.*?)\s*\]\]\s*&&\s*(.+)$")  # [[ test ]] && command
 _COMPARE = re.compile(r"^(\S+)\s*(==|=|!=)\s*(\S+)$")
 _TERNARY = re.compile(r"\$\(\[\[\s*(.*?)\s*\]\]\s*&&\s*echo\s+\"([^\"]*)\"\s*\|\|\s*echo\s+\"([^\"]*)\"\)")
 _LABEL = re.compile(r"^([^\s()#][^()]*)\)\s*(.*)$")
@@ -146,31 +148,66 @@ def _running(stack: List[_Frame]) -> Optional[bool]:
     return False if False in states else (None if None in states else True)
 
 
+def commands(line: str) -> List[str]:
+    """A script line as bash reads it: its comment dropped and split into commands at ';' outside quotes, $(...)
+    and ${...} ('if [[ x ]]; then' -> ['if [[ x ]]', 'then']); a ';;', which ends a case item, is a command of its
+    own."""
+    out: List[str] = []
+    stack: List[str] = []  # the open quotes and substitutions
+    start = index = 0
+    while index < len(line):
+        char, top = line[index], stack[-1] if stack else ""
+        if top == "'":
+            if char == "'":
+                stack.pop()
+        elif char == "\\":
+            index += 1
+        elif top == '"' and char == '"':
+            stack.pop()
+        elif line.startswith("$(", index) or line.startswith("${", index):
+            stack.append(line[index + 1])
+            index += 1
+        elif top in ("(", "{") and char == (")" if top == "(" else "}"):
+            stack.pop()
+        elif top != '"' and char in "'\"":
+            stack.append(char)
+        elif not stack and char == "#" and (index == 0 or line[index - 1].isspace()):
+            break
+        elif not stack and char == ";":
+            out.append(line[start:index])
+            if line.startswith(";;", index):
+                out.append(";;")
+                index += 1
+            start = index + 1
+        index += 1
+    out.append(line[start:index])
+    return [command.strip() for command in out if command.strip()]
+
+
 def evaluate(text: str, cuda: str) -> str:
     """The TORCH_CUDA_ARCH_LIST a build script sets for a Linux x86_64 wheel of this CUDA ('11.8'); Unknown where
     it does not say."""
     current: Optional[str] = None
     stack: List[_Frame] = []
     for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        frame = stack[-1] if stack else None
-        if frame is not None and frame.kind == "case" and frame.expect_label:
-            label = _LABEL.match(line)
-            if label is not None:
-                subject = frame.subject
-                patterns = [p.strip().strip("\"'") for p in label.group(1).split("|")]
-                frame.choose(None if subject is None else any(fnmatch.fnmatchcase(subject, p) for p in patterns))
-                frame.expect_label = False
-                line = label.group(2).strip()
-                if not line:
-                    continue
-        ends = line.endswith(";;")
-        line = line[:-2].strip() if ends else line
-        current = _statement(line, stack, current, cuda)
-        if ends and stack and stack[-1].kind == "case":
-            stack[-1].active, stack[-1].expect_label = False, True
+        for command in commands(raw.strip()):
+            frame = stack[-1] if stack else None
+            if frame is not None and frame.kind == "case" and frame.expect_label:
+                label = _LABEL.match(command)
+                if label is not None:
+                    subject = frame.subject
+                    patterns = [p.strip().strip("\"'") for p in label.group(1).split("|")]
+                    frame.choose(None if subject is None else any(fnmatch.fnmatchcase(subject, p)
+                                                                  for p in patterns))
+                    frame.expect_label = False
+                    command = label.group(2).strip()
+                    if not command:
+                        continue
+            if command == ";;":
+                if stack and stack[-1].kind == "case":
+                    stack[-1].active, stack[-1].expect_label = False, True
+                continue
+            current = _statement(command, stack, current, cuda)
     if current is None:
         raise Unknown("no %s for CUDA %s" % (VARIABLE, cuda))
     return current
@@ -196,6 +233,14 @@ def _statement(line: str, stack: List[_Frame], current: Optional[str], cuda: str
     if line == "else" and stack:
         stack[-1].choose(True)
         return current
+    if line in ("then", "do", "done", "{", "}"):
+        return current
+    guard = _GUARD.match(line)
+    if guard:  # [[ test ]] && command: the command runs where the test holds
+        holds = _condition(guard.group(1), cuda)
+        if holds is None and _ASSIGN.match(guard.group(2)):
+            raise Unknown("%s set under a condition the build does not fix" % VARIABLE)
+        return _statement(guard.group(2), stack, current, cuda) if holds else current
     running = _running(stack)
     if running is False:
         return current
@@ -317,11 +362,15 @@ def refresh_arch(table: Dict[str, Any], scripts: Scripts, today: str, force: boo
 
 
 def _relevant(line: str) -> bool:
-    """A line the evaluation reads: control words, case items and the list's assignments."""
-    text = line.strip()
-    return bool(re.match(r"^(if|elif|else|fi|case|esac|exit)\b", text) or text.endswith(";;")
-                or _LABEL.match(text) and "=" not in text.split(")")[0]
-                or _ASSIGN.match(text))
+    """A line the evaluation reads: one with a control word, a case item, a ';;' or an assignment of the list (also
+    behind a [[ test ]] &&)."""
+    for command in commands(line.strip()):
+        guard = _GUARD.match(command)
+        if re.match(r"^(if|elif|else|fi|case|esac|exit)\b", command) or command == ";;" \
+                or _LABEL.match(command) and "=" not in command.split(")")[0] \
+                or _ASSIGN.match(guard.group(2) if guard else command):
+            return True
+    return False
 
 
 def recorded_script(text: str) -> str:
