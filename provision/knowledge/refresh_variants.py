@@ -88,10 +88,9 @@ def literals(tree: ast.Module) -> Tuple[Dict[str, Any], Set[str]]:
 class _Walk:
     """One call of initialize_globals, statement by statement, over the module's literals."""
 
-    def __init__(self, values: Dict[str, Any], aliases: Set[str], system: str) -> None:
+    def __init__(self, values: Dict[str, Any], aliases: Set[str]) -> None:
         self.env: Dict[str, Any] = copy.deepcopy(values)  # each call starts from the module as loaded
         self.aliases = aliases
-        self.system = system
 
     def name(self, node: ast.AST) -> Optional[str]:
         """The global a target or a read names: X, or mod.X through the module's alias."""
@@ -247,7 +246,7 @@ def _function(tree: ast.Module) -> ast.FunctionDef:
 def _call(tree: ast.Module, values: Dict[str, Any], aliases: Set[str], system: str) -> Dict[str, List[str]]:
     """The watched lists after initialize_globals(channel='test', os=system)."""
     function = _function(tree)
-    walk = _Walk(values, aliases, system)
+    walk = _Walk(values, aliases)
     arguments = function.args.args
     defaults = [None] * (len(arguments) - len(function.args.defaults)) + list(function.args.defaults)
     for argument, default in zip(arguments, defaults):
@@ -408,7 +407,7 @@ def recorded_matrix(text: str) -> str:
     tree = _module(text)
     values, aliases = literals(tree)
     function = _function(tree)
-    body = _kept(function.body, _Walk({}, aliases, "linux"))
+    body = _kept(function.body, _Walk({}, aliases))
     cut = copy.copy(function)  # keeps the fields each Python's FunctionDef has
     cut.body, cut.decorator_list, cut.returns = body or [ast.Pass()], [], None
     read = {node.id for node in ast.walk(cut) if isinstance(node, ast.Name)} | \
