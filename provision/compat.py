@@ -404,7 +404,6 @@ def _judge_mps(inv: Dict[str, Any], build: Build, verdict: Verdict) -> None:
 _PLATFORM_WORDS = {"linux_x86_64": "Linux x86_64", "linux_aarch64": "Linux aarch64", "macos_x86_64": "macOS x86_64",
                    "macos_arm64": "macOS arm64", "windows_amd64": "Windows x86_64", "windows_arm64": "Windows arm64",
                    "windows_x86": "32-bit Windows (win32)"}
-_SYSTEM_WORDS = {"linux": "Linux", "windows": "Windows", "darwin": "macOS"}
 #: The note on every verdict for a Python that Rosetta 2 translates (os.emulation "rosetta"); setup's choice reads it.
 ROSETTA_NOTE = "this Python is x86_64 code that Rosetta 2 translates on Apple Silicon: it installs only macOS x86_64 " \
     "wheels and runs them translated; an arm64 Python gets the arm64 wheels, natively"
@@ -431,23 +430,18 @@ def _judge_platform(inv: Dict[str, Any], build: Build, verdict: Verdict) -> Opti
             platform or "", platform)))
         return platform
     if (build.cuda or build.variant.startswith("cu")) and facts.nvidia(inv).get("source") != "jetson":
-        published = queries.cuda_wheels(build.framework, build.release, platform)
         where = _PLATFORM_WORDS.get(platform or "", platform)
-        if published == "none":
+        # what the table says of this build on this platform comes before what it says of the release's
+        listed = queries.variant_platforms(build.framework, build.release, build.variant).get(platform or "")
+        published = queries.cuda_wheels(build.framework, build.release, platform) if listed is None else None
+        if listed is False:
+            verdict.problems.append("%s %s publishes no %s build for %s" % (name, build.release, build.variant,
+                                                                           where))
+        elif published == "none":
             verdict.problems.append("%s %s publishes no CUDA build for %s" % (name, build.release, where))
         elif published == "unknown":
             verdict.unknowns.append("whether %s %s publishes a CUDA build (%s) for %s" % (
                 name, build.release, build.variant, where))
-    systems = queries.variant_systems(build.framework, build.release, build.variant)
-    system = "linux" if facts.os_info(inv).get("wsl") else facts.os_info(inv).get("system")
-    if systems is not None and system not in systems:
-        words = " and ".join(_SYSTEM_WORDS.get(each, each) for each in systems)
-        if system:
-            verdict.problems.append("%s %s publishes its %s build for %s only" % (name, build.release, build.variant,
-                                                                                 words))
-        else:
-            verdict.unknowns.append("the operating system (%s %s publishes its %s build for %s only)" % (
-                name, build.release, build.variant, words))
     return platform
 
 

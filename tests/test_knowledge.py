@@ -196,7 +196,7 @@ def test_torch_facts():
     assert _cuda_builds("2.1.2+cu121") == ["cu118", "cu121"]
     # pytorch/test-infra's release/2.9 matrix adds CUDA 12.9 to the release's Linux builds (not Windows')
     assert _cuda_builds("2.9.0") == ["cu126", "cu128", "cu129", "cu130"]
-    assert q.variant_systems("torch", "2.9.0", "cu129") == ["linux"]
+    assert q.variant_platforms("torch", "2.9.0", "cu129")["windows_amd64"] is False
     assert q.torch_release("2.0.1")["reference"]["pypi_default_linux_x86_64"] == "cu117"
     assert _cuda_builds("2.10") == ["cu126", "cu128", "cu129", "cu130"]
     assert q.torch_release("2.1")["variants"]["cu121"]["cudnn"] == "8.9.2.26"

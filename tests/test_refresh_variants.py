@@ -1,6 +1,6 @@
-"""provision/knowledge/refresh_variants.py: torch's builds (variants, their CUDA/ROCm, the systems they are built
-for, the index) derived from the build matrix each row names, replayed from tests/data/pypi/build_scripts (no
-network); the matrix is parsed, never run; and the judgment of a build published for fewer systems."""
+"""provision/knowledge/refresh_variants.py: torch's builds (variants, their CUDA/ROCm, the platforms they are shown
+on, the index) derived from the build matrix each row names, replayed from tests/data/pypi/build_scripts (no
+network); the matrix is parsed, never run; and the judgment of a build a platform lacks."""
 
 import pytest
 
@@ -32,7 +32,7 @@ def test_every_row_that_names_a_matrix_has_its_recording_and_its_builds_exactly(
         assert set(matrix.builds) == set(row["variants"]), row["version"]
         for name, info in matrix.builds.items():
             assert {k: row["variants"][name][k] for k in info} == info
-            assert row["variants"][name].get("systems") == matrix.systems(name), (row["version"], name)
+            assert row["variants"][name].get("platforms") == matrix.platforms(name), (row["version"], name)
         assert row["index_url"] == matrix.index_url == "https://download.pytorch.org/whl/{variant}"
     table = shipped()
     scripts = ra.Scripts(ra.SCRIPTS, recorded)
@@ -49,11 +49,18 @@ def test_the_recordings_hold_what_was_read_by_hand():
     for version in ("2.9", "2.10", "2.11"):
         matrix = recorded_matrix(version)
         assert "cu129" in matrix.builds and "12.9" not in matrix.windows_cuda
-        assert matrix.systems("cu129") == ["linux"] and matrix.systems("cu128") is None
+        assert matrix.platforms("cu129") == {"windows_amd64": False, "linux_aarch64": True}
+        assert matrix.platforms("cu128") == {"linux_aarch64": True}  # CUDA_AARCH64_ARCHES "12.8-aarch64"
     # release/2.12-2.13: CUDA_ARCHES = CUDA_ARCHES + ["12.9"] under `channel == TEST and os == LINUX`
-    assert recorded_matrix("2.13").systems("cu129") == ["linux"]
-    # release/2.8 builds 12.9 for Windows too; 2.14 has no 12.9 and ROCm 7.14
-    assert recorded_matrix("2.8").systems("cu129") is None
+    assert recorded_matrix("2.13").platforms("cu129")["windows_amd64"] is False
+    # release/2.8 builds 12.9 for Windows too, and validates only 12.9 on aarch64: cu128 is not called missing
+    # there (pytorch/pytorch#160162: the cu128 index has aarch64 wheels)
+    assert recorded_matrix("2.8").platforms("cu129") == {"linux_aarch64": True}
+    assert recorded_matrix("2.8").platforms("cu128") is None
+    # before 2.7 the matrix has no aarch64 list: nothing is said of aarch64
+    assert recorded_matrix("2.6").aarch64_cuda is None and recorded_matrix("2.6").platforms("cu126") is None
+    # release/2.7: aarch64 gets the 12.8 build only
+    assert recorded_matrix("2.7").aarch64_cuda == ["12.8"]
     assert sorted(recorded_matrix("2.14").builds) == ["cpu", "cu126", "cu130", "cu132", "rocm7.14", "rocm7.2"]
 
 
@@ -138,8 +145,8 @@ def _refresh(row, force=False, body="    CUDA_ARCHES = CUDA_ARCHES_DICT[channel]
 def test_a_derived_build_is_added_kept_or_reported_never_silently_dropped():
     row = _row({"cu126": {"cuda": "12.6", "arch_list": ["5.0"]}, "cu118": {"cuda": "11.8"}, "cpu": {}})
     report = _refresh(row)
-    assert row["variants"]["cu130"] == {"cuda": "13.0"} and row["variants"]["cu129"] == {"cuda": "12.9",
-                                                                                       "systems": ["linux"]}
+    assert row["variants"]["cu130"] == {"cuda": "13.0"} and row["variants"]["cu129"] == {
+        "cuda": "12.9", "platforms": {"windows_amd64": False}}
     assert row["variants"]["cu126"] == {"cuda": "12.6", "arch_list": ["5.0"]}  # the other columns stay
     assert row["variants"]["cu118"] == {"cuda": "11.8"}  # published outside the matrix: kept, and said
     assert report.notes == ["pytorch 9.9: variants.cu118 is not in the build matrix (kept)"]
@@ -192,7 +199,7 @@ def test_the_recording_keeps_only_what_the_tool_reads():
     assert (full.builds, full.windows_cuda, full.index_url) == (cut.builds, cut.windows_cuda, cut.index_url)
 
 
-# --- the judgment: a build published for fewer systems
+# --- the judgment: a build a platform lacks, or one the matrix shows there
 
 def _box(system, wsl=None):
     inv = {"os": {"system": system, "id": "ubuntu" if system == "linux" else system, "version": "24.04",
@@ -206,17 +213,28 @@ def _box(system, wsl=None):
     return inv
 
 
-def test_a_linux_only_build_is_a_problem_on_windows_and_fine_on_linux_and_wsl():
-    assert queries.variant_systems("pytorch", "2.11.0", "cu129") == ["linux"]
-    assert queries.variant_systems("pytorch", "2.11.0", "cu128") is None
+def test_a_build_windows_lacks_is_a_problem_there_and_fine_on_linux_and_wsl():
+    assert queries.variant_platforms("pytorch", "2.11.0", "cu129") == {"windows_amd64": False,
+                                                                        "linux_aarch64": True}
+    assert queries.variant_platforms("pytorch", "2.11.0", "cpu") == {}
     build = compat.Build("pytorch", "2.11", "cu129", cuda="12.9")
-    problem = "PyTorch 2.11 publishes its cu129 build for Linux only"
+    problem = "PyTorch 2.11 publishes no cu129 build for Windows x86_64"
     assert problem in compat.judge(_box("windows"), build).problems
     assert problem not in compat.judge(_box("linux"), build).problems
     assert problem not in compat.judge(_box("linux", wsl=2), build).problems
-    unknown = _box("linux")
-    del unknown["os"]["system"]
-    assert any("operating system" in item for item in compat.judge(unknown, build).unknowns)
+
+
+def test_an_aarch64_build_the_matrix_lists_is_known_and_one_it_does_not_stays_unknown():
+    # a Grace Hopper box: before 2.11 PyPI's aarch64 wheel is CPU-only and the cuda_wheels entry says "unknown"
+    grace = _box("linux")
+    grace["cpu"] = {"arch": "aarch64", "flags": [], "model": "Neoverse-V2"}
+    grace["gpus"][0].update(name="NVIDIA GH200 480GB", compute_capability="9.0")
+    unknown = "whether PyTorch 2.7 publishes a CUDA build (%s) for Linux aarch64"
+    listed = compat.judge(grace, compat.Build("pytorch", "2.7", "cu128", cuda="12.8"))
+    assert not any(item.startswith(unknown % "cu128") for item in listed.unknowns)
+    unlisted = compat.judge(grace, compat.Build("pytorch", "2.7", "cu126", cuda="12.6"))
+    assert any(item.startswith(unknown % "cu126") for item in unlisted.unknowns)
+    assert not any("publishes no" in problem for problem in unlisted.problems)
 
 
 def test_the_planner_offers_the_cu129_build_on_linux_and_never_on_windows():

@@ -7,7 +7,7 @@ Every function is pure and total: bad or unknown input answers None, never an ex
 from __future__ import annotations
 
 import functools
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -76,13 +76,13 @@ def torch_arch_list(version: str, variant: str) -> Optional[List[str]]:
     return list(info["arch_list"]) if info and "arch_list" in info else None
 
 
-def variant_systems(framework: str, version: str, variant: str) -> Optional[List[str]]:
-    """The operating systems a build is published for where the table names fewer than the release's other builds
-    (torch 2.9-2.13's cu129: ['linux']); None where it names none."""
+def variant_platforms(framework: str, version: str, variant: str) -> Dict[str, bool]:
+    """Wheel platform -> whether a build is published there, where the table says so per build (torch 2.9's cu129:
+    {'windows_amd64': False, 'linux_aarch64': True}); a platform it does not name is not in the result."""
     row = framework_release(framework, version)
     info = (row.get("variants") or {}).get(variant) if row and isinstance(variant, str) else None
-    systems = info.get("systems") if isinstance(info, dict) else None
-    return [str(system) for system in systems] if isinstance(systems, list) else None
+    shown = info.get("platforms") if isinstance(info, dict) else None
+    return {str(k): v for k, v in shown.items() if isinstance(v, bool)} if isinstance(shown, dict) else {}
 
 
 def torch_kernels_for_cc(version: str, variant: str, cc: Union[str, float, Tuple[int, int]]) -> Optional[str]:

@@ -28,7 +28,7 @@ from provision.knowledge.frameworks import (normalize_framework, framework_relea
                                             torch_kernels_for_cc, torch_variant_supports_cc, display_name,
                                             retirement, needs_avx,
                                             python_supported, wheel_platform, wheel_pythons, glibc_floor,
-                                            cuda_wheels, variant_systems)
+                                            cuda_wheels, variant_platforms)
 from provision.knowledge.frameworks import (cuda_wheels_entry, macos_floor, mps_floor, stack_version,
                                             variants_newest_first)
 from provision.knowledge.pins import (framework_pins, pip_requirements, pip_index_url, jax_cuda_extras, keras_info,
@@ -52,7 +52,7 @@ __all__ = [
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "rosetta_avx_from",
     "setup_family",
     "support_end",
-    "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row", "variant_systems",
+    "torch_arch_list", "torch_kernels_for_cc", "torch_release", "torch_variant_supports_cc", "Row", "variant_platforms",
     "rocm_release_gfx_targets", "torch_rocm_gfx_targets", "gfx_generic_family",
     "generic_cuda_wheels", "jetpack_built_for", "jetpack_label", "jetpack_release", "jetpack_wheel",
     "system_libraries",

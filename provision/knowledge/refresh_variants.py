@@ -8,7 +8,8 @@ runs it: it parses it (``ast``) and reads
 * the module's literal assignments (``CUDA_ARCHES_DICT = {"test": ["12.6", ...]}``, ``TEST = "test"``, ...);
 * the body of ``initialize_globals``, walked for one call: the ``test`` channel (on a release branch that is the
   release's own builds, its release candidates, which are promoted to the release; ``release`` still lists the
-  previous release's), the operating system ``linux`` and then ``windows``, no ``build_python_only``. It follows
+  previous release's), the operating system ``linux``, ``windows`` and ``linux-aarch64`` in turn, no
+  ``build_python_only``. It follows
   assignments (``CUDA_ARCHES = CUDA_ARCHES_DICT[channel]``, also as ``mod.CUDA_ARCHES``), ``append`` / ``extend`` /
   ``remove`` / ``insert``, ``+`` and ``+=`` of lists, and ``if`` tests of ==, !=, in, and, or, not over the names it knows. Where the
   lists change in a way it cannot follow (a loop, a test on anything else, a call it does not know), it gives no
@@ -20,7 +21,9 @@ Each CUDA version X.Y becomes the variant ``cuXY`` and each ROCm version ``rocmX
 ``<DOWNLOAD_URL_BASE>/whl/<variant>`` (``get_base_download_url_for_repo``). Written into a row:
 
 * a variant the row lacks, with its ``cuda`` or ``rocm`` version (its other columns come from the other derivations or
-  by hand); a CUDA variant Linux builds and Windows does not gets ``systems: ["linux"]``;
+  by hand); a CUDA variant Linux builds and Windows does not gets ``platforms: {"windows_amd64": false}``, one in
+  ``CUDA_AARCH64_ARCHES`` (``12.8-aarch64``, 2.7 on) ``{"linux_aarch64": true}`` (never false: the validation
+  matrix lists fewer aarch64 builds than some releases publish);
 * ``index_url`` where the row has none.
 
 A variant the row has and the matrix lacks is reported and kept (builds are published outside the matrix too), and a
@@ -41,7 +44,11 @@ from provision.knowledge.refresh_arch import Scripts, Unknown
 CHANNEL = "test"
 SYSTEMS = ("linux", "windows")
 #: The lists initialize_globals sets, which the variants are read from.
-WATCHED = ("CUDA_ARCHES", "ROCM_ARCHES")
+WATCHED = ("CUDA_ARCHES", "ROCM_ARCHES", "CUDA_AARCH64_ARCHES")
+REQUIRED = ("CUDA_ARCHES", "ROCM_ARCHES")  # a release before 2.7 has no CUDA_AARCH64_ARCHES
+#: initialize_globals' os for each wheel platform: the module's constant, else its value.
+OPERATING_SYSTEMS = {"linux_x86_64": ("LINUX", "linux"), "windows_amd64": ("WINDOWS", "windows"),
+                     "linux_aarch64": ("LINUX_AARCH64", "linux-aarch64")}
 FUNCTION = "initialize_globals"
 _METHODS = ("append", "extend", "remove", "insert")
 _PARAMETERS = {"channel": CHANNEL, "build_python_only": False, "getting_started": False}
@@ -243,8 +250,9 @@ def _function(tree: ast.Module) -> ast.FunctionDef:
     raise Unknown("no %s in the matrix" % FUNCTION)
 
 
-def _call(tree: ast.Module, values: Dict[str, Any], aliases: Set[str], system: str) -> Dict[str, List[str]]:
-    """The watched lists after initialize_globals(channel='test', os=system)."""
+def _call(tree: ast.Module, values: Dict[str, Any], aliases: Set[str], platform: str) -> Dict[str, List[str]]:
+    """The watched lists after initialize_globals(channel='test', os=<the platform's>); an optional one the module
+    never sets is absent."""
     function = _function(tree)
     walk = _Walk(values, aliases)
     arguments = function.args.args
@@ -252,7 +260,8 @@ def _call(tree: ast.Module, values: Dict[str, Any], aliases: Set[str], system: s
     for argument, default in zip(arguments, defaults):
         name = argument.arg
         if name == "os":
-            known = walk.env.get(system.upper(), system)  # LINUX = "linux"
+            constant, value = OPERATING_SYSTEMS[platform]
+            known = walk.env.get(constant, value)
         elif name in _PARAMETERS:
             known = _PARAMETERS[name]
         elif default is not None:
@@ -264,6 +273,8 @@ def _call(tree: ast.Module, values: Dict[str, Any], aliases: Set[str], system: s
     lists = {}
     for name in WATCHED:
         value = walk.env.get(name, MISSING)
+        if value is MISSING and name not in REQUIRED:
+            continue
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise Unknown("%s is not a list of versions after %s" % (name, FUNCTION))
         lists[name] = value
@@ -281,14 +292,15 @@ def _checked(versions: List[str], kind: str) -> List[str]:
 
 
 class Matrix:
-    """What a release's matrix says: its Linux builds {variant: {'cuda'|'rocm': version}}, the CUDA versions with a
-    Windows build and the index base."""
+    """What a release's matrix says: its Linux x86_64 builds {variant: {'cuda'|'rocm': version}}, the CUDA versions
+    with a Windows build and those with a Linux aarch64 build (None: the matrix lists none), and the index base."""
 
     def __init__(self, text: str) -> None:
         tree = _module(text)
         values, aliases = literals(tree)
-        linux = _call(tree, values, aliases, "linux")
-        windows = _call(tree, values, aliases, "windows")
+        linux = _call(tree, values, aliases, "linux_x86_64")
+        windows = _call(tree, values, aliases, "windows_amd64")
+        aarch64 = _call(tree, values, aliases, "linux_aarch64").get("CUDA_AARCH64_ARCHES")
         excluded = values.get("CUDA_ARCHES_NO_WINDOWS") or []
         if not isinstance(excluded, list):
             raise Unknown("CUDA_ARCHES_NO_WINDOWS is not a list")
@@ -298,14 +310,23 @@ class Matrix:
         for version in _checked(linux["ROCM_ARCHES"], "ROCm"):
             self.builds["rocm" + version] = {"rocm": version}
         self.windows_cuda = [v for v in _checked(windows["CUDA_ARCHES"], "CUDA") if v not in excluded]
+        self.aarch64_cuda = None if aarch64 is None else _checked(
+            [v[:-len("-aarch64")] if v.endswith("-aarch64") else v for v in aarch64], "CUDA")
         base = values.get("DOWNLOAD_URL_BASE")
         self.index_url = base.rstrip("/") + "/whl/{variant}" if isinstance(base, str) and \
             re.match(r"^https://[A-Za-z0-9.-]+(/[A-Za-z0-9._/-]*)?$", base) else None
 
-    def systems(self, variant: str) -> Optional[List[str]]:
-        """['linux'] for a CUDA build Windows lacks; None for one built on both (or not a CUDA build)."""
+    def platforms(self, variant: str) -> Optional[Dict[str, bool]]:
+        """What the matrix shows of a CUDA build beyond Linux x86_64: windows_amd64 False where Windows lacks it,
+        linux_aarch64 True where aarch64 has it. An aarch64 build outside the list is not called missing: the
+        validation matrix lists fewer aarch64 builds than some releases publish (2.8's cu128). None: nothing."""
         cuda = self.builds.get(variant, {}).get("cuda")
-        return ["linux"] if cuda is not None and cuda not in self.windows_cuda else None
+        if cuda is None:
+            return None
+        shown = {} if cuda in self.windows_cuda else {"windows_amd64": False}
+        if self.aarch64_cuda is not None and cuda in self.aarch64_cuda:
+            shown["linux_aarch64"] = True
+        return shown or None
 
 
 def _unverified(row: Dict[str, Any], field: str) -> bool:
@@ -355,10 +376,14 @@ def refresh_row(row: Dict[str, Any], scripts: Scripts, today: str, force: bool, 
         for key, value in info.items():
             changed = _set(row, variants[name], key, value, "variants.%s.%s" % (name, key), force, report) \
                 or changed
-        systems = matrix.systems(name)
-        if systems is not None:
-            changed = _set(row, variants[name], "systems", systems, "variants.%s.systems" % name, force,
+        platforms = matrix.platforms(name)
+        if platforms is not None:
+            changed = _set(row, variants[name], "platforms", platforms, "variants.%s.platforms" % name, force,
                            report) or changed
+    for cuda in matrix.aarch64_cuda or []:
+        if "cu" + cuda.replace(".", "") not in matrix.builds:
+            report.notes.append("pytorch %s: the matrix builds CUDA %s for Linux aarch64 only (no variant added)" % (
+                version, cuda))
     for name in sorted(set(variants) - set(matrix.builds)):
         report.notes.append("pytorch %s: variants.%s is not in the build matrix (kept)" % (version, name))
     if matrix.index_url is not None:
@@ -403,7 +428,8 @@ def _reads_only(node: ast.stmt, walk: _Walk) -> bool:
 def recorded_matrix(text: str) -> str:
     """A matrix cut to what the tool reads (what tests/data/pypi/build_scripts keeps): initialize_globals's
     signature and the statements that set the watched lists, with the ifs around them, and the module's literal
-    assignments of the names those read, of CUDA_ARCHES_NO_WINDOWS and of DOWNLOAD_URL_BASE, and its module alias."""
+    assignments of the names those read, of CUDA_ARCHES_NO_WINDOWS, CUDA_AARCH64_ARCHES, LINUX_AARCH64 and
+    DOWNLOAD_URL_BASE, and its module alias."""
     tree = _module(text)
     values, aliases = literals(tree)
     function = _function(tree)
@@ -412,7 +438,7 @@ def recorded_matrix(text: str) -> str:
     cut.body, cut.decorator_list, cut.returns = body or [ast.Pass()], [], None
     read = {node.id for node in ast.walk(cut) if isinstance(node, ast.Name)} | \
         {node.attr for node in ast.walk(cut) if isinstance(node, ast.Attribute)} | \
-        {"CUDA_ARCHES_NO_WINDOWS", "DOWNLOAD_URL_BASE"}
+        {"CUDA_ARCHES_NO_WINDOWS", "DOWNLOAD_URL_BASE", "CUDA_AARCH64_ARCHES", "LINUX_AARCH64"}
     lines = ["%s = sys.modules[__name__]" % alias for alias in sorted(aliases)]
     lines += ["%s = %r" % (name, values[name]) for name in values if name in read]
     lines.append(ast.unparse(ast.fix_missing_locations(cut)))

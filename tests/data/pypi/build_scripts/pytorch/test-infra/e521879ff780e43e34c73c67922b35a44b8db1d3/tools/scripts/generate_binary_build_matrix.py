@@ -1,5 +1,7 @@
 CUDA_ARCHES_DICT = {'nightly': ['12.6', '12.8', '12.9'], 'test': ['12.6', '12.8', '12.9'], 'release': ['11.8', '12.6', '12.8']}
 ROCM_ARCHES_DICT = {'nightly': ['6.3', '6.4'], 'test': ['6.3', '6.4'], 'release': ['6.2.4', '6.3']}
+CUDA_AARCH64_ARCHES = ['12.9-aarch64']
+LINUX_AARCH64 = 'linux-aarch64'
 DOWNLOAD_URL_BASE = 'https://download.pytorch.org'
 def initialize_globals(channel: str, build_python_only: bool):
     CUDA_ARCHES = CUDA_ARCHES_DICT[channel]

@@ -1,5 +1,6 @@
 CUDA_ARCHES_DICT = {'nightly': ['12.6', '12.8', '13.0'], 'test': ['12.6', '12.8', '13.0'], 'release': ['12.6', '12.8', '12.9']}
 ROCM_ARCHES_DICT = {'nightly': ['6.3', '6.4'], 'test': ['6.3', '6.4'], 'release': ['6.3', '6.4']}
+CUDA_AARCH64_ARCHES = ['12.6-aarch64', '12.8-aarch64', '13.0-aarch64']
 LINUX = 'linux'
 LINUX_AARCH64 = 'linux-aarch64'
 DOWNLOAD_URL_BASE = 'https://download.pytorch.org'
@@ -7,4 +8,5 @@ def initialize_globals(channel: str, os: str, build_python_only: bool):
     CUDA_ARCHES = CUDA_ARCHES_DICT[channel]
     if channel != 'release' and (os == LINUX or os == LINUX_AARCH64):
         CUDA_ARCHES.append('12.9')
+        CUDA_AARCH64_ARCHES.append('12.9-aarch64')
     ROCM_ARCHES = ROCM_ARCHES_DICT[channel]
