@@ -9,12 +9,12 @@ runs it: it parses it (``ast``) and reads
 * the body of ``initialize_globals``, walked for one call: the ``test`` channel (on a release branch that is the
   release's own builds, its release candidates, which are promoted to the release; ``release`` still lists the
   previous release's), the operating system ``linux``, ``windows`` and ``linux-aarch64`` in turn, no
-  ``build_python_only``. It follows
-  assignments (``CUDA_ARCHES = CUDA_ARCHES_DICT[channel]``, also as ``mod.CUDA_ARCHES``), ``append`` / ``extend`` /
-  ``remove`` / ``insert``, ``+`` and ``+=`` of lists, and ``if`` tests of ==, !=, in, and, or, not over the names it knows. Where the
-  lists change in a way it cannot follow (a loop, a test on anything else, a call it does not know), it gives no
-  answer, never a guess;
-* ``CUDA_ARCHES_NO_WINDOWS`` (2.14 on: the CUDA versions with no Windows build) and ``DOWNLOAD_URL_BASE``.
+  ``build_python_only``. It follows assignments (``CUDA_ARCHES = CUDA_ARCHES_DICT[channel]``, also as
+  ``mod.CUDA_ARCHES``), ``append`` / ``extend`` / ``remove`` / ``insert``, ``+`` and ``+=`` of lists, and ``if`` tests
+  of ==, !=, in, and, or, not over the names it knows. Where the lists change in a way it cannot follow (a loop, a
+  test on anything else, a call it does not know), it gives no answer, never a guess;
+* ``CUDA_ARCHES_NO_WINDOWS`` (2.14 on: the CUDA versions with no Windows build), ``CUDA_AARCH64_ARCHES`` (2.7 on:
+  ``"12.8-aarch64"``, the Linux aarch64 builds) and ``DOWNLOAD_URL_BASE``.
 
 Each CUDA version X.Y becomes the variant ``cuXY`` and each ROCm version ``rocmX.Y``, as the file's
 ``translate_desired_cuda`` names them, beside ``cpu``; the release channel's index is
@@ -42,7 +42,6 @@ from provision.knowledge.refresh import Report
 from provision.knowledge.refresh_arch import Scripts, Unknown
 
 CHANNEL = "test"
-SYSTEMS = ("linux", "windows")
 #: The lists initialize_globals sets, which the variants are read from.
 WATCHED = ("CUDA_ARCHES", "ROCM_ARCHES", "CUDA_AARCH64_ARCHES")
 REQUIRED = ("CUDA_ARCHES", "ROCM_ARCHES")  # a release before 2.7 has no CUDA_AARCH64_ARCHES
