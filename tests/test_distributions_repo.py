@@ -137,9 +137,10 @@ def end_of_life(os_id, version, today):
 
 def test_ubuntu_past_standard_support_names_esm_until():
     [finding] = end_of_life("ubuntu", "20.04", datetime.date(2026, 1, 1))
+    # ESM end "May 2030" in Canonical's table of releases (ubuntu.com/security/esm, revision of 2026-07-01)
     assert finding.title == ("Ubuntu 20.04 LTS (Focal): standard support ended 2025-05; Ubuntu Pro (ESM) runs until "
-                             "2030-04")
-    assert finding.evidence["ended"] == "standard support" and finding.evidence["extended_support_until"] == "2030-04"
+                             "2030-05")
+    assert finding.evidence["ended"] == "standard support" and finding.evidence["extended_support_until"] == "2030-05"
     assert not end_of_life("ubuntu", "20.04", datetime.date(2025, 4, 30))
 
 

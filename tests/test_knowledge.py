@@ -257,7 +257,8 @@ def test_jax_and_mxnet():
 def test_distribution_facts():
     assert q.distribution_eol("centos", "7") == datetime.date(2024, 6, 30)
     assert q.distribution_eol("rhel", "9.4") == datetime.date(2032, 5, 31)
-    assert q.distribution_eol("ubuntu", "22.04") == datetime.date(2027, 4, 1)  # month only: its first day
+    # "May 2027" in Canonical's table of releases (ubuntu.com/security/esm, revision of 2026-07-01)
+    assert q.distribution_eol("ubuntu", "22.04") == datetime.date(2027, 5, 1)  # month only: its first day
     assert q.distribution("fedora", "41")["package_manager"] == "dnf"
     assert q.distribution_eol("fedora", "41") is None
     assert _cuda_repo("ubuntu", "22.04") == (
@@ -559,6 +560,7 @@ def test_distribution_lifecycle_facts_read_from_vendor_pages():
     assert q.distribution("amzn", "2023")["reference"]["standard_support_end"] == "2027-06-30"
     assert q.distribution_eol("amzn", "2") == datetime.date(2026, 6, 30)
     assert q.distribution_eol("ubuntu", "20.04") == datetime.date(2025, 5, 1)  # 'May 2025': month only
-    assert q.distribution_eol("almalinux", "8.10") == datetime.date(2029, 3, 1)
+    # wiki.almalinux.org/release-notes/: "security support until 31 May 2029" (01 Mar 2029 until AlmaLinux/wiki#377)
+    assert q.distribution_eol("almalinux", "8.10") == datetime.date(2029, 5, 31)
     for id, version in (("debian", "11"), ("amzn", "2023"), ("ubuntu", "24.04")):
         assert "eol" not in q.distribution(id, version).get("unverified_fields", [])  # its lifecycle read as cited

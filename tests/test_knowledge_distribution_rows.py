@@ -8,8 +8,9 @@ from provision.knowledge import queries as q
 
 def test_ubuntu_2604():
     assert q.distribution("ubuntu", "26.04")["name"].startswith("Ubuntu 26.04 LTS")
-    assert q.distribution_eol("ubuntu", "26.04") == datetime.date(2031, 4, 1)  # month only: its first day
-    assert q.support_end("ubuntu", "26.04")["extended_until"] == datetime.date(2036, 4, 1)
+    # Canonical's table of releases (ubuntu.com/security/esm, revision of 2026-07-01): "May 2031", "May 2036"
+    assert q.distribution_eol("ubuntu", "26.04") == datetime.date(2031, 5, 1)  # month only: its first day
+    assert q.support_end("ubuntu", "26.04")["extended_until"] == datetime.date(2036, 5, 1)
     assert q.cuda_repo_folder("ubuntu", "26.04", "x86_64") == "ubuntu2604"
     assert q.cuda_repo_folder("ubuntu", "26.04", "aarch64") is None  # sbsa not on an NVIDIA page yet
 

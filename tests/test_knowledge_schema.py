@@ -50,7 +50,7 @@ def test_schema_requires_a_source_and_an_honest_verified_flag():
     del table["distributions"][0]["source"]
     assert errors("distributions", table) == ["'source' is a required property"]
     table = copy.deepcopy(knowledge.load("distributions"))
-    table["distributions"][2].update(verified=True)  # Ubuntu 22.04: its eol is unverified
+    table["distributions"][0].update(verified=True)  # Ubuntu 18.04: its python3 is unverified
     assert errors("distributions", table) == ["False was expected"]
     table = copy.deepcopy(knowledge.load("nvidia_gpus"))
     del next(iter(table["gpus"].values()))["verified"]  # GPU rows always say whether they were checked
