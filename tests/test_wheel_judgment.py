@@ -107,10 +107,14 @@ def test_no_native_windows_gpu_tensorflow_after_2_10():
     assert q.cuda_wheels("tensorflow", "2.10.1", "windows_amd64") == "yes"
 
 
-def test_torch_cuda_on_linux_aarch64_before_2_11_cannot_be_judged():
+def test_torch_cuda_on_linux_aarch64_before_2_11_is_judged_where_the_build_matrix_lists_it():
     gh200 = box(arch="aarch64", gpu=("NVIDIA GH200 480GB", "9.0"))
-    before = verdict(gh200, "pytorch", "2.10", "cu128")
-    assert "whether PyTorch 2.10 publishes a CUDA build (cu128) for Linux aarch64" in before.unknowns
+    # release/2.10's CUDA_AARCH64_ARCHES lists 12.8-aarch64: the cu128 index carries that build
+    listed = verdict(gh200, "pytorch", "2.10", "cu128")
+    assert not [u for u in listed.unknowns if "publishes a CUDA build" in u]
+    # release/2.7's lists only 12.8-aarch64: whether cu126 has an aarch64 build stays unknown (never "none")
+    before = verdict(gh200, "pytorch", "2.7", "cu126")
+    assert "whether PyTorch 2.7 publishes a CUDA build (cu126) for Linux aarch64" in before.unknowns
     after = verdict(gh200, "pytorch", "2.11", "cu130")
     assert not [u for u in after.unknowns if "publishes a CUDA build" in u]
     x86 = verdict(box(gpu=("NVIDIA H100 80GB HBM3", "9.0")), "pytorch", "2.10", "cu128")
