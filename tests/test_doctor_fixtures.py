@@ -58,6 +58,8 @@ FIRES = {
     "DLWS-DRV-013": ["void-linux7.1-installed-nvidia580-dkms-failed"],
     "DLWS-DRV-014": ["nixos-gtx1050-driver595-legacy580", "fedora-negativo17-gt1030-driver560-open-module",
                      "linuxmint213-gtx760-driver535-ignored"],  # DLWS-DRV-001 quiet there
+    "DLWS-DRV-015": ["rtx4090-ryzen-workstation",  # R535: its Long Term Support ended June 2026
+                     "dgx-a100-8gpu"],  # R450: older than every branch NVIDIA lists now; quiet on 580 and newer
     "DLWS-CTR-001": ["debian11-rtx4070ti-docker-systemd-cgroup-gpus-lost"],  # OS-004 quiet: daemon.json's runtime
     "DLWS-CTR-002": ["fedora39-cdi-spec-libegl-550.54.14-driver-550.67"],
     "DLWS-CTR-003": ["ubuntu2204-podman344-cdi-unsupported"],

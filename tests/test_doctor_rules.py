@@ -24,7 +24,7 @@ def healthy():
     inv.cpu.flags = ["avx", "avx2", "fma", "lm"]
     inv.memory.total_bytes, inv.memory.swap_total_bytes = 256 * GiB, 8 * GiB
     inv.os.system, inv.os.id, inv.os.version = "linux", "ubuntu", "22.04"
-    inv.nvidia.driver_version, inv.nvidia.cuda_driver_version, inv.nvidia.status = "550.54.15", "12.4", "ok"
+    inv.nvidia.driver_version, inv.nvidia.cuda_driver_version, inv.nvidia.status = "580.95.05", "13.0", "ok"
     for i in range(2):
         inv.gpus.append(Gpu(index=i, vendor="nvidia", name="NVIDIA A100-SXM4-80GB", compute_capability="8.0",
                             memory_total_bytes=80 * GiB, memory_used_bytes=1 * GiB, processes=0,
@@ -83,6 +83,11 @@ def mutate(func):
     return inv
 
 
+def driver550(i):
+    """The driver the healthy server ran before R550 left NVIDIA's supported branches: CUDA 12.4."""
+    i["nvidia"].update(driver_version="550.54.15", cuda_driver_version="12.4")
+
+
 CASES = {
     "DLWS-DRV-001": lambda i: (i["os"].update(secure_boot=False),
                               i["nvidia"].update(status="no-driver", driver_version=None)),
@@ -90,8 +95,8 @@ CASES = {
     "DLWS-DRV-003": lambda i: i["nvidia"].update(status="version-mismatch",
                                                  message="Failed to initialize NVML: Driver/library version mismatch"),
     "DLWS-DRV-004": lambda i: i["nvidia"].update(status="gpu-lost"),
-    "DLWS-DRV-005": lambda i: i["cuda"]["toolkits"].append({"version": "13.0.48", "path": "/usr/local/cuda-13.0",
-                                                            "source": "/usr/local"}),
+    "DLWS-DRV-005": lambda i: (driver550(i), i["cuda"]["toolkits"].append(
+        {"version": "13.0.48", "path": "/usr/local/cuda-13.0", "source": "/usr/local"})),
     "DLWS-DRV-006": lambda i: i["nvidia"].update(status="nvml-error", message="Insufficient Permissions"),
     "DLWS-DRV-007": lambda i: (i["os"].update(wsl=2), i["nvidia"].update(
         wsl_linux_driver=["/usr/lib/x86_64-linux-gnu/libcuda.so.535.104.05"])),
@@ -112,6 +117,8 @@ CASES = {
                                i["nvidia"].update(status="no-driver", driver_version=None,
                                                   library_version="535.183.01"),
                                gpu0(i, compute_capability="3.0", name="GeForce GTX 760")),
+    # R535's Long Term Support ended June 2026 (NVIDIA Data Center Drivers, R615 documentation, Table 2)
+    "DLWS-DRV-015": lambda i: i["nvidia"].update(driver_version="535.183.01", cuda_driver_version="12.2"),
     "DLWS-CTR-001": lambda i: i["containers"].update(docker="24.0.1", cgroup_v2=True, docker_runtimes=["nvidia"]),
     "DLWS-CTR-002": lambda i: i["containers"].update(cdi_specs=[{"path": "/etc/cdi/nvidia.yaml",
                                                                  "kinds": ["nvidia.com/gpu"],
@@ -147,7 +154,8 @@ CASES = {
     "DLWS-FW-008": lambda i: rocm_torch(i, "gfx803", "2.4.1+rocm6.1"),
     "DLWS-OS-003": lambda i: (i["os"].update(container="docker"), i["nvidia"].update(status="no-driver")),
     "DLWS-FW-002": lambda i: i["frameworks"]["torch"].update(version="2.4.1+cpu", build="cpu", cuda=None),
-    "DLWS-FW-003": lambda i: i["frameworks"]["torch"].update(version="2.7.0+cu128", build="cuda 12.8", cuda="12.8"),
+    "DLWS-FW-003": lambda i: (driver550(i), i["frameworks"]["torch"].update(version="2.7.0+cu128",
+                                                                             build="cuda 12.8", cuda="12.8")),
     "DLWS-FW-004": lambda i: i["frameworks"].update(tensorflow={"version": "2.12.0", "build": "cuda 11.8",
                                                                 "cuda": "11.8"}),
     "DLWS-FW-005": lambda i: (i["cpu"].update(flags=["lm", "sse4_2"]),
@@ -189,16 +197,17 @@ CASES = {
                                i["frameworks"].update(tensorflow={"version": "2.15.0.post1", "build": "cuda 12.2",
                                                                   "cuda": "12.2"}),
                                i.update(cudnn=[{"version": "8.9.4.25", "source": "pip:nvidia-cudnn-cu12"}])),
-    "DLWS-LIB-003": lambda i: (i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
+    "DLWS-LIB-003": lambda i: (driver550(i),
+                               i["frameworks"].update(jax={"version": "0.4.28", "build": "cuda 12", "cuda": "12"}),
                                i["ptxas"].append({"version": "12.5.40", "source": "pip:nvidia-cuda-nvcc-cu12"})),
     # tensorflow/tensorflow#52988: TF 2.7 from pip, CUDA 11.2 and cuDNN 8.1 in the conda env, not on the loader path.
     "DLWS-LIB-005": lambda i: (i["frameworks"].update(tensorflow={"version": "2.7.0", "build": "cuda 11.2",
                                                                   "cuda": "11.2"}),
                                i.update(cudnn=[], loader_path=[{"path": "/usr/lib/x86_64-linux-gnu",
                                                                 "source": "default", "libraries": {}}])),
-    "DLWS-LIB-004": lambda i: i["ptxas"].append({"version": "13.1.80", "source": "triton",
-                                                 "path": "/x/triton/backends/nvidia/bin/ptxas-blackwell"}),
-    # predibase/lorax#595: LD_PRELOAD names CUDA 12.x's compat libcuda, older than the running driver 550.54.15.
+    "DLWS-LIB-004": lambda i: (driver550(i), i["ptxas"].append(
+        {"version": "13.1.80", "source": "triton", "path": "/x/triton/backends/nvidia/bin/ptxas-blackwell"})),
+    # predibase/lorax#595: LD_PRELOAD names CUDA 12.x's compat libcuda, older than the running driver.
     "DLWS-LIB-006": lambda i: (i["env_vars"].update(LD_PRELOAD="libcuda.so"),
                                i.update(cuda_compat=[{"version": "535.54.03", "source": "/usr/local/cuda-12.2",
                                                       "path": "/usr/local/cuda-12.2/compat"}])),
@@ -246,7 +255,8 @@ def test_minor_cuda_mismatch_is_info_below_the_floor_or_major_an_error():
     # torch cu128 on a CUDA 12.4 driver runs under minor-version compatibility, as setup plans it: an info.
     minor = fired(mutate(CASES["DLWS-FW-003"]), "DLWS-FW-003")[0]
     assert minor.severity == "info" and "PTX JIT" in minor.evidence["judgment"][0]
-    major = fired(mutate(lambda i: i["frameworks"]["torch"].update(cuda="13.0", build="cuda 13.0")), "DLWS-FW-003")[0]
+    major = fired(mutate(lambda i: (driver550(i), i["frameworks"]["torch"].update(cuda="13.0", build="cuda 13.0"))),
+                  "DLWS-FW-003")[0]
     assert major.severity == "error"
     # CUDA 11.0's launch driver is below CUDA 11's minor-version floor: cu118 cannot run.
     floor = queries.minor_compat_floor("11.0")
@@ -273,7 +283,7 @@ def test_an_older_build_the_fix_names_is_one_minor_version_compatibility_runs():
 
 
 def test_the_driver_cuda_is_derived_when_the_driver_does_not_report_it():
-    inv = mutate(lambda i: (i["nvidia"].update(cuda_driver_version=None),
+    inv = mutate(lambda i: (driver550(i), i["nvidia"].update(cuda_driver_version=None),
                             i["frameworks"]["torch"].update(version="2.7.0+cu130", build="cuda 13.0", cuda="13.0")))
     found = fired(inv, "DLWS-FW-003")[0]
     assert found.severity == "error" and found.evidence["driver_cuda_derived"] is True
@@ -281,8 +291,8 @@ def test_the_driver_cuda_is_derived_when_the_driver_does_not_report_it():
 
 
 def test_toolkit_of_the_drivers_major_runs_under_minor_version_compatibility():
-    inv = mutate(lambda i: i["cuda"]["toolkits"].append({"version": "12.8.61", "path": "/usr/local/cuda-12.8",
-                                                         "source": "/usr/local"}))
+    inv = mutate(lambda i: (driver550(i), i["cuda"]["toolkits"].append(
+        {"version": "12.8.61", "path": "/usr/local/cuda-12.8", "source": "/usr/local"})))
     assert [f.severity for f in fired(inv, "DLWS-DRV-005")] == ["info"]
     assert [f.severity for f in fired(mutate(CASES["DLWS-DRV-005"]), "DLWS-DRV-005")] == ["error"]
 
@@ -657,7 +667,7 @@ def test_a_cdi_spec_is_stale_only_against_a_known_driver():
     inv = mutate(CASES["DLWS-CTR-002"])
     (found,) = fired(inv, "DLWS-CTR-002")
     assert found.fix == "sudo nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml"
-    for change in (lambda i: i["containers"]["cdi_specs"][0].update(driver_versions=["550.54.15"]),
+    for change in (lambda i: i["containers"]["cdi_specs"][0].update(driver_versions=["580.95.05"]),
                    lambda i: i["containers"]["cdi_specs"][0].update(driver_versions=[]),  # names no version
                    lambda i: i["containers"]["cdi_specs"][0].update(kinds=["vendor.com/device"]),
                    lambda i: i["nvidia"].update(driver_version=None),

@@ -6,7 +6,8 @@ Every function is pure and total: bad or unknown input answers None, never an ex
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+import datetime
+from typing import Any, List, Optional, Tuple, Union
 
 from packaging.version import Version
 
@@ -91,6 +92,36 @@ def legacy_driver_branch(cc: Union[str, float, Tuple[int, int]]) -> Optional[Row
 def legacy_branch(branch: str) -> Optional[Row]:
     """The legacy_driver_branches row of a branch ('470'), as NVRM names it; None for a branch not in the table."""
     return next((row for row in load("cuda")["legacy_driver_branches"] if row["branch"] == branch), None)
+
+
+def branch_of(driver: Any) -> Optional[str]:
+    """A Linux driver version's branch: '535.86.05' -> '535'; None for one that is not a version."""
+    version = parse_version(driver)
+    return str(version.release[0]) if version is not None and version.release[0] >= 100 else None
+
+
+def driver_branch_support(branch: str, today: datetime.date) -> Optional[Row]:
+    """Whether NVIDIA still supports a data center driver branch on this day: {'branch', 'ended' (bool), 'eol'
+    ('2026-06'), 'designation'} from its row; for a branch without one, older than every current branch, ended with
+    eol None; None for a branch this table cannot date (a New Feature Branch newer than that)."""
+    if not isinstance(branch, str):
+        return None
+    lifecycle = load("cuda")["driver_branch_lifecycle"]
+    row = next((r for r in lifecycle["branches"] if r["branch"] == branch), None)
+    if row is not None:
+        year, month = (int(part) for part in row["eol"].split("-"))
+        first_after = datetime.date(year + month // 12, month % 12 + 1, 1)  # the eol month is the last with fixes
+        return {"branch": branch, "ended": today >= first_after, "eol": row["eol"],
+                "designation": row["designation"]}
+    if branch.isdigit() and all(int(branch) < int(current) for current in lifecycle["current"]):
+        return {"branch": branch, "ended": True, "eol": None, "designation": None}
+    return None
+
+
+def current_driver_branches() -> List[Row]:
+    """The branches NVIDIA supports now, as the newest page read lists them, with their designation and end."""
+    lifecycle = load("cuda")["driver_branch_lifecycle"]
+    return [r for current in lifecycle["current"] for r in lifecycle["branches"] if r["branch"] == current]
 
 
 def max_cuda_for_driver(driver: str, os: str = "linux") -> Optional[str]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from provision.knowledge.cuda_drivers import (min_driver_for_cuda, minor_compat_floor, max_cuda_for_driver,
                                               cuda_supports_cc, has_minor_version_compatibility,
-                                              legacy_driver_branch)
+                                              legacy_driver_branch, branch_of, driver_branch_support,
+                                              current_driver_branches)
 from provision.knowledge.distributions import (distribution, distribution_eol, setup_family, package_manager,
                                                rosetta_avx_from,
                                                provisionable, driver_module_streams, cuda_repo_folder, support_end)
@@ -48,6 +49,7 @@ __all__ = [
     "framework_release", "installable", "jax_cuda_extras", "keras_backend", "keras_info", "keras_pins", "keras2_for_tensorflow",
     "tf_keras_for_tensorflow", "local_label", "max_cuda_for_driver",
     "min_driver_for_cuda", "minor_compat_floor", "has_minor_version_compatibility", "legacy_driver_branch",
+    "branch_of", "driver_branch_support", "current_driver_branches",
     "needs_avx", "normalize_framework", "package_manager",
     "pip_index_url", "pip_requirements", "provisionable", "python_supported", "retirement", "rosetta_avx_from",
     "setup_family",

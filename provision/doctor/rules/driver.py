@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime
 import re
 from typing import Any, Dict, Iterator, List, Optional
 
-from provision.doctor.advice import driver_install, driver_upgrade
+from provision.doctor.advice import driver_install, driver_upgrade, planned
 from provision.doctor.model import Finding, rule, word
 from provision.inventory import facts
 
@@ -563,3 +565,46 @@ def driver_refuses_gpu(inv: Dict[str, Any]) -> Iterator[Finding]:
                     ("not read" if facts.nvidia(inv).get("kernel_log") is None else "no NVRM message about it"),
                     "last_driver_branch": row.get("branch"), "nvidia.status": facts.nvidia(inv).get("status")}
         yield driver_refuses_gpu.finding(evidence, _refusal_fix(inv, refusal), subject=label)
+
+
+@rule("DLWS-DRV-015", "warning", "The NVIDIA driver branch is past its end of life")
+def branch_end_of_life(inv: Dict[str, Any], today: datetime.date) -> Any:
+    """NVIDIA fixes each data center driver branch until its end of life and lists the branches it still supports
+    (NVIDIA Data Center Drivers, 'Supported Drivers and CUDA Toolkit Versions'). Past it the branch gets no fixes,
+    security fixes included, and newer kernels and CUDA releases are not supported on it. The fix names the current
+    branches this machine's GPUs can run: only R580 for Maxwell, Pascal and Volta, none for a GPU whose last branch
+    is older (DLWS-DRV-011 says so). A branch older than every current one is out of support even where the table
+    has no row for it; a newer New Feature Branch it cannot date is not judged. Linux drivers only (Windows and WSL 2
+    number theirs differently); not inside containers or on a Jetson, whose driver is the host's or the L4T
+    release's."""
+    from provision.knowledge import queries
+
+    nv, info = facts.nvidia(inv), facts.os_info(inv)
+    if facts.driver_os(inv) != "linux" or info.get("system") != "linux" or info.get("container") \
+            or nv.get("source") == "jetson":
+        return None
+    branch = queries.branch_of(nv.get("driver_version"))
+    support = queries.driver_branch_support(branch, today) if branch else None
+    if support is None or not support["ended"]:
+        return None
+    capabilities = [g["compute_capability"] for g in facts.gpus(inv, "nvidia") if g.get("compute_capability")]
+    last = [row["branch"] for row in map(queries.legacy_driver_branch, capabilities) if row]
+    ceiling = min((int(b) for b in last), default=None)  # the newest branch every GPU here runs
+    targets = [row for row in queries.current_driver_branches() if ceiling is None or int(row["branch"]) <= ceiling]
+    if not targets or branch in last:
+        return None  # a legacy GPU on its last branch: DLWS-DRV-011's
+    title = "NVIDIA driver branch R%s %s" % (branch, "ended in %s (%s)" % (_month(support["eol"]), support[
+        "designation"]) if support["eol"] else "is out of support")
+    moves = ", ".join("R%s (%s, fixes until %s)" % (row["branch"], row["designation"], _month(row["eol"]))
+                      for row in targets)
+    return branch_end_of_life.finding(
+        {"driver_version": nv.get("driver_version"), "branch": branch, "branch_eol": support["eol"],
+         "designation": support["designation"], "current_branches": [row["branch"] for row in targets],
+         "last_branch_of_these_gpus": str(ceiling) if ceiling else None},
+        "move to a supported driver branch: %s%s" % (moves, planned(inv, "upgrade")), title=title)
+
+
+def _month(text: str) -> str:
+    """'2026-06' -> 'June 2026', as NVIDIA's table words it."""
+    year, month = text.split("-")
+    return "%s %s" % (calendar.month_name[int(month)], year)
