@@ -8,7 +8,7 @@ from provision.doctor import diagnose
 from provision.inventory import packages, ptxas
 from provision.inventory.model import Gpu, Inventory, Toolkit
 from provision.snapshot import open_snapshot
-from tests.test_doctor_rules import fired, mutate
+from tests.test_doctor_rules import driver550, fired, mutate
 
 SITE = "/home/ana/venv/lib/python3.11/site-packages"
 
@@ -52,6 +52,7 @@ def test_a_ptxas_in_no_known_toolkit_has_no_version_and_none_is_nothing(tmp_path
 
 def jax_with_ptxas(version, source="pip:nvidia-cuda-nvcc-cu12"):
     def change(i):
+        driver550(i)  # CUDA 12.4
         i["frameworks"] = {"jax": {"version": "0.4.24", "build": "cuda 12", "cuda": "12"}}
         i["ptxas"] = [{"version": version, "source": source, "path": "/x/ptxas"}]
     return change
