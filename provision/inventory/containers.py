@@ -109,17 +109,17 @@ def in_folder(host: Host, path: str) -> Optional[bool]:
     return None if names is None or not name else name in names
 
 
+def _listings(host: Host, folders: Tuple[str, ...]) -> Optional[List[Tuple[str, List[str]]]]:
+    """(folder, its names) for each folder that could be listed; None where none could."""
+    listed = [(folder, names) for folder, names in ((f, host.listdir(f)) for f in folders) if names is not None]
+    return listed or None
+
+
 def host_ldconfigs(host: Host) -> Optional[List[str]]:
     """The ldconfig programs in /sbin and /usr/sbin; None where neither folder could be listed."""
-    found: List[str] = []
-    seen = False
-    for folder in LDCONFIG_FOLDERS:
-        names = host.listdir(folder)
-        if names is None:
-            continue
-        seen = True
-        found.extend("%s/%s" % (folder, name) for name in LDCONFIG_NAMES if name in names)
-    return found if seen else None
+    listed = _listings(host, LDCONFIG_FOLDERS)
+    return None if listed is None else ["%s/%s" % (folder, name) for folder, names in listed
+                                        for name in LDCONFIG_NAMES if name in names]
 
 
 def _containerd_file(text: str, found: Dict[str, Any]) -> List[str]:
@@ -164,18 +164,16 @@ def containerd_config(host: Host) -> Optional[Dict[str, Any]]:
 def cdi_specs(host: Host) -> Optional[List[CdiSpec]]:
     """The CDI specs in /etc/cdi and /var/run/cdi, each with its device kinds and the driver versions its library
     paths name (a spec generated before a driver upgrade names the old one); None where neither folder exists."""
+    listed = _listings(host, CDI_FOLDERS)
+    if listed is None:
+        return None
     specs: List[CdiSpec] = []
-    seen = False
-    for folder in CDI_FOLDERS:
-        names = host.listdir(folder)
-        if names is None:
-            continue
-        seen = True
+    for folder, names in listed:
         for name in [n for n in names if n.endswith((".yaml", ".yml", ".json"))][:MAX_SPECS]:
             text = host.read("%s/%s" % (folder, name)) or ""
             specs.append(CdiSpec(path="%s/%s" % (folder, name), kinds=sorted(set(_CDI_KIND.findall(text)))[:8],
                                  driver_versions=sorted(set(_DRIVER_LIB.findall(text)))[:8]))
-    return specs if seen else None
+    return specs
 
 
 def probe(host: Host, inv: Inventory) -> None:

@@ -58,6 +58,7 @@ class _Missing:
 
 
 MISSING = _Missing()
+_MODULE_ALIAS = ast.dump(ast.parse("sys.modules[__name__]", mode="eval").body)  # mod = sys.modules[__name__]
 
 
 def _module(text: str) -> ast.Module:
@@ -81,7 +82,7 @@ def literals(tree: ast.Module) -> Tuple[Dict[str, Any], Set[str]]:
             continue
         if not isinstance(target, ast.Name):
             continue
-        if ast.dump(value) == ast.dump(ast.parse("sys.modules[__name__]", mode="eval").body):
+        if ast.dump(value) == _MODULE_ALIAS:
             aliases.add(target.id)
             continue
         try:
